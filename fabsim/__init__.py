@@ -1,0 +1,8 @@
+"""fabsim: a Numba-accelerated packet- and flow-level simulator of AI-cluster network fabrics."""
+
+from importlib.metadata import PackageNotFoundError, version as _version
+
+try:
+    __version__ = _version("fabsim")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"

@@ -1,0 +1,127 @@
+"""ECMP routing tables over a fabric, rebuilt when links go down or come back.
+
+The tables themselves are built by kernels in ``native/routing.py``; this module owns the
+Python-facing object: which links are up, path tracing and equal-cost path counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fabsim.native import codes
+from fabsim.native.routing import edge_distances, next_hop_groups, trace_path
+
+from .fabric import Fabric, TopologyError
+
+
+@dataclass(frozen=True, eq=False)
+class Routing:
+    """Routing tables of ``fabric`` for one set of live links.
+
+    ``edge_nodes`` lists the switches that have hosts (the table columns); ``host_edge[h]`` is the
+    column of host ``h``'s switch; ``dist``, ``group``, ``group_ptr``, ``group_port`` are described
+    in ``fabsim.native.routing``. ``link_up`` is per directed link (symmetric).
+    """
+
+    fabric: Fabric
+    link_up: np.ndarray
+    edge_nodes: np.ndarray
+    host_edge: np.ndarray
+    dist: np.ndarray
+    group: np.ndarray
+    group_ptr: np.ndarray
+    group_port: np.ndarray
+    base: "Routing | None" = None
+
+    @classmethod
+    def build(cls, fabric: Fabric, link_up: np.ndarray | None = None, base: "Routing | None" = None) -> "Routing":
+        """Tables for ``fabric`` with only the links where ``link_up`` is true (default: all).
+
+        A cable carries traffic only if both of its directions are up, so a link marked down
+        takes its reverse direction down with it. ``base`` is the failure-free routing that
+        resilient selection picks from first (default: these tables themselves).
+        """
+        if link_up is None:
+            up = np.ones(fabric.n_links, np.bool_)
+        else:
+            up = np.asarray(link_up, np.bool_)
+            up = up & up[fabric.link_rev]
+        edge_nodes = np.unique(fabric.host_switch).astype(np.int32)
+        column = np.full(fabric.n_nodes, -1, np.int32)
+        column[edge_nodes] = np.arange(edge_nodes.shape[0], dtype=np.int32)
+        dist, ok = edge_distances(fabric.n_hosts, fabric.port_start, fabric.link_dst, up, edge_nodes)
+        if not ok:
+            raise TopologyError("the fabric is more than 126 switch hops across")
+        group, group_ptr, group_port = next_hop_groups(
+            fabric.n_hosts, fabric.port_start, fabric.link_dst, up, edge_nodes, dist
+        )
+        return cls(fabric, up, edge_nodes, column[fabric.host_switch], dist, group, group_ptr, group_port, base)
+
+    @property
+    def failure_free(self) -> "Routing":
+        """The tables before any failure (resilient selection picks from these first)."""
+        return self.base if self.base is not None else self
+
+    def with_links_down(self, links) -> "Routing":
+        """New tables with the given directed links (and their reverses) also down."""
+        up = self.link_up.copy()
+        links = np.asarray(links, np.int64)
+        up[links] = False
+        up[self.fabric.link_rev[links]] = False
+        return Routing.build(self.fabric, up, self.failure_free)
+
+    def with_links_up(self, links) -> "Routing":
+        """New tables with the given directed links (and their reverses) restored."""
+        up = self.link_up.copy()
+        links = np.asarray(links, np.int64)
+        up[links] = True
+        up[self.fabric.link_rev[links]] = True
+        return Routing.build(self.fabric, up, self.failure_free)
+
+    # ---- queries --------------------------------------------------------------------------
+
+    def candidates(self, switch: int, dst_host: int) -> np.ndarray:
+        """Candidate egress links of node ``switch`` toward host ``dst_host`` (empty if none)."""
+        f = self.fabric
+        g = int(self.group[switch - f.n_hosts, self.host_edge[dst_host]])
+        if g == codes.ROUTE_LOCAL:
+            return np.array([f.host_downlink[dst_host]], np.int32)
+        if g == codes.ROUTE_UNREACHABLE:
+            return np.empty(0, np.int32)
+        return self.group_port[self.group_ptr[g] : self.group_ptr[g + 1]]
+
+    def hop_count(self, src_host: int, dst_host: int) -> int:
+        """Links on a shortest path between two hosts (−1 if unreachable)."""
+        f = self.fabric
+        d = int(self.dist[f.host_switch[src_host] - f.n_hosts, self.host_edge[dst_host]])
+        return -1 if d == codes.DIST_UNREACHABLE else d + 2
+
+    def path(self, src: int, dst: int, flow_id: int = 0, channel: int = 0, seed: int = 1) -> np.ndarray | None:
+        """Directed links of the hashed path of one flow, or None if ``dst`` is unreachable."""
+        f = self.fabric
+        b = self.failure_free
+        out = np.empty(f.n_switches + 2, np.int32)
+        hops = trace_path(
+            f.n_hosts, f.link_dst, self.link_up, f.host_uplink, f.host_downlink, self.host_edge,
+            self.dist, self.group, self.group_ptr, self.group_port, b.group, b.group_ptr, b.group_port,
+            seed, src, dst, flow_id, channel, out,
+        )
+        return None if hops < 0 else out[:hops].copy()
+
+    def count_paths(self, src_host: int, dst_host: int) -> int:
+        """Number of distinct equal-cost paths (sequences of directed links) between two hosts."""
+        f = self.fabric
+        memo: dict[int, int] = {}
+
+        def from_node(node: int) -> int:
+            if node == dst_host:
+                return 1
+            if node not in memo:
+                memo[node] = sum(from_node(int(f.link_dst[l])) for l in self.candidates(node, dst_host))
+            return memo[node]
+
+        if src_host == dst_host:
+            return 0
+        return from_node(int(f.host_switch[src_host]))

@@ -1,0 +1,18 @@
+"""Integer codes shared by the kernels and the Python front.
+
+Module-level integer constants are folded into the kernels at compile time.
+"""
+
+# Node roles (fabric.node_role).
+ROLE_HOST = 0
+ROLE_TOR = 1
+ROLE_AGG = 2
+ROLE_CORE = 3
+ROLE_LEAF = 4
+ROLE_SPINE = 5
+ROLE_SWITCH = 6  # the star's switch, and switches of file topologies with free-form names
+
+# Routing tables (native/routing.py).
+DIST_UNREACHABLE = 127  # int8 hop distance meaning "no path"
+ROUTE_LOCAL = -1  # next-hop group: the destination host hangs off this switch
+ROUTE_UNREACHABLE = -2  # next-hop group: no live path toward the destination

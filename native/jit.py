@@ -1,0 +1,24 @@
+"""The one decorator that owns JIT policy for every kernel in ``native/``.
+
+Every kernel is compiled with ``cache=True`` (compiled once per machine, loaded from the
+on-disk cache afterwards), ``nogil=True`` (the driver may run a kernel in a thread) and the
+NumPy error model (division by zero gives inf/nan instead of raising: no exceptions in hot
+loops).  ``fastmath`` stays off: results must not depend on the reassociation LLVM picks.
+"""
+
+from __future__ import annotations
+
+import numba
+
+_POLICY = dict(cache=True, nogil=True, error_model="numpy")
+
+
+def kernel(fn=None, **overrides):
+    """``@kernel`` or ``@kernel(inline="always")``: ``numba.njit`` with fabsim's policy."""
+    opts = dict(_POLICY)
+    opts.update(overrides)
+
+    def wrap(f):
+        return numba.njit(**opts)(f)
+
+    return wrap(fn) if fn is not None else wrap
