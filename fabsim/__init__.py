@@ -6,3 +6,12 @@ try:
     __version__ = _version("fabsim")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
+
+from .build import Model, build_model
+from .errors import FabsimError, ScenarioError, SimulationError
+from .scenario import Scenario, load_scenario
+
+__all__ = [
+    "FabsimError", "Model", "Scenario", "ScenarioError", "SimulationError",
+    "__version__", "build_model", "load_scenario",
+]

@@ -1,0 +1,95 @@
+"""The ``fabsim`` command: a thin layer over the Python API.
+
+Human output goes to stderr through rich; ``--json`` puts machine-readable output on stdout.
+Exit codes: 0 ok, 1 internal error, 2 bad usage or an invalid scenario, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rich.console import Console
+from rich.markup import escape
+
+from .errors import FabsimError, ScenarioError
+
+EXIT_INTERRUPTED = 130
+
+
+def _add_scenario_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", help="scenario file (TOML)")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a scenario key, e.g. --set topology.k=16 (repeatable; values are TOML)",
+    )
+    p.add_argument("--seed", type=int, help="shortcut for --set run.seed=N")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="fabsim", description="Packet- and flow-level simulator of AI-cluster fabrics.")
+    parser.add_argument("--version", action="version", version=f"fabsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="parse a scenario, build its fabric and routing, print a summary")
+    _add_scenario_options(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("warmup", help="compile and cache every kernel")
+    p.set_defaults(func=_cmd_warmup)
+    return parser
+
+
+def _load(args):
+    from .scenario import load_scenario, parse_set_option
+
+    overrides = dict(parse_set_option(text) for text in args.overrides)
+    if args.seed is not None:
+        overrides["run.seed"] = args.seed
+    return load_scenario(args.scenario, overrides=overrides)
+
+
+def _cmd_validate(args, console: Console) -> int:
+    from .build import build_model
+    from .summary import print_validate, validate_json
+
+    model = build_model(_load(args))
+    if args.json:
+        print(json.dumps(validate_json(model), indent=2))
+    else:
+        print_validate(model, console)
+    return 0
+
+
+def _cmd_warmup(args, console: Console) -> int:
+    from .topology import Routing, fat_tree
+
+    Routing.build(fat_tree(4, 1, 1, 0)).path(0, 15)
+    console.print("kernels compiled and cached")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (the console script passes it to ``sys.exit``)."""
+    console = Console(stderr=True)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: --help, --version, or a usage error (code 2)
+        return int(exc.code or 0)
+    try:
+        return args.func(args, console)
+    except FabsimError as exc:
+        kind = "invalid scenario" if isinstance(exc, ScenarioError) else "error"
+        console.print(f"[bold red]{kind}:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.print("interrupted", style="bold red")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

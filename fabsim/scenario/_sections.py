@@ -1,0 +1,239 @@
+"""Parsers of the scalar sections: [run], [topology], [switch], [host], [routing], [cc],
+[output] and [[failures]]. Traffic generators live in :mod:`fabsim.scenario._traffic`.
+
+Each parser takes a :class:`Table` and returns the section's dataclass with every default
+resolved; defaults of quantities are written as the user would write them and go through the
+same unit parsers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fabsim.scenario._reader import Table, did_you_mean, describe
+from fabsim.scenario.schema import (
+    CCConfig,
+    Failure,
+    FatTreeTopology,
+    FileTopology,
+    HostConfig,
+    LeafSpineTopology,
+    OutputConfig,
+    RailOptimizedTopology,
+    RoutingConfig,
+    RunConfig,
+    StarTopology,
+    SwitchConfig,
+    Topology,
+)
+
+#: Largest fat-tree arity: k = 128 already has 524,288 hosts, beyond any fabric we can route.
+MAX_FAT_TREE_K = 128
+
+_TOPOLOGY_COMMON = ("kind", "host_rate", "fabric_rate", "link_delay")
+_TOPOLOGY_KEYS = {
+    "fat_tree": ("k",),
+    "leaf_spine": ("leaves", "spines", "hosts_per_leaf", "links_per_pair"),
+    "rail_optimized": ("servers", "nics_per_server", "servers_per_leaf", "spines"),
+    "star": ("hosts",),
+    "file": ("path",),
+}
+
+#: Link tiers a ``random_link`` failure may pick from, and switch roles for ``random_switch``.
+LINK_TIERS = ("host", "tor-agg", "agg-core", "leaf-spine")
+SWITCH_ROLES = ("tor", "agg", "core", "leaf", "spine")
+_FAILURE_FORMS = ("link:<a>-<b>", "switch:<name>", "random_link:<tier>", "random_switch:<role>")
+
+
+def parse_run(t: Table, default_name: str) -> RunConfig:
+    t.check_keys(("name", "engine", "seed", "until"))
+    name = t.string("name", default_name)
+    if "/" in name or "\\" in name:
+        # The name becomes the output directory runs/<name>/.
+        raise t.error("name", f"name must not contain a path separator, got {describe(name)}")
+    return RunConfig(
+        name=name,
+        engine=t.choice("engine", ("packet", "flow"), "packet"),
+        seed=t.integer("seed", 1, minimum=0),
+        until_ps=t.time_ps("until", None, allow_zero=False),
+    )
+
+
+def parse_topology(t: Table, base_dir: str) -> Topology:
+    if not t.has("kind"):
+        # A misspelt "kind" is better reported as such than as a missing key.
+        t.check_keys(sorted(set(_TOPOLOGY_COMMON).union(*_TOPOLOGY_KEYS.values())))
+    kind = t.choice("kind", tuple(_TOPOLOGY_KEYS))
+    t.check_keys(_TOPOLOGY_COMMON + _TOPOLOGY_KEYS[kind], f'for topology kind "{kind}"')
+    host_rate_bps = t.rate_bps("host_rate", "100Gbps")
+    common = dict(
+        host_rate_bps=host_rate_bps,
+        fabric_rate_bps=t.rate_bps("fabric_rate", host_rate_bps),
+        link_delay_ps=t.time_ps("link_delay", "1us"),
+    )
+    if kind == "fat_tree":
+        k = t.integer("k")
+        if k < 2 or k % 2:
+            raise t.error("k", f"k must be an even integer ≥ 2, got {k}")
+        if k > MAX_FAT_TREE_K:
+            hosts = MAX_FAT_TREE_K**3 // 4
+            raise t.error("k", f"k must be at most {MAX_FAT_TREE_K} (k³/4 = {hosts:,} hosts), got {k}")
+        return FatTreeTopology(**common, k=k)
+    if kind == "leaf_spine":
+        return LeafSpineTopology(
+            **common,
+            leaves=t.integer("leaves", minimum=1),
+            spines=t.integer("spines", minimum=1),
+            hosts_per_leaf=t.integer("hosts_per_leaf", minimum=1),
+            links_per_pair=t.integer("links_per_pair", 1, minimum=1),
+        )
+    if kind == "star":
+        return StarTopology(**common, hosts=t.integer("hosts", minimum=2))
+    if kind == "rail_optimized":
+        servers = t.integer("servers", minimum=1)
+        per_leaf = t.integer("servers_per_leaf", minimum=1)
+        if servers % per_leaf:
+            message = f"servers ({servers}) must be a multiple of servers_per_leaf ({per_leaf})"
+            raise t.error("servers", message)
+        return RailOptimizedTopology(
+            **common,
+            servers=servers,
+            nics_per_server=t.integer("nics_per_server", minimum=1),
+            servers_per_leaf=per_leaf,
+            spines=t.integer("spines", minimum=1),
+        )
+    path = t.string("path")
+    return FileTopology(**common, path=resolve_path(base_dir, path), path_as_given=path)
+
+
+def parse_switch(t: Table) -> SwitchConfig:
+    t.check_keys((
+        "buffer", "buffer_policy", "dt_alpha", "latency", "ecn", "ecn_at", "ecn_kmin",
+        "ecn_kmax", "ecn_pmax", "pfc", "pfc_xoff", "pfc_xon",
+    ))  # fmt: skip
+    kmin = t.size_bytes("ecn_kmin", None)
+    kmax = t.size_bytes("ecn_kmax", None)
+    if kmin is not None and kmax is not None and kmin > kmax:
+        raise t.error("ecn_kmin", f"ecn_kmin ({kmin} bytes) must be ≤ ecn_kmax ({kmax} bytes)")
+    xoff = t.size_bytes("pfc_xoff", "200KB", allow_zero=False)
+    xon = t.size_bytes("pfc_xon", "180KB")
+    if xon > xoff:
+        raise t.error("pfc_xon", f"pfc_xon ({xon} bytes) must be ≤ pfc_xoff ({xoff} bytes)")
+    return SwitchConfig(
+        buffer_bytes=t.size_bytes("buffer", "32MiB", allow_zero=False),
+        buffer_policy=t.choice("buffer_policy", ("dynamic", "static"), "dynamic"),
+        dt_alpha=t.number("dt_alpha", 1.0, low=0.0, low_open=True),
+        latency_ps=t.time_ps("latency", "0ns"),
+        ecn=t.boolean("ecn", True),
+        ecn_at=t.choice("ecn_at", ("enqueue", "dequeue"), "enqueue"),
+        ecn_kmin_bytes=kmin,
+        ecn_kmax_bytes=kmax,
+        ecn_pmax=t.number("ecn_pmax", None, low=0.0, high=1.0),
+        pfc=t.boolean("pfc", True),
+        pfc_xoff_bytes=xoff,
+        pfc_xon_bytes=xon,
+    )
+
+
+#: Smallest payload per packet: below it the header overhead would dominate every result.
+MIN_MTU_BYTES = 64
+
+
+def parse_host(t: Table) -> HostConfig:
+    t.check_keys(("mtu", "header", "rto"))
+    mtu = t.size_bytes("mtu", 4096)
+    if mtu < MIN_MTU_BYTES:
+        raise t.error("mtu", f"mtu must be ≥ {MIN_MTU_BYTES} bytes, got {mtu}")
+    return HostConfig(
+        mtu_bytes=mtu,
+        header_bytes=t.size_bytes("header", 48),
+        rto_ps=t.time_ps("rto", "1ms", allow_zero=False),
+    )
+
+
+def parse_routing(t: Table) -> RoutingConfig:
+    t.check_keys(("ecmp", "detect"))
+    return RoutingConfig(
+        ecmp=t.choice("ecmp", ("flow", "packet", "adaptive"), "flow"),
+        detect_ps=t.time_ps("detect", "100us"),
+    )
+
+
+def parse_cc(t: Table) -> CCConfig:
+    t.check_keys((
+        "algorithm", "preset", "cnp_interval", "alpha_timer", "rate_timer",
+        "rate_decrease_interval", "byte_counter", "g", "initial_alpha", "fast_recovery",
+        "rai", "rhai", "min_rate",
+    ))  # fmt: skip
+    return CCConfig(
+        algorithm=t.choice("algorithm", ("none", "dcqcn", "dctcp"), "dcqcn"),
+        preset=t.choice("preset", ("hpcc", "paper"), "hpcc"),
+        cnp_interval_ps=t.time_ps("cnp_interval", None),
+        alpha_timer_ps=t.time_ps("alpha_timer", None),
+        rate_timer_ps=t.time_ps("rate_timer", None),
+        rate_decrease_interval_ps=t.time_ps("rate_decrease_interval", None),
+        byte_counter_bytes=t.size_bytes("byte_counter", None),
+        g=t.number("g", None, low=0.0, high=1.0, low_open=True),
+        initial_alpha=t.number("initial_alpha", None, low=0.0, high=1.0),
+        fast_recovery=t.integer("fast_recovery", None, minimum=0),
+        rai_bps=t.rate_bps("rai", None),
+        rhai_bps=t.rate_bps("rhai", None),
+        min_rate_bps=t.rate_bps("min_rate", None),
+    )
+
+
+def parse_output(t: Table) -> OutputConfig:
+    t.check_keys(("format", "queue_sample", "cc_sample"))
+    return OutputConfig(
+        format=t.choice("format", ("arrow", "parquet"), "arrow"),
+        queue_sample_ps=t.time_ps("queue_sample", "10us"),
+        cc_sample_ps=t.time_ps("cc_sample", "0"),
+    )
+
+
+def parse_failure(t: Table) -> Failure:
+    t.check_keys(("target", "at", "duration"))
+    target = t.string("target")
+    fields = dict(a=None, b=None, name=None, tier=None, role=None)
+    prefix, sep, rest = target.partition(":")
+    bad_form = f'expected {", ".join(_FAILURE_FORMS)}, got {describe(target)}'
+    if not sep:
+        raise t.error("target", bad_form)
+    if prefix == "link":
+        a, _, b = rest.partition("-")
+        # Node names never contain "-", so the first one separates the two ends.
+        if not a or not b or "-" in b:
+            message = f'expected "link:<a>-<b>" with two node names, got {describe(target)}'
+            raise t.error("target", message)
+        if a == b:
+            raise t.error("target", f"a link needs two different ends, got {describe(target)}")
+        fields.update(a=a, b=b)
+    elif prefix == "switch":
+        if not rest:
+            raise t.error("target", f'expected "switch:<name>", got {describe(target)}')
+        fields.update(name=rest)
+    elif prefix == "random_link":
+        if rest not in LINK_TIERS:
+            hint = did_you_mean(rest, LINK_TIERS) or f" (tiers: {', '.join(LINK_TIERS)})"
+            raise t.error("target", f"unknown link tier {describe(rest)}{hint}")
+        fields.update(tier=rest)
+    elif prefix == "random_switch":
+        if rest not in SWITCH_ROLES:
+            hint = did_you_mean(rest, SWITCH_ROLES) or f" (roles: {', '.join(SWITCH_ROLES)})"
+            raise t.error("target", f"unknown switch role {describe(rest)}{hint}")
+        fields.update(role=rest)
+    else:
+        kinds = ("link", "switch", "random_link", "random_switch")
+        raise t.error("target", bad_form + did_you_mean(prefix, kinds))
+    return Failure(
+        target=target,
+        kind=prefix,
+        **fields,
+        at_ps=t.time_ps("at"),
+        duration_ps=t.time_ps("duration", None, allow_zero=False),
+    )
+
+
+def resolve_path(base_dir: str, path: str) -> str:
+    """``path`` made absolute against ``base_dir`` (the scenario file's directory)."""
+    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(path)))

@@ -1,0 +1,86 @@
+"""What ``fabsim validate`` reports about a built model: figures as data, then as rich tables."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from fabsim.native import codes
+
+from .build import Model
+from .topology.fabric import ROLE_NAMES
+from .units import format_rate, format_time
+
+
+def validate_json(model: Model) -> dict:
+    """The machine-readable summary of DESIGN §9 (``fabsim validate --json``)."""
+    f = model.fabric
+    return {
+        "hosts": f.n_hosts,
+        "switches": f.n_switches,
+        "links": f.n_cables,
+        "flows": None,  # filled once traffic generators build the flow table
+        "oversubscription": f.oversubscription(),
+        "bisection_bps": f.bisection_bps(),
+    }
+
+
+def sample_pairs(model: Model, src: int = 0) -> list[tuple[int, int]]:
+    """One destination host per distinct switch distance from host ``src`` (nearest first)."""
+    f, r = model.fabric, model.routing
+    row = r.dist[f.host_switch[src] - f.n_hosts]
+    pairs = []
+    for d in np.unique(row[row != codes.DIST_UNREACHABLE]):
+        column = int(np.flatnonzero(row == d)[0])
+        hosts = np.flatnonzero((r.host_edge == column) & (np.arange(f.n_hosts) != src))
+        if hosts.size:
+            pairs.append((src, int(hosts[0])))
+    return pairs
+
+
+def print_validate(model: Model, console: Console) -> None:
+    """Rich tables: nodes, links by tier, capacity figures, sample equal-cost paths, traffic."""
+    f, sc = model.fabric, model.scenario
+    roles = Counter(ROLE_NAMES[int(r)] for r in f.node_role[f.n_hosts :])
+    head = Table(title=f"{sc.run.name}: {f.kind} fabric", show_header=False)
+    head.add_row("hosts", str(f.n_hosts))
+    head.add_row("switches", f"{f.n_switches} (" + ", ".join(f"{n} {r}" for r, n in sorted(roles.items())) + ")")
+    head.add_row("cables", str(f.n_cables))
+    head.add_row("bisection bandwidth", format_rate(f.bisection_bps()))
+    head.add_row("oversubscription", f"{f.oversubscription():.3g}:1")
+    console.print(head)
+
+    tiers = Table(title="links by tier")
+    for col in ("tier", "cables", "rate", "delay", "oversubscription"):
+        tiers.add_column(col)
+    over = f.tier_oversubscription()
+    for code, name in enumerate(f.tier_names):
+        sel = f.link_tier_code == code
+        rates = sorted({int(x) for x in f.link_rate_bps[sel]})
+        delays = sorted({int(x) for x in f.link_delay_ps[sel]})
+        upper = name.split("-")[0] if "-" in name else None
+        tiers.add_row(
+            name,
+            str(int(sel.sum()) // 2),
+            ", ".join(format_rate(x) for x in rates),
+            ", ".join(format_time(x) for x in delays),
+            f"{over[upper]:.3g}:1" if upper in over else "",
+        )
+    console.print(tiers)
+
+    paths = Table(title="equal-cost paths from h0")
+    for col in ("to", "hops", "paths"):
+        paths.add_column(col)
+    for src, dst in sample_pairs(model):
+        paths.add_row(f.node_name(dst), str(model.routing.hop_count(src, dst)), str(model.routing.count_paths(src, dst)))
+    console.print(paths)
+
+    traffic = Table(title="traffic generators")
+    for col in ("#", "kind", "tag"):
+        traffic.add_column(col)
+    for i, gen in enumerate(sc.traffic):
+        traffic.add_row(str(i), gen.kind, gen.tag)
+    console.print(traffic)
