@@ -211,3 +211,25 @@ def trace_path(
         hops += 1
         node = link_dst[link]
     return hops
+
+
+@kernel
+def trace_paths(
+    n_hosts, link_dst, link_up, host_uplink, host_downlink, host_edge, dist,
+    group, group_ptr, group_port, base_group, base_ptr, base_port,
+    seed, src, dst, hash_id, channel, path_ptr, path_link,
+):
+    """``trace_path`` for many flows into CSR arrays sized by the caller from ``dist``.
+
+    Returns the index of the first flow whose destination is unreachable, or −1.
+    """
+    for f in range(src.shape[0]):
+        a = path_ptr[f]
+        hops = trace_path(
+            n_hosts, link_dst, link_up, host_uplink, host_downlink, host_edge, dist,
+            group, group_ptr, group_port, base_group, base_ptr, base_port,
+            seed, src[f], dst[f], hash_id[f], channel[f], path_link[a : path_ptr[f + 1]],
+        )
+        if hops != path_ptr[f + 1] - a:
+            return f
+    return -1

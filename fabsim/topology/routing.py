@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fabsim.native import codes
-from fabsim.native.routing import edge_distances, next_hop_groups, trace_path
+from fabsim.native.routing import edge_distances, next_hop_groups, trace_path, trace_paths
 
 from .fabric import Fabric, TopologyError
 
@@ -125,3 +125,28 @@ class Routing:
         if src_host == dst_host:
             return 0
         return from_node(int(f.host_switch[src_host]))
+
+    def paths(self, src, dst, hash_id, channel, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Hashed paths of many flows as CSR ``(path_ptr int64[F+1], path_link int32[P])``.
+
+        Raises ``TopologyError`` naming the first flow whose destination is unreachable.
+        """
+        f = self.fabric
+        src = np.asarray(src, np.int32)
+        dst = np.asarray(dst, np.int32)
+        d = self.dist[f.host_switch[src] - f.n_hosts, self.host_edge[dst]].astype(np.int64)
+        if (d == codes.DIST_UNREACHABLE).any():
+            bad = int(np.flatnonzero(d == codes.DIST_UNREACHABLE)[0])
+            raise TopologyError(f"flow {bad}: h{dst[bad]} is unreachable from h{src[bad]}")
+        path_ptr = np.zeros(src.shape[0] + 1, np.int64)
+        np.cumsum(d + 2, out=path_ptr[1:])
+        path_link = np.empty(int(path_ptr[-1]), np.int32)
+        b = self.failure_free
+        bad = trace_paths(
+            f.n_hosts, f.link_dst, self.link_up, f.host_uplink, f.host_downlink, self.host_edge,
+            self.dist, self.group, self.group_ptr, self.group_port, b.group, b.group_ptr, b.group_port,
+            seed, src, dst, np.asarray(hash_id, np.int64), np.asarray(channel, np.int64), path_ptr, path_link,
+        )
+        if bad >= 0:
+            raise TopologyError(f"flow {bad}: no live path from h{src[bad]} to h{dst[bad]}")
+        return path_ptr, path_link
