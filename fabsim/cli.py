@@ -39,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.set_defaults(func=_cmd_validate)
 
+    p = sub.add_parser("run", help="simulate a scenario and write its traces")
+    _add_scenario_options(p)
+    p.add_argument("--out", help="output directory (default: runs/<run.name>)")
+    p.add_argument("--engine", choices=["packet", "flow"], help="shortcut for --set run.engine=…")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty output directory")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+    p.add_argument("--json", action="store_true", help="print summary.json on stdout")
+    p.set_defaults(func=_cmd_run)
+
     p = sub.add_parser("warmup", help="compile and cache every kernel")
     p.set_defaults(func=_cmd_warmup)
     return parser
@@ -50,6 +59,8 @@ def _load(args):
     overrides = dict(parse_set_option(text) for text in args.overrides)
     if args.seed is not None:
         overrides["run.seed"] = args.seed
+    if getattr(args, "engine", None):
+        overrides["run.engine"] = args.engine
     return load_scenario(args.scenario, overrides=overrides)
 
 
@@ -62,6 +73,36 @@ def _cmd_validate(args, console: Console) -> int:
         print(json.dumps(validate_json(model), indent=2))
     else:
         print_validate(model, console)
+    return 0
+
+
+def _cmd_run(args, console: Console) -> int:
+    from pathlib import Path
+
+    from .engine import simulate
+    from .progress import progress_display
+    from .report import print_run_summary
+    from .trace.writer import check_out_dir
+
+    sc = _load(args)
+    out_dir = Path(args.out) if args.out else Path("runs") / sc.run.name
+    check_out_dir(out_dir, args.overwrite)
+    display = progress_display(console, enabled=not args.quiet)
+    try:
+        with display:
+            result = simulate(sc, progress=display.update)
+        path = result.write(out_dir, overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        console.print(
+            f"[bold red]interrupted[/] at simulated time {display.where()}: "
+            f"the run is lost and nothing was written to {out_dir}",
+            highlight=False,
+        )
+        return EXIT_INTERRUPTED
+    if args.json:
+        print(json.dumps(result.summary, indent=2))
+    if not args.quiet:
+        print_run_summary(result, console, path)
     return 0
 
 

@@ -333,3 +333,24 @@ def run_until(net, st, t_end):
                     st.t_done[f] = t + np.int64(np.ceil(bits * _PS_PER_S / r))
                 else:
                     st.t_done[f] = T_NEVER
+
+
+@kernel
+def ideal_finish(ideal_fct_ps, gap_ps, succ_ptr, succ, group):
+    """Earliest finish of every flow on an idle fabric, following the DAG within each group.
+
+    Every flow takes its ideal FCT; a flow starts when its predecessors of the same ``group``
+    (e.g. the same collective iteration) are received, plus its gap; flows with no such
+    predecessor start at 0. Flow-id order is a topological order (edges point forward).
+    Returns int64 finish times relative to the group's start.
+    """
+    n = ideal_fct_ps.shape[0]
+    ready = np.zeros(n, np.int64)
+    finish = np.empty(n, np.int64)
+    for f in range(n):
+        finish[f] = ready[f] + ideal_fct_ps[f]
+        for k in range(succ_ptr[f], succ_ptr[f + 1]):
+            s = succ[k]
+            if group[s] == group[f]:
+                ready[s] = max(ready[s], finish[f] + gap_ps[s])
+    return finish

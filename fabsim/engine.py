@@ -1,0 +1,28 @@
+"""``simulate``: scenario → model → flow table → engine → Arrow tables."""
+
+from __future__ import annotations
+
+from .build import build_model
+from .errors import UsageError
+from .flowsim import run_flow_engine
+from .results import Result, assemble
+from .scenario import Scenario
+from .traffic import build_flow_table
+
+
+def simulate(scenario: Scenario, progress=None) -> Result:
+    """Run ``scenario`` and return its traces in memory.
+
+    ``progress`` is None or a callable taking a ``fabsim.raw.Progress``; it is called between
+    kernel slices (a few times a second on long runs).
+    """
+    model = build_model(scenario)
+    flows = build_flow_table(scenario, model.fabric)
+    if scenario.run.engine == "flow":
+        raw = run_flow_engine(model, flows, progress)
+    else:
+        raise UsageError(
+            f'{scenario.source}: run.engine: the packet engine is not part of this version; '
+            'use engine = "flow" (or --engine flow)'
+        )
+    return assemble(model, flows, raw)

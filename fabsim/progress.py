@@ -1,0 +1,60 @@
+"""The progress bar of ``fabsim run``: simulated time, flows done and events/s, on stderr.
+
+It appears only on a terminal, and only once a run has taken more than a second, so short runs
+and piped output stay clean.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .raw import Progress as RunProgress
+from .units import format_time
+
+_SHOW_AFTER_S = 1.0
+
+
+class ProgressDisplay:
+    """A context manager whose ``update`` is the ``progress`` callback of ``simulate``."""
+
+    def __init__(self, console: Console, enabled: bool = True):
+        self.enabled = enabled and console.is_terminal
+        self.console = console
+        self.last: RunProgress | None = None
+        self._bar: Progress | None = None
+        self._task = None
+        self._t0 = time.perf_counter()
+
+    def __enter__(self) -> "ProgressDisplay":
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def update(self, p: RunProgress) -> None:
+        self.last = p
+        if not self.enabled or time.perf_counter() - self._t0 < _SHOW_AFTER_S:
+            return
+        if self._bar is None:
+            self._bar = Progress(
+                TextColumn("[bold]simulating[/]"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("flows  t = {task.fields[sim]}  {task.fields[rate]} events/s"),
+                TimeElapsedColumn(), console=self.console, transient=True,
+            )
+            self._task = self._bar.add_task("run", total=p.flows_total, sim="", rate="")
+            self._bar.start()
+        rate = p.events / p.wall_s if p.wall_s > 0 else 0.0
+        self._bar.update(self._task, completed=p.flows_done, sim=format_time(p.t_ps), rate=f"{rate:,.0f}")
+
+    def where(self) -> str:
+        """The simulated time reached so far, for the interruption message."""
+        return format_time(self.last.t_ps) if self.last else "0 s"
+
+
+def progress_display(console: Console, enabled: bool = True) -> ProgressDisplay:
+    return ProgressDisplay(console, enabled)

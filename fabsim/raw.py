@@ -1,0 +1,72 @@
+"""What an engine hands back, before it becomes Arrow tables, and helpers both engines share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .build import Model
+
+#: Hash ids of collective flows: one per job, so a job's connection between two ranks on one
+#: channel keeps its path across steps and iterations (an NCCL queue pair's 5-tuple does not
+#: change between steps); other flows hash with their own flow id.
+JOB_HASH_BASE = 2**31
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress report between kernel slices."""
+
+    t_ps: int
+    flows_done: int
+    flows_total: int
+    events: int
+    wall_s: float
+
+
+@dataclass(frozen=True, eq=False)
+class RawRun:
+    """Per-flow and per-run results of one engine run (arrays indexed by flow id).
+
+    ``t_start_ps``/``t_finish_ps`` are −1 for flows that never started / finished;
+    ``sent_bytes`` are wire bytes put on the first link; ``ideal_fct_ps`` is the FCT alone on an
+    idle fabric along the flow's path; paths are CSR over directed link ids.
+    """
+
+    engine: str
+    t_start_ps: np.ndarray
+    t_finish_ps: np.ndarray
+    sent_bytes: np.ndarray
+    wire_bytes: np.ndarray
+    ideal_fct_ps: np.ndarray
+    path_ptr: np.ndarray
+    path_link: np.ndarray
+    end_ps: int
+    events: int
+    solves: int
+    wall_s: float
+    stopped_at_until: bool
+
+
+def packets(size_bytes: np.ndarray, mtu_bytes: int) -> np.ndarray:
+    """Packets per flow: ceil(size / mtu)."""
+    return (np.asarray(size_bytes, np.int64) + mtu_bytes - 1) // mtu_bytes
+
+
+def wire_bytes(size_bytes: np.ndarray, mtu_bytes: int, header_bytes: int) -> np.ndarray:
+    """Bytes on the wire per flow: payload plus one header per packet."""
+    return np.asarray(size_bytes, np.int64) + packets(size_bytes, mtu_bytes) * header_bytes
+
+
+def hash_ids(flows) -> np.ndarray:
+    """The ECMP hash id of every flow (see ``JOB_HASH_BASE``)."""
+    ids = np.arange(len(flows), dtype=np.int64)
+    return np.where(flows.job >= 0, JOB_HASH_BASE + flows.job.astype(np.int64), ids)
+
+
+def flow_paths(model: Model, flows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR paths of every flow under the model's routing, and the hash ids used."""
+    hid = hash_ids(flows)
+    path_ptr, path_link = model.routing.paths(flows.src, flows.dst, hid, flows.channel, model.scenario.run.seed)
+    return path_ptr, path_link, hid

@@ -1,0 +1,212 @@
+"""Raw engine results → the Arrow tables and summary of DESIGN §8, and the ``Result`` object."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from .build import Model
+from .raw import RawRun, packets
+from .trace.stats import percentiles
+from .trace.tables import make_table, trace_metadata
+from .trace.writer import write_run
+
+PS_PER_NS = 1000
+
+
+@dataclass(eq=False)
+class Result:
+    """A finished run: Arrow tables (schemas of DESIGN §8) and the summary dict."""
+
+    flows: pa.Table
+    collectives: pa.Table
+    links: pa.Table
+    failures: pa.Table
+    summary: dict
+    format: str = "arrow"
+    extra: dict[str, pa.Table] = field(default_factory=dict)
+
+    @property
+    def tables(self) -> dict[str, pa.Table]:
+        return {
+            "flows": self.flows, "collectives": self.collectives, "links": self.links,
+            "failures": self.failures, **self.extra,
+        }
+
+    def write(self, out_dir, overwrite: bool = False) -> Path:
+        """Write every trace and ``summary.json`` into ``out_dir`` (atomically; see trace.writer)."""
+        return write_run(out_dir, self.tables, self.summary, fmt=self.format, overwrite=overwrite)
+
+
+def _ns(t_ps: np.ndarray) -> np.ndarray:
+    return np.asarray(t_ps, np.int64) // PS_PER_NS
+
+
+def _masked(values: np.ndarray, valid: np.ndarray) -> np.ma.MaskedArray:
+    return np.ma.masked_array(values, mask=~valid)
+
+
+def assemble(model: Model, flows, raw: RawRun) -> Result:
+    """Build the flows, collectives, links and failures tables and the run summary."""
+    from . import __version__
+
+    sc, fabric = model.scenario, model.fabric
+    meta = trace_metadata(__version__, sc.run.seed, sc.to_json())
+    n = len(flows)
+    done = raw.t_finish_ps >= 0
+    started = raw.t_start_ps >= 0
+    fct_ps = np.where(done, raw.t_finish_ps - raw.t_start_ps, 0)
+    slowdown = np.where(done, fct_ps / np.maximum(raw.ideal_fct_ps, 1), np.nan)
+    job_names = np.array(flows.jobs + [None], dtype=object)
+    flows_table = make_table("flows", {
+        "flow_id": np.arange(n, dtype=np.int32),
+        "src": flows.src,
+        "dst": flows.dst,
+        "size_bytes": flows.size_bytes,
+        "start_ns": _masked(_ns(raw.t_start_ps), started),
+        "finish_ns": _masked(_ns(raw.t_finish_ps), done),
+        "fct_ns": _masked(_ns(fct_ps), done),
+        "ideal_fct_ns": _ns(raw.ideal_fct_ps),
+        "slowdown": _masked(slowdown, done),
+        "tag": [flows.tags[g] for g in flows.generator],
+        "job": list(job_names[flows.job]),
+        "collective": _masked(flows.collective, flows.collective >= 0),
+        "iteration": _masked(flows.iteration, flows.iteration >= 0),
+        "step": _masked(flows.step, flows.step >= 0),
+        "packets": packets(flows.size_bytes, sc.host.mtu_bytes),
+        "retransmitted_bytes": np.zeros(n, np.int64),
+        "ecn_marked": np.zeros(n, np.int64),
+        "drops": np.zeros(n, np.int64),
+        "failure_hit": np.zeros(n, np.bool_),
+        "completed": done,
+    }, meta)
+
+    coll_cols, jobs_summary = _collectives(flows, raw, done)
+    collectives_table = make_table("collectives", coll_cols, meta)
+
+    hops = np.diff(raw.path_ptr)
+    tx = np.bincount(raw.path_link, weights=np.repeat(raw.sent_bytes, hops).astype(np.float64), minlength=fabric.n_links)
+    tx_bytes = np.round(tx).astype(np.int64)
+    sim_s = max(raw.end_ps, 1) / 1e12
+    names = np.array(fabric.node_names, dtype=object)
+    tier_names = np.array(fabric.tier_names, dtype=object)
+    L = fabric.n_links
+    links_table = make_table("links", {
+        "link_id": np.arange(L, dtype=np.int32),
+        "src_node": list(names[fabric.link_src]),
+        "dst_node": list(names[fabric.link_dst]),
+        "tier": list(tier_names[fabric.link_tier_code]),
+        "rate_bps": fabric.link_rate_bps,
+        "tx_bytes": tx_bytes,
+        "utilization": tx_bytes * 8 / (fabric.link_rate_bps * sim_s),
+        "max_queue_bytes": np.zeros(L, np.int64),
+        "mean_queue_bytes": np.zeros(L, np.float64),
+        "drops": np.zeros(L, np.int64),
+        "ecn_marked": np.zeros(L, np.int64),
+        "pause_ns": np.zeros(L, np.int64),
+        "down_ns": np.zeros(L, np.int64),
+    }, meta)
+    failures_table = make_table("failures", _empty_failures(), meta)
+
+    summary = _summary(model, flows, raw, done, fct_ps, slowdown, jobs_summary)
+    return Result(flows_table, collectives_table, links_table, failures_table, summary, sc.output.format)
+
+
+def _collectives(flows, raw: RawRun, done: np.ndarray):
+    """Per collective iteration: start, finish, duration, ideal, bandwidths, idle fraction."""
+    from fabsim.native.flow import ideal_finish
+
+    ct = flows.collectives
+    rows = len(ct)
+    sel = flows.collective >= 0
+    coll = flows.collective[sel]
+    start = np.full(rows, np.iinfo(np.int64).max)
+    np.minimum.at(start, coll, raw.t_start_ps[sel])
+    finish = np.full(rows, -1, np.int64)
+    np.maximum.at(finish, coll, raw.t_finish_ps[sel])
+    complete = np.ones(rows, bool)
+    np.logical_and.at(complete, coll, done[sel])
+    ideal = np.zeros(rows, np.int64)
+    if rows:
+        fin = ideal_finish(raw.ideal_fct_ps, flows.gap_ps, flows.succ_ptr, flows.succ, flows.collective)
+        np.maximum.at(ideal, coll, fin[sel])
+    duration = np.where(complete, finish - start, 0)
+    dur_s = duration / 1e12
+    with np.errstate(divide="ignore", invalid="ignore"):
+        algbw = np.where(complete & (duration > 0), ct.size_bytes * 8 / dur_s / 1e9, np.nan)
+        idle = np.where(complete, duration / (duration + ct.compute_ps), np.nan)
+    cols = {
+        "job": [flows.jobs[j] for j in ct.job],
+        "iteration": ct.iteration,
+        "op": ct.op,
+        "algorithm": ct.algorithm,
+        "ranks": ct.ranks,
+        "size_bytes": ct.size_bytes,
+        "start_ns": _masked(_ns(np.where(start == np.iinfo(np.int64).max, 0, start)), complete),
+        "finish_ns": _masked(_ns(finish), complete),
+        "duration_ns": _masked(_ns(duration), complete),
+        "ideal_ns": _ns(ideal),
+        "algbw_gbps": _masked(algbw, complete),
+        "busbw_gbps": _masked(algbw * ct.factor, complete),
+        "compute_ns": _ns(ct.compute_ps),
+        "idle_fraction": _masked(idle, complete),
+    }
+    jobs = {}
+    for j, name in enumerate(flows.jobs):
+        mine = (ct.job == j) & complete
+        total_dur = int(duration[mine].sum())
+        total_compute = int(ct.compute_ps[mine].sum())
+        iters = int(mine.sum())
+        jobs[name] = {
+            "iterations": int((ct.job == j).sum()),
+            "iterations_completed": iters,
+            "mean_iteration_ns": (total_dur + total_compute) / iters / PS_PER_NS if iters else None,
+            "mean_collective_ns": total_dur / iters / PS_PER_NS if iters else None,
+            "idle_fraction": total_dur / (total_dur + total_compute) if iters and total_dur + total_compute else None,
+        }
+    return cols, jobs
+
+
+def _empty_failures() -> dict:
+    return {
+        "failure_id": np.zeros(0, np.int32), "target": [], "tier": [],
+        "at_ns": np.zeros(0, np.int64), "detected_ns": np.zeros(0, np.int64), "restored_ns": np.zeros(0, np.int64),
+        "dropped_packets": np.zeros(0, np.int64), "dropped_bytes": np.zeros(0, np.int64),
+        "flows_hit": np.zeros(0, np.int64), "flows_rerouted": np.zeros(0, np.int64),
+        "hosts_hit": np.zeros(0, np.int64), "jobs_hit": np.zeros(0, np.int64), "added_delay_ns": np.zeros(0, np.int64),
+    }
+
+
+def _summary(model: Model, flows, raw: RawRun, done, fct_ps, slowdown, jobs) -> dict:
+    import numba
+
+    from . import __version__
+
+    sc = model.scenario
+    return {
+        "fabsim_version": __version__,
+        "versions": {
+            "python": platform.python_version(), "numpy": np.__version__,
+            "numba": numba.__version__, "pyarrow": pa.__version__,
+        },
+        "name": sc.run.name,
+        "engine": raw.engine,
+        "seed": sc.run.seed,
+        "wall_s": round(raw.wall_s, 6),
+        "simulated_ns": raw.end_ps // PS_PER_NS,
+        "stopped_at_until": raw.stopped_at_until,
+        "events": raw.events,
+        "packet_hops": 0 if raw.engine == "flow" else None,
+        "rate_solves": raw.solves,
+        "events_per_s": raw.events / raw.wall_s if raw.wall_s > 0 else None,
+        "flows": len(flows),
+        "flows_completed": int(done.sum()),
+        "fct_ns": percentiles(fct_ps[done] / PS_PER_NS),
+        "slowdown": percentiles(slowdown[done]),
+        "jobs": jobs,
+        "scenario": sc.to_dict(),
+    }

@@ -1,0 +1,179 @@
+"""Arrow schemas of the run traces (DESIGN §8): one ``pyarrow.Schema`` per trace file.
+
+Type conventions, the same in every trace:
+
+- ids and small counts of things that are ids (``flow_id``, ``link_id``, ``failure_id``, host
+  indices ``src``/``dst``, ``iteration``, ``step``, ``ranks``, ``collective``): ``int32``;
+- bytes and every other count (``*_bytes``, ``packets``, ``drops``, ``*_hit`` …): ``int64``;
+- times ``*_ns``: ``int64`` nanoseconds since the start of the run (durations for ``fct_ns``,
+  ``pause_ns`` …); the engine's picoseconds are truncated toward zero;
+- ratios, averages and continuous rates: ``float64``; bandwidths ``*_gbps`` are Gbit/s and
+  ``rate_bps`` of ``links`` is an ``int64`` line rate in bit/s;
+- labels (names, kinds, tags): ``dictionary<int32, string>``.
+
+A column is nullable only where a value may be absent (a flow that did not finish has no
+``finish_ns``); every other field is declared non-nullable, so Parquet stores it as REQUIRED.
+``flows.collective`` is the 0-based row of ``collectives`` that a flow belongs to, null (not −1)
+for flows outside any collective, so joins and counts need no sentinel.
+
+Each field carries its documentation in its metadata (key ``description``), so a trace file
+describes itself; :data:`COLUMNS` holds the same text as plain strings, and ``docs/traces.md``
+shows it as one table per trace.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+__all__ = ["COLUMNS", "METADATA_KEYS", "SCHEMAS", "SCHEMA_VERSION", "TRACES"]
+
+#: Version of the trace schemas; bumped on any change to a column's name, type or meaning.
+SCHEMA_VERSION = 1
+
+#: Schema-level metadata keys every trace file carries (see ``tables.trace_metadata``).
+METADATA_KEYS = ("fabsim.version", "fabsim.schema_version", "fabsim.seed", "fabsim.scenario")
+
+_ID = pa.int32()
+_INT = pa.int64()
+_FLOAT = pa.float64()
+_BOOL = pa.bool_()
+_LABEL = pa.dictionary(pa.int32(), pa.string())
+
+_REQUIRED = False
+_NULLABLE = True
+
+
+def _schema(*columns: tuple[str, pa.DataType, bool, str]) -> pa.Schema:
+    """A schema from ``(name, type, nullable, description)`` rows, in file column order."""
+    return pa.schema(
+        pa.field(name, dtype, nullable=nullable, metadata={"description": text})
+        for name, dtype, nullable, text in columns
+    )
+
+
+_NOT_DONE = "null if it did not finish before the run ended"
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "flows": _schema(
+        ("flow_id", _ID, _REQUIRED,
+         "flow index (0-based), the row of the flow table the traffic generators built"),
+        ("src", _ID, _REQUIRED, "sending host index (host `h<src>`, also its rank index)"),
+        ("dst", _ID, _REQUIRED, "receiving host index"),
+        ("size_bytes", _INT, _REQUIRED, "payload bytes of the flow, headers excluded"),
+        ("start_ns", _INT, _REQUIRED,
+         "ns: when the flow became ready to send: its start, or its last predecessor's finish + gap"),
+        ("finish_ns", _INT, _NULLABLE, f"ns: arrival of the flow's last byte at dst; {_NOT_DONE}"),
+        ("fct_ns", _INT, _NULLABLE, f"ns: flow completion time, finish_ns − start_ns; {_NOT_DONE}"),
+        ("ideal_fct_ns", _INT, _REQUIRED, "ns: FCT of the same flow alone on the idle fabric along its path"),
+        ("slowdown", _FLOAT, _NULLABLE, f"fct_ns / ideal_fct_ns (≥ 1); {_NOT_DONE}"),
+        ("tag", _LABEL, _REQUIRED, "label of the flow's traffic generator (its `tag` key, default its kind)"),
+        ("job", _LABEL, _NULLABLE, "name of the collective job the flow belongs to; null for other traffic"),
+        ("collective", _ID, _NULLABLE,
+         "row (0-based) of the collectives trace of the flow's collective iteration; null for "
+         "other traffic"),
+        ("iteration", _ID, _NULLABLE, "iteration (0-based) of that collective; null for other traffic"),
+        ("step", _ID, _NULLABLE,
+         "algorithm step (0-based) of that collective in which the flow is sent; null for "
+         "other traffic"),
+        ("packets", _INT, _REQUIRED,
+         "data packets sent, retransmissions included (flow engine: ⌈size_bytes / mtu⌉)"),
+        ("retransmitted_bytes", _INT, _REQUIRED,
+         "payload bytes sent again by go-back-N recovery (0 in the flow engine)"),
+        ("ecn_marked", _INT, _REQUIRED,
+         "data packets of the flow that arrived ECN-marked (0 in the flow engine)"),
+        ("drops", _INT, _REQUIRED,
+         "packets of the flow dropped by a full buffer or a failure (0 in the flow engine)"),
+        ("failure_hit", _BOOL, _REQUIRED, "a failure dropped packets of the flow or changed its path"),
+        ("completed", _BOOL, _REQUIRED, "the flow's last byte arrived before the run ended"),
+    ),
+    "collectives": _schema(
+        ("job", _LABEL, _REQUIRED, "job name (the collective's `job` key, default job0, job1, …)"),
+        ("iteration", _ID, _REQUIRED, "iteration index (0-based)"),
+        ("op", _LABEL, _REQUIRED,
+         "collective operation: allreduce, reduce_scatter, all_gather, all_to_all, broadcast, sendrecv"),
+        ("algorithm", _LABEL, _REQUIRED, "algorithm: ring, halving_doubling, tree, direct, pairwise"),
+        ("ranks", _ID, _REQUIRED, "number of ranks n"),
+        ("size_bytes", _INT, _REQUIRED, "buffer bytes per rank S (the NCCL-tests convention)"),
+        ("start_ns", _INT, _REQUIRED, "ns: when the iteration's first flow became ready to send"),
+        ("finish_ns", _INT, _NULLABLE, f"ns: when the iteration's last flow completed; {_NOT_DONE}"),
+        ("duration_ns", _INT, _NULLABLE, f"ns: finish_ns − start_ns; {_NOT_DONE}"),
+        ("ideal_ns", _INT, _REQUIRED,
+         "ns: duration the cost model of DESIGN §7 gives on an uncongested fabric"),
+        ("algbw_gbps", _FLOAT, _NULLABLE,
+         f"Gbit/s: algorithm bandwidth 8·size_bytes / duration; {_NOT_DONE}"),
+        ("busbw_gbps", _FLOAT, _NULLABLE,
+         f"Gbit/s: bus bandwidth, algbw_gbps × the NCCL-tests factor of op; {_NOT_DONE}"),
+        ("compute_ns", _INT, _REQUIRED,
+         "ns: compute time that follows this iteration's collective (the `compute` key)"),
+        ("idle_fraction", _FLOAT, _NULLABLE,
+         "duration_ns / (duration_ns + compute_ns): share of the iteration the GPUs wait for "
+         f"the network; {_NOT_DONE}"),
+    ),
+    "links": _schema(
+        ("link_id", _ID, _REQUIRED,
+         "directed link index (both directions of every cable, host links included)"),
+        ("src_node", _LABEL, _REQUIRED, "name of the sending node (h0, tor0, agg1, spine2, …)"),
+        ("dst_node", _LABEL, _REQUIRED, "name of the receiving node"),
+        ("tier", _LABEL, _REQUIRED, "tier of the cable: host, tor-agg, agg-core, leaf-spine, …"),
+        ("rate_bps", _INT, _REQUIRED, "bit/s: line rate"),
+        ("tx_bytes", _INT, _REQUIRED,
+         "bytes on the wire sent up to the end of the run (headers and control packets included)"),
+        ("utilization", _FLOAT, _REQUIRED, "8·tx_bytes / (rate_bps × simulated time), in [0, 1]"),
+        ("max_queue_bytes", _INT, _REQUIRED, "peak bytes in the link's egress queue (0 in the flow engine)"),
+        ("mean_queue_bytes", _FLOAT, _REQUIRED,
+         "time-averaged bytes in the link's egress queue (0 in the flow engine)"),
+        ("drops", _INT, _REQUIRED,
+         "packets dropped at this egress: full buffer, or lost while the link was down"),
+        ("ecn_marked", _INT, _REQUIRED, "packets ECN-marked at this egress"),
+        ("pause_ns", _INT, _REQUIRED, "ns: total time this egress was paused by PFC"),
+        ("down_ns", _INT, _REQUIRED, "ns: total time the link was failed"),
+    ),
+    "queues": _schema(
+        ("t_ns", _INT, _REQUIRED, "ns: sample time, a multiple of `output.queue_sample`"),
+        ("link_id", _ID, _REQUIRED, "directed link whose egress queue is sampled (`links.link_id`)"),
+        ("queue_bytes", _INT, _REQUIRED,
+         "bytes in that egress queue at t_ns (> 0: empty queues are not written)"),
+    ),
+    "failures": _schema(
+        ("failure_id", _ID, _REQUIRED,
+         "index (0-based) of the failure in the scenario's `[[failures]]` list"),
+        ("target", _LABEL, _REQUIRED,
+         "the failed element, random targets resolved: `link:<a>-<b>` or `switch:<name>`"),
+        ("tier", _LABEL, _REQUIRED,
+         "tier of the failed link, or role of the failed switch (tor, agg, core, leaf, spine, …)"),
+        ("at_ns", _INT, _REQUIRED, "ns: when the element failed"),
+        ("detected_ns", _INT, _NULLABLE,
+         "ns: when routing stopped using the element (at + `routing.detect`); "
+         "null if the run ended first"),
+        ("restored_ns", _INT, _NULLABLE,
+         "ns: when the element came back (at + `duration`); "
+         "null for a permanent failure or if the run ended first"),
+        ("dropped_packets", _INT, _REQUIRED,
+         "packets lost to the failure: on the wire, in its queues, black-holed before detection"),
+        ("dropped_bytes", _INT, _REQUIRED, "wire bytes of those packets"),
+        ("flows_hit", _INT, _REQUIRED, "flows that lost at least one packet to the failure"),
+        ("flows_rerouted", _INT, _REQUIRED,
+         "flows whose path changed when routing detected the failure or the restoration"),
+        ("hosts_hit", _INT, _REQUIRED, "distinct hosts that send or receive a hit flow"),
+        ("jobs_hit", _INT, _REQUIRED, "distinct collective jobs with a hit flow"),
+        ("added_delay_ns", _INT, _NULLABLE,
+         "ns: with `--baseline`, the sum over hit flows of fct_ns minus their fct_ns in the run "
+         "without failures; null otherwise"),
+    ),
+    "rates": _schema(
+        ("t_ns", _INT, _REQUIRED, "ns: sample time, a multiple of `output.cc_sample`"),
+        ("flow_id", _ID, _REQUIRED, "sampled flow (`flows.flow_id`)"),
+        ("rate_bps", _FLOAT, _REQUIRED, "bit/s: current sending rate Rc"),
+        ("target_bps", _FLOAT, _REQUIRED, "bit/s: target rate Rt"),
+        ("alpha", _FLOAT, _REQUIRED, "DCQCN congestion estimate α, in [0, 1]"),
+    ),
+}
+
+#: Trace names in file-writing order.
+TRACES: tuple[str, ...] = tuple(SCHEMAS)
+
+#: ``COLUMNS[trace][column]``: the column's description (units first where it has one).
+COLUMNS: dict[str, dict[str, str]] = {
+    trace: {field.name: field.metadata[b"description"].decode() for field in schema}
+    for trace, schema in SCHEMAS.items()
+}
