@@ -95,8 +95,8 @@ def _cmd_run(args, console: Console) -> int:
     except KeyboardInterrupt:
         console.print(
             f"[bold red]interrupted[/] at simulated time {display.where()}: "
-            f"the run is lost and nothing was written to {out_dir}",
-            highlight=False,
+            f"the run is lost and nothing was written to {escape(str(out_dir))}",
+            highlight=False, soft_wrap=True,
         )
         return EXIT_INTERRUPTED
     if args.json:

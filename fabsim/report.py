@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -22,14 +23,14 @@ def _ns(value) -> str:
 def print_run_summary(result, console: Console, path: Path | None = None) -> None:
     """Headline figures, FCT and slowdown percentiles, and per-job iteration figures."""
     s = result.summary
-    head = Table(title=f"{s['name']}: {s['engine']} engine", show_header=False)
+    head = Table(title=f"{escape(s['name'])}: {s['engine']} engine", show_header=False)
     head.add_row("flows completed", f"{s['flows_completed']:,} / {s['flows']:,}")
     head.add_row("simulated time", _ns(s["simulated_ns"]))
     head.add_row("wall time", f"{s['wall_s']:.2f} s")
     if s.get("events_per_s"):
         head.add_row("events/s", f"{s['events_per_s']:,.0f}")
     if path is not None:
-        head.add_row("traces", str(path))
+        head.add_row("traces", escape(str(path)))
     console.print(head)
 
     tail = Table(title="flow completion")
@@ -48,7 +49,7 @@ def print_run_summary(result, console: Console, path: Path | None = None) -> Non
         for name, j in s["jobs"].items():
             idle = "—" if j["idle_fraction"] is None else f"{100 * j['idle_fraction']:.1f} %"
             jobs.add_row(
-                name, f"{j['iterations_completed']}/{j['iterations']}",
+                escape(name), f"{j['iterations_completed']}/{j['iterations']}",
                 _ns(j["mean_iteration_ns"]), _ns(j["mean_collective_ns"]), idle,
             )
         console.print(jobs)
