@@ -8,7 +8,7 @@ import numpy as np
 
 from fabsim.native import codes
 from fabsim.native.flow import (
-    CLK_DONE, CLK_EVENTS, CLK_SOLVES, CLK_T_NOW, CLK_T_RATES, FlowNet, new_state, run_until,
+    CLK_DONE, CLK_EVENTS, CLK_SOLVES, CLK_T_NOW, FlowNet, new_state, run_until,
 )
 
 from .build import Model
@@ -64,7 +64,7 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
     # bytes on the wire so far; flows still sending are brought up to the end time
     rem = st.rem_bytes.copy()
     sending = st.state == codes.FLOW_ACTIVE
-    rem[sending] -= st.rate_bps[sending] * (end_ps - st.clock[CLK_T_RATES]) / 8e12
+    rem[sending] -= st.rate_bps[sending] * (end_ps - st.t_rem[sending]) / 8e12
     sent = wire - np.maximum(np.round(rem), 0).astype(np.int64)
     sent[st.t_start < 0] = 0
     bottleneck = np.minimum.reduceat(fabric.link_rate_bps[path_link], path_ptr[:-1]) if len(flows) else np.zeros(0, np.int64)

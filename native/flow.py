@@ -2,7 +2,10 @@
 
 Every active flow gets its max-min fair rate over all directed links it crosses, host NICs
 included, computed by progressive filling (Bertsekas and Gallager, *Data Networks*, 2nd ed.,
-§6.5.2) at every instant the set of active flows changes. A flow's transmission ends when its
+§6.5.2) at every instant the set of active flows changes. Max-min allocations decompose over the
+connected components of the flow–link graph, so an event re-solves only the component(s) that
+contain a link of a flow that started or ended; other flows keep their rates and projected
+transmission ends. A flow's transmission ends when its
 wire bytes have drained at the piecewise-constant rate; it is received ``path_delay_ps`` later,
 which releases its successors in the dependency DAG (each after its own ``gap_ps``, and never
 before its ``start_ps``). Events are ordered by (t_ps, seq) for determinism.
@@ -34,7 +37,7 @@ CLK_T_NOW = 0  # time of the last processed event
 CLK_SEQ = 1  # next event sequence number
 CLK_HEAP = 2  # entries in the event heap
 CLK_ACTIVE = 3  # active flows
-CLK_T_RATES = 4  # when remaining bytes were last brought up to date
+CLK_DONE_HEAP = 4  # entries in the transmission-end heap
 CLK_DONE = 5  # flows received
 CLK_EVENTS = 6  # flow starts, transmission ends and receptions processed
 CLK_SOLVES = 7  # max-min recomputations
@@ -61,19 +64,32 @@ class FlowState(NamedTuple):
     clock: np.ndarray  # int64[CLK_SIZE]
     pred_left: np.ndarray  # int32[F]
     state: np.ndarray  # int8[F] FLOW_* codes
-    rem_bytes: np.ndarray  # float64[F] wire bytes still to send, as of clock[CLK_T_RATES]
+    rem_bytes: np.ndarray  # float64[F] wire bytes still to send, as of t_rem
+    t_rem: np.ndarray  # int64[F] when rem_bytes was last brought up to date
     rate_bps: np.ndarray  # float64[F]
     t_start: np.ndarray  # int64[F] (−1 until started)
     t_sent: np.ndarray  # int64[F] last byte on the wire (−1)
     t_finish: np.ndarray  # int64[F] last byte received (−1)
     t_done: np.ndarray  # int64[F] projected transmission end of an active flow
-    active: np.ndarray  # int32[F] ids of active flows (first clock[CLK_ACTIVE])
-    heap_t: np.ndarray
+    heap_t: np.ndarray  # start and reception events keyed (t_ps, seq)
     heap_seq: np.ndarray
     heap_val: np.ndarray
+    done_t: np.ndarray  # projected transmission ends keyed (t_ps, flow); stale entries skipped
+    done_seq: np.ndarray
+    done_val: np.ndarray
+    # active flows per link: intrusive doubly linked lists of path entries
+    entry_flow: np.ndarray  # int32[P] flow of each path entry
+    link_head: np.ndarray  # int32[L] first entry of an active flow on the link, −1 if none
+    entry_next: np.ndarray  # int32[P]
+    entry_prev: np.ndarray  # int32[P]
+    # component search
+    link_mark: np.ndarray  # int64[L] epoch of the last search that reached the link
+    flow_mark: np.ndarray  # int64[F]
+    link_queue: np.ndarray  # int32[L]
+    comp: np.ndarray  # int32[F] flows of the component being solved
     # max-min scratch
     frozen: np.ndarray  # int8[F]
-    touched: np.ndarray  # int32[L] links crossed by active flows (compact list)
+    touched: np.ndarray  # int32[L] links crossed by the solved flows (compact list)
     local: np.ndarray  # int32[L] link → index in touched, −1 when untouched
     cnt: np.ndarray  # int32[L] unfrozen flows per link
     cap_left: np.ndarray  # float64[L]
@@ -88,21 +104,34 @@ def new_state(net: FlowNet, pred_count: np.ndarray) -> FlowState:
     """Fresh state: flows without predecessors get their start events."""
     n_flows = net.wire_bytes.shape[0]
     n_links = net.link_cap_bps.shape[0]
+    n_entries = net.path_link.shape[0]
     heap_t, heap_seq, heap_val = new_heap(2 * n_flows + 1)
+    done_t, done_seq, done_val = new_heap(2 * n_flows + 16)
     st = FlowState(
         clock=np.zeros(CLK_SIZE, np.int64),
         pred_left=pred_count.astype(np.int32).copy(),
         state=np.zeros(n_flows, np.int8),
         rem_bytes=np.zeros(n_flows, np.float64),
+        t_rem=np.zeros(n_flows, np.int64),
         rate_bps=np.zeros(n_flows, np.float64),
         t_start=np.full(n_flows, -1, np.int64),
         t_sent=np.full(n_flows, -1, np.int64),
         t_finish=np.full(n_flows, -1, np.int64),
         t_done=np.full(n_flows, T_NEVER, np.int64),
-        active=np.empty(n_flows, np.int32),
         heap_t=heap_t,
         heap_seq=heap_seq,
         heap_val=heap_val,
+        done_t=done_t,
+        done_seq=done_seq,
+        done_val=done_val,
+        entry_flow=np.repeat(np.arange(n_flows, dtype=np.int32), np.diff(net.path_ptr)),
+        link_head=np.full(n_links, -1, np.int32),
+        entry_next=np.full(n_entries, -1, np.int32),
+        entry_prev=np.full(n_entries, -1, np.int32),
+        link_mark=np.zeros(n_links, np.int64),
+        flow_mark=np.zeros(n_flows, np.int64),
+        link_queue=np.empty(n_links, np.int32),
+        comp=np.empty(n_flows, np.int32),
         frozen=np.zeros(n_flows, np.int8),
         touched=np.empty(n_links, np.int32),
         local=np.full(n_links, -1, np.int32),
@@ -110,7 +139,7 @@ def new_state(net: FlowNet, pred_count: np.ndarray) -> FlowState:
         cap_left=np.zeros(n_links, np.float64),
         lf_ptr=np.zeros(n_links + 1, np.int64),
         lf_cur=np.zeros(n_links, np.int64),
-        lf_flow=np.empty(net.path_link.shape[0], np.int32),
+        lf_flow=np.empty(n_entries, np.int32),
         hl=np.empty(n_links, np.int32),
         hpos=np.empty(n_links, np.int32),
     )
@@ -134,47 +163,55 @@ def _seed_starts(net, st):
 # ---- max-min fair rates (progressive filling) -------------------------------------------------
 
 @kernel
-def _share(st, j):
+def _share(touched, cnt, cap_left, j):
     """Fair share of touched link ``j`` among its unfrozen flows (inf when none are left)."""
-    link = st.touched[j]
-    c = st.cnt[link]
+    link = touched[j]
+    c = cnt[link]
     if c == 0:
         return np.inf
-    return max(st.cap_left[link], 0.0) / c
+    return max(cap_left[link], 0.0) / c
 
 
 @kernel
-def _before(st, a, b):
-    """Heap order of touched links: smaller share first, then smaller link id."""
-    sa = _share(st, a)
-    sb = _share(st, b)
-    return sa < sb or (sa == sb and st.touched[a] < st.touched[b])
-
-
-@kernel
-def _sift_down(st, i, size):
-    hl, hpos = st.hl, st.hpos
+def _sift_down(hl, hpos, touched, cnt, cap_left, i, size):
+    """Restore heap order below position ``i``: smaller share first, then smaller link id."""
+    item = hl[i]
+    key = _share(touched, cnt, cap_left, item)
     while True:
         left = 2 * i + 1
         if left >= size:
-            return
+            break
         child = left
-        if left + 1 < size and _before(st, hl[left + 1], hl[left]):
-            child = left + 1
-        if _before(st, hl[child], hl[i]):
-            a, b = hl[i], hl[child]
-            hl[i], hl[child] = b, a
-            hpos[b], hpos[a] = i, child
+        ck = _share(touched, cnt, cap_left, hl[left])
+        if left + 1 < size:
+            rk = _share(touched, cnt, cap_left, hl[left + 1])
+            if rk < ck or (rk == ck and touched[hl[left + 1]] < touched[hl[left]]):
+                child = left + 1
+                ck = rk
+        if ck < key or (ck == key and touched[hl[child]] < touched[item]):
+            hl[i] = hl[child]
+            hpos[hl[i]] = i
             i = child
         else:
-            return
+            break
+    hl[i] = item
+    hpos[item] = i
 
 
 @kernel
-def maxmin(net, st, n_active):
-    """Set ``rate_bps`` of the first ``n_active`` flows of ``st.active`` to their max-min rates."""
-    path_ptr, path_link = net.path_ptr, net.path_link
-    active, frozen, touched, local, cnt = st.active, st.frozen, st.touched, st.local, st.cnt
+def maxmin(net, st, flows, n_flows):
+    """Set ``rate_bps`` of ``flows[:n_flows]`` to their max-min fair rates among themselves."""
+    _maxmin(
+        net.link_cap_bps, net.path_ptr, net.path_link, flows, n_flows, st.rate_bps, st.frozen,
+        st.touched, st.local, st.cnt, st.cap_left, st.lf_ptr, st.lf_cur, st.lf_flow, st.hl, st.hpos,
+    )
+
+
+@kernel
+def _maxmin(
+    link_cap_bps, path_ptr, path_link, active, n_active, rate_bps, frozen,
+    touched, local, cnt, cap_left, lf_ptr, lf_cur, lf_flow, hl, hpos,
+):
     n_t = 0
     for i in range(n_active):
         f = active[i]
@@ -186,53 +223,52 @@ def maxmin(net, st, n_active):
                 touched[n_t] = link
                 n_t += 1
                 cnt[link] = 0
-                st.cap_left[link] = net.link_cap_bps[link]
+                cap_left[link] = link_cap_bps[link]
             cnt[link] += 1
     # flows of each touched link, CSR
-    st.lf_ptr[0] = 0
+    lf_ptr[0] = 0
     for j in range(n_t):
-        st.lf_ptr[j + 1] = st.lf_ptr[j] + cnt[touched[j]]
-        st.lf_cur[j] = st.lf_ptr[j]
+        lf_ptr[j + 1] = lf_ptr[j] + cnt[touched[j]]
+        lf_cur[j] = lf_ptr[j]
     for i in range(n_active):
         f = active[i]
         for p in range(path_ptr[f], path_ptr[f + 1]):
             j = local[path_link[p]]
-            st.lf_flow[st.lf_cur[j]] = f
-            st.lf_cur[j] += 1
+            lf_flow[lf_cur[j]] = f
+            lf_cur[j] += 1
     # heap of touched links by fair share
     for j in range(n_t):
-        st.hl[j] = j
-        st.hpos[j] = j
+        hl[j] = j
+        hpos[j] = j
     for i in range(n_t // 2 - 1, -1, -1):
-        _sift_down(st, i, n_t)
+        _sift_down(hl, hpos, touched, cnt, cap_left, i, n_t)
     size = n_t
     unfrozen = n_active
     while unfrozen > 0 and size > 0:
-        j = st.hl[0]
-        share = _share(st, j)
+        j = hl[0]
+        share = _share(touched, cnt, cap_left, j)
         # the bottleneck leaves the heap: its flows are all frozen now
         size -= 1
-        st.hpos[j] = -1
+        hpos[j] = -1
         if size > 0:
-            last = st.hl[size]
-            st.hl[0] = last
-            st.hpos[last] = 0
-            _sift_down(st, 0, size)
-        for k in range(st.lf_ptr[j], st.lf_ptr[j + 1]):
-            f = st.lf_flow[k]
+            hl[0] = hl[size]
+            hpos[hl[0]] = 0
+            _sift_down(hl, hpos, touched, cnt, cap_left, 0, size)
+        for k in range(lf_ptr[j], lf_ptr[j + 1]):
+            f = lf_flow[k]
             if frozen[f]:
                 continue
             frozen[f] = 1
-            st.rate_bps[f] = share
+            rate_bps[f] = share
             unfrozen -= 1
             for p in range(path_ptr[f], path_ptr[f + 1]):
                 link = path_link[p]
-                st.cap_left[link] -= share
+                cap_left[link] -= share
                 cnt[link] -= 1
                 m = local[link]
-                if m != j and st.hpos[m] >= 0:
+                if m != j and hpos[m] >= 0:
                     # removing a flow at the minimum share never lowers a link's share
-                    _sift_down(st, st.hpos[m], size)
+                    _sift_down(hl, hpos, touched, cnt, cap_left, hpos[m], size)
     for j in range(n_t):
         local[touched[j]] = -1
 
@@ -240,15 +276,86 @@ def maxmin(net, st, n_active):
 # ---- the event loop ---------------------------------------------------------------------------
 
 @kernel
+def _link_in(path_ptr, path_link, link_head, entry_next, entry_prev, f):
+    """Put active flow ``f`` on the active lists of the links of its path."""
+    for p in range(path_ptr[f], path_ptr[f + 1]):
+        link = path_link[p]
+        head = link_head[link]
+        entry_prev[p] = -1
+        entry_next[p] = head
+        if head >= 0:
+            entry_prev[head] = p
+        link_head[link] = p
+
+
+@kernel
+def _link_out(path_ptr, path_link, link_head, entry_next, entry_prev, f):
+    """Take flow ``f`` off the active lists of its links."""
+    for p in range(path_ptr[f], path_ptr[f + 1]):
+        nxt = entry_next[p]
+        prv = entry_prev[p]
+        if prv >= 0:
+            entry_next[prv] = nxt
+        else:
+            link_head[path_link[p]] = nxt
+        if nxt >= 0:
+            entry_prev[nxt] = prv
+
+
+@kernel
+def _component(path_ptr, path_link, entry_flow, link_head, entry_next, link_mark, flow_mark,
+               link_queue, comp, n_queued, epoch):
+    """Active flows reachable from the ``n_queued`` links already in ``link_queue``.
+
+    Links and flows reached are stamped with ``epoch``; returns how many flows went to ``comp``.
+    """
+    head = 0
+    n_comp = 0
+    while head < n_queued:
+        link = link_queue[head]
+        head += 1
+        p = link_head[link]
+        while p >= 0:
+            f = entry_flow[p]
+            if flow_mark[f] != epoch:
+                flow_mark[f] = epoch
+                comp[n_comp] = f
+                n_comp += 1
+                for q in range(path_ptr[f], path_ptr[f + 1]):
+                    other = path_link[q]
+                    if link_mark[other] != epoch:
+                        link_mark[other] = epoch
+                        link_queue[n_queued] = other
+                        n_queued += 1
+            p = entry_next[p]
+    return n_comp
+
+
+@kernel
+def _seed_links(path_ptr, path_link, link_mark, link_queue, n_queued, epoch, f):
+    """Queue the links of flow ``f`` (once each) as seeds of this event's component search."""
+    for p in range(path_ptr[f], path_ptr[f + 1]):
+        link = path_link[p]
+        if link_mark[link] != epoch:
+            link_mark[link] = epoch
+            link_queue[n_queued] = link
+            n_queued += 1
+    return n_queued
+
+
+@kernel
 def run_until(net, st, t_end):
     """Process events up to and including ``t_end`` (ps); returns a STATUS_* code."""
     clk = st.clock
-    active = st.active
+    path_ptr, path_link = net.path_ptr, net.path_link
     while True:
-        n_active = clk[CLK_ACTIVE]
-        t_tx = T_NEVER
-        for i in range(n_active):
-            t_tx = min(t_tx, st.t_done[active[i]])
+        # drop stale transmission-end entries (their flow was re-solved since)
+        while clk[CLK_DONE_HEAP] > 0:
+            f = st.done_val[0]
+            if st.state[f] == FLOW_ACTIVE and st.t_done[f] == st.done_t[0]:
+                break
+            clk[CLK_DONE_HEAP] = heap_pop(st.done_t, st.done_seq, st.done_val, clk[CLK_DONE_HEAP])
+        t_tx = st.done_t[0] if clk[CLK_DONE_HEAP] > 0 else T_NEVER
         t_ev = st.heap_t[0] if clk[CLK_HEAP] > 0 else T_NEVER
         t = min(t_tx, t_ev)
         if t == T_NEVER:
@@ -256,39 +363,32 @@ def run_until(net, st, t_end):
         if t > t_end:
             return STATUS_SLICE
         clk[CLK_T_NOW] = t
+        epoch = clk[CLK_EVENTS] + 1  # unique per batch: events only grow
+        n_queued = 0
 
-        # bring remaining bytes up to date
-        dt = t - clk[CLK_T_RATES]
-        if dt > 0:
-            for i in range(n_active):
-                f = active[i]
-                st.rem_bytes[f] -= st.rate_bps[f] * dt / (8.0 * _PS_PER_S)
-            clk[CLK_T_RATES] = t
-
-        changed = False
         # transmissions that end now
-        i = 0
-        while i < n_active:
-            f = active[i]
-            if st.t_done[f] <= t:
-                n_active -= 1
-                active[i] = active[n_active]
-                st.state[f] = FLOW_SENT
-                st.t_sent[f] = t
-                st.rem_bytes[f] = 0.0
-                st.t_done[f] = T_NEVER
-                size = heap_push(
-                    st.heap_t, st.heap_seq, st.heap_val, clk[CLK_HEAP],
-                    t + net.path_delay_ps[f], clk[CLK_SEQ], (f << 1) | _EV_RECV,
-                )
-                if size < 0:
-                    return STATUS_HEAP_FULL
-                clk[CLK_HEAP] = size
-                clk[CLK_SEQ] += 1
-                clk[CLK_EVENTS] += 1
-                changed = True
-            else:
-                i += 1
+        while clk[CLK_DONE_HEAP] > 0 and st.done_t[0] == t:
+            f = st.done_val[0]
+            clk[CLK_DONE_HEAP] = heap_pop(st.done_t, st.done_seq, st.done_val, clk[CLK_DONE_HEAP])
+            if st.state[f] != FLOW_ACTIVE or st.t_done[f] != t:
+                continue
+            st.state[f] = FLOW_SENT
+            st.t_sent[f] = t
+            st.rem_bytes[f] = 0.0
+            st.t_rem[f] = t
+            st.t_done[f] = T_NEVER
+            clk[CLK_ACTIVE] -= 1
+            _link_out(path_ptr, path_link, st.link_head, st.entry_next, st.entry_prev, f)
+            n_queued = _seed_links(path_ptr, path_link, st.link_mark, st.link_queue, n_queued, epoch, f)
+            size = heap_push(
+                st.heap_t, st.heap_seq, st.heap_val, clk[CLK_HEAP],
+                t + net.path_delay_ps[f], clk[CLK_SEQ], (f << 1) | _EV_RECV,
+            )
+            if size < 0:
+                return STATUS_HEAP_FULL
+            clk[CLK_HEAP] = size
+            clk[CLK_SEQ] += 1
+            clk[CLK_EVENTS] += 1
 
         # starts and receptions due now (a zero-gap successor starts in this same batch)
         while clk[CLK_HEAP] > 0 and st.heap_t[0] == t:
@@ -300,9 +400,11 @@ def run_until(net, st, t_end):
                 st.state[f] = FLOW_ACTIVE
                 st.t_start[f] = t
                 st.rem_bytes[f] = net.wire_bytes[f]
-                active[n_active] = f
-                n_active += 1
-                changed = True
+                st.t_rem[f] = t
+                st.rate_bps[f] = 0.0
+                clk[CLK_ACTIVE] += 1
+                _link_in(path_ptr, path_link, st.link_head, st.entry_next, st.entry_prev, f)
+                n_queued = _seed_links(path_ptr, path_link, st.link_mark, st.link_queue, n_queued, epoch, f)
             else:
                 st.state[f] = FLOW_DONE
                 st.t_finish[f] = t
@@ -321,18 +423,52 @@ def run_until(net, st, t_end):
                         clk[CLK_HEAP] = size
                         clk[CLK_SEQ] += 1
 
-        clk[CLK_ACTIVE] = n_active
-        if changed and n_active > 0:
-            maxmin(net, st, n_active)
-            clk[CLK_SOLVES] += 1
-            for i in range(n_active):
-                f = active[i]
-                r = st.rate_bps[f]
-                if r > 0.0:
-                    bits = max(st.rem_bytes[f], 0.0) * 8.0
-                    st.t_done[f] = t + np.int64(np.ceil(bits * _PS_PER_S / r))
-                else:
-                    st.t_done[f] = T_NEVER
+        if n_queued == 0:
+            continue
+        # re-solve the component(s) touched by this batch
+        n_comp = _component(
+            path_ptr, path_link, st.entry_flow, st.link_head, st.entry_next, st.link_mark,
+            st.flow_mark, st.link_queue, st.comp, n_queued, epoch,
+        )
+        if n_comp == 0:
+            continue
+        for i in range(n_comp):
+            f = st.comp[i]
+            st.rem_bytes[f] -= st.rate_bps[f] * (t - st.t_rem[f]) / (8.0 * _PS_PER_S)
+            st.t_rem[f] = t
+        maxmin(net, st, st.comp, n_comp)
+        clk[CLK_SOLVES] += 1
+        if clk[CLK_DONE_HEAP] + n_comp > st.done_t.shape[0]:
+            clk[CLK_DONE_HEAP] = _compact_done(st, clk[CLK_DONE_HEAP])
+        for i in range(n_comp):
+            f = st.comp[i]
+            r = st.rate_bps[f]
+            if r > 0.0:
+                bits = max(st.rem_bytes[f], 0.0) * 8.0
+                st.t_done[f] = t + np.int64(np.ceil(bits * _PS_PER_S / r))
+                clk[CLK_DONE_HEAP] = heap_push(
+                    st.done_t, st.done_seq, st.done_val, clk[CLK_DONE_HEAP], st.t_done[f], f, f,
+                )
+            else:
+                st.t_done[f] = T_NEVER
+
+
+@kernel
+def _compact_done(st, size):
+    """Drop stale entries from the transmission-end heap; returns its new size."""
+    kept = 0
+    for i in range(size):
+        f = st.done_val[i]
+        if st.state[f] == FLOW_ACTIVE and st.t_done[f] == st.done_t[i]:
+            st.done_t[kept] = st.done_t[i]
+            st.done_seq[kept] = st.done_seq[i]
+            st.done_val[kept] = f
+            kept += 1
+    # re-heapify in place: entry i is read before any push can write position i
+    size = 0
+    for i in range(kept):
+        size = heap_push(st.done_t, st.done_seq, st.done_val, size, st.done_t[i], st.done_seq[i], st.done_val[i])
+    return kept
 
 
 @kernel
