@@ -8,10 +8,11 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 from .build import Model, build_model
+from .engine import simulate
 from .errors import FabsimError, ScenarioError, SimulationError
 from .scenario import Scenario, load_scenario
 
 __all__ = [
     "FabsimError", "Model", "Scenario", "ScenarioError", "SimulationError",
-    "__version__", "build_model", "load_scenario",
+    "__version__", "build_model", "load_scenario", "simulate",
 ]

@@ -68,11 +68,14 @@ def _cmd_validate(args, console: Console) -> int:
     from .build import build_model
     from .summary import print_validate, validate_json
 
+    from .traffic import build_flow_table
+
     model = build_model(_load(args))
+    flows = build_flow_table(model.scenario, model.fabric)
     if args.json:
-        print(json.dumps(validate_json(model), indent=2))
+        print(json.dumps(validate_json(model, flows), indent=2))
     else:
-        print_validate(model, console)
+        print_validate(model, flows, console)
     return 0
 
 

@@ -8,16 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-
-
-def _ns(value) -> str:
-    """A duration in ns, shown with 4 significant digits in a fitting unit."""
-    if value is None:
-        return "—"
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.4g} {unit}"
-    return f"{value:.4g} ns"
+from .units import human_duration_ns
 
 
 def print_run_summary(result, console: Console, path: Path | None = None) -> None:
@@ -25,7 +16,7 @@ def print_run_summary(result, console: Console, path: Path | None = None) -> Non
     s = result.summary
     head = Table(title=f"{escape(s['name'])}: {s['engine']} engine", show_header=False)
     head.add_row("flows completed", f"{s['flows_completed']:,} / {s['flows']:,}")
-    head.add_row("simulated time", _ns(s["simulated_ns"]))
+    head.add_row("simulated time", human_duration_ns(s["simulated_ns"]))
     head.add_row("wall time", f"{s['wall_s']:.2f} s")
     if s.get("events_per_s"):
         head.add_row("events/s", f"{s['events_per_s']:,.0f}")
@@ -38,7 +29,7 @@ def print_run_summary(result, console: Console, path: Path | None = None) -> Non
         tail.add_column(col, justify="right")
     fct, slow = s["fct_ns"], s["slowdown"]
     keys = ("p50", "p90", "p99", "p99_9", "max")
-    tail.add_row("FCT", *(_ns(fct.get(k)) for k in keys))
+    tail.add_row("FCT", *(human_duration_ns(fct.get(k)) for k in keys))
     tail.add_row("slowdown", *("—" if slow.get(k) is None else f"{slow[k]:.3g}" for k in keys))
     console.print(tail)
 
@@ -50,6 +41,6 @@ def print_run_summary(result, console: Console, path: Path | None = None) -> Non
             idle = "—" if j["idle_fraction"] is None else f"{100 * j['idle_fraction']:.1f} %"
             jobs.add_row(
                 escape(name), f"{j['iterations_completed']}/{j['iterations']}",
-                _ns(j["mean_iteration_ns"]), _ns(j["mean_collective_ns"]), idle,
+                human_duration_ns(j["mean_iteration_ns"]), human_duration_ns(j["mean_collective_ns"]), idle,
             )
         console.print(jobs)

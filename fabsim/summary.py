@@ -12,17 +12,18 @@ from fabsim.native import codes
 
 from .build import Model
 from .topology.fabric import ROLE_NAMES
-from .units import format_rate, format_time
+from .traffic import FlowTable
+from .units import format_rate, format_time, human_bytes
 
 
-def validate_json(model: Model) -> dict:
+def validate_json(model: Model, flows: FlowTable) -> dict:
     """The machine-readable summary of DESIGN §9 (``fabsim validate --json``)."""
     f = model.fabric
     return {
         "hosts": f.n_hosts,
         "switches": f.n_switches,
         "links": f.n_cables,
-        "flows": None,  # filled once traffic generators build the flow table
+        "flows": len(flows),
         "oversubscription": f.oversubscription(),
         "bisection_bps": f.bisection_bps(),
     }
@@ -41,7 +42,7 @@ def sample_pairs(model: Model, src: int = 0) -> list[tuple[int, int]]:
     return pairs
 
 
-def print_validate(model: Model, console: Console) -> None:
+def print_validate(model: Model, flows: FlowTable, console: Console) -> None:
     """Rich tables: nodes, links by tier, capacity figures, sample equal-cost paths, traffic."""
     f, sc = model.fabric, model.scenario
     roles = Counter(ROLE_NAMES[int(r)] for r in f.node_role[f.n_hosts :])
@@ -79,8 +80,11 @@ def print_validate(model: Model, console: Console) -> None:
     console.print(paths)
 
     traffic = Table(title="traffic generators")
-    for col in ("#", "kind", "tag"):
+    for col in ("#", "kind", "tag", "what", "flows", "bytes"):
         traffic.add_column(col)
+    counts = np.bincount(flows.generator, minlength=len(sc.traffic))
+    volume = np.bincount(flows.generator, weights=flows.size_bytes, minlength=len(sc.traffic))
     for i, gen in enumerate(sc.traffic):
-        traffic.add_row(str(i), gen.kind, gen.tag)
+        what = f"{gen.op} / {gen.algorithm} ({gen.job})" if gen.kind == "collective" else ""
+        traffic.add_row(str(i), gen.kind, gen.tag, what, f"{int(counts[i]):,}", human_bytes(volume[i]))
     console.print(traffic)

@@ -325,3 +325,21 @@ def _escape(ch: str) -> str:
     if ch in '"\\':
         return "\\" + ch
     return ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+
+
+def human_duration_ns(value: float | None) -> str:
+    """A duration in ns for tables: 4 significant digits in a fitting unit ("12.82 ms")."""
+    if value is None:
+        return "—"
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.4g} {unit}"
+    return f"{value:.4g} ns"
+
+
+def human_bytes(n_bytes: float) -> str:
+    """A byte count for tables: 4 significant digits, powers of 1000 ("218.2 MB")."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if abs(n_bytes) >= scale:
+            return f"{n_bytes / scale:.4g} {unit}"
+    return f"{n_bytes:.0f} B"

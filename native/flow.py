@@ -105,8 +105,10 @@ def new_state(net: FlowNet, pred_count: np.ndarray) -> FlowState:
     n_flows = net.wire_bytes.shape[0]
     n_links = net.link_cap_bps.shape[0]
     n_entries = net.path_link.shape[0]
-    heap_t, heap_seq, heap_val = new_heap(2 * n_flows + 1)
-    done_t, done_seq, done_val = new_heap(2 * n_flows + 16)
+    # a flow has at most one start or reception event pending, and at most one valid
+    # transmission end; stale transmission ends are compacted away when that heap fills
+    heap_t, heap_seq, heap_val = new_heap(n_flows + 1)
+    done_t, done_seq, done_val = new_heap(n_flows + 16)
     st = FlowState(
         clock=np.zeros(CLK_SIZE, np.int64),
         pred_left=pred_count.astype(np.int32).copy(),
@@ -438,28 +440,43 @@ def run_until(net, st, t_end):
             st.t_rem[f] = t
         maxmin(net, st, st.comp, n_comp)
         clk[CLK_SOLVES] += 1
-        if clk[CLK_DONE_HEAP] + n_comp > st.done_t.shape[0]:
-            clk[CLK_DONE_HEAP] = _compact_done(st, clk[CLK_DONE_HEAP])
         for i in range(n_comp):
             f = st.comp[i]
             r = st.rate_bps[f]
             if r > 0.0:
                 bits = max(st.rem_bytes[f], 0.0) * 8.0
                 st.t_done[f] = t + np.int64(np.ceil(bits * _PS_PER_S / r))
-                clk[CLK_DONE_HEAP] = heap_push(
-                    st.done_t, st.done_seq, st.done_val, clk[CLK_DONE_HEAP], st.t_done[f], f, f,
-                )
             else:
                 st.t_done[f] = T_NEVER
+        if clk[CLK_DONE_HEAP] + n_comp > st.done_t.shape[0]:
+            clk[CLK_DONE_HEAP] = _compact_done(st, clk[CLK_DONE_HEAP], epoch)
+        for i in range(n_comp):
+            f = st.comp[i]
+            if st.t_done[f] != T_NEVER:
+                size = heap_push(st.done_t, st.done_seq, st.done_val, clk[CLK_DONE_HEAP], st.t_done[f], f, f)
+                if size < 0:
+                    return STATUS_HEAP_FULL
+                clk[CLK_DONE_HEAP] = size
 
 
 @kernel
-def _compact_done(st, size):
-    """Drop stale entries from the transmission-end heap; returns its new size."""
+def _compact_done(st, size, epoch):
+    """Rebuild the transmission-end heap from its valid entries; returns its new size.
+
+    Entries of the component being re-solved (stamped ``epoch``) are dropped, since they are
+    pushed again; every other active flow keeps exactly one entry, so the heap never holds more
+    than the number of active flows. ``frozen`` serves as the seen-flag (maxmin resets it).
+    """
+    for i in range(size):
+        f = st.done_val[i]
+        if st.flow_mark[f] != epoch:
+            st.frozen[f] = 0
     kept = 0
     for i in range(size):
         f = st.done_val[i]
-        if st.state[f] == FLOW_ACTIVE and st.t_done[f] == st.done_t[i]:
+        if (st.flow_mark[f] != epoch and st.frozen[f] == 0 and st.state[f] == FLOW_ACTIVE
+                and st.t_done[f] == st.done_t[i]):
+            st.frozen[f] = 1
             st.done_t[kept] = st.done_t[i]
             st.done_seq[kept] = st.done_seq[i]
             st.done_val[kept] = f
@@ -468,7 +485,7 @@ def _compact_done(st, size):
     size = 0
     for i in range(kept):
         size = heap_push(st.done_t, st.done_seq, st.done_val, size, st.done_t[i], st.done_seq[i], st.done_val[i])
-    return kept
+    return size
 
 
 @kernel

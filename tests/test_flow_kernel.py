@@ -170,3 +170,19 @@ def test_identical_inputs_give_identical_timelines():
     run(a_net, a)
     run(b_net, b)
     assert np.array_equal(a.t_finish, b.t_finish) and np.array_equal(a.rate_bps, b.rate_bps)
+
+
+def test_many_re_solves_compact_the_transmission_end_heap():
+    # two long flows share link 0 with 40 short flows arriving one after another: every arrival
+    # and departure re-solves the long flows, leaving stale heap entries far beyond F + 16
+    n_short = 40
+    paths = [[0], [0]] + [[0]] * n_short
+    wire = [2_000_000, 3_000_000] + [1000] * n_short
+    start = [0, 0] + [i * 50_000 for i in range(n_short)]
+    n = len(paths)
+    net, st_ = make_net([8e9], paths, wire=wire, start=start, delay=[0] * n)
+    run(net, st_)
+    assert st_.clock[2] == 0  # event heap empty
+    ref_start, ref_finish = reference_simulate([8e9], paths, wire, start, [0] * n, [0] * n, [[] for _ in range(n)])
+    for f in range(n):
+        assert abs(st_.t_finish[f] - ref_finish[f]) <= 2 * n
