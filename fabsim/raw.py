@@ -47,6 +47,18 @@ class RawRun:
     solves: int
     wall_s: float
     stopped_at_until: bool
+    # packet-level counters (None from the flow engine, whose traces report zeros)
+    packet_hops: int | None = None
+    flow_packets: np.ndarray | None = None  # int64[F] data packets sent, retransmissions included
+    flow_retx_bytes: np.ndarray | None = None  # int64[F] payload bytes sent again by go-back-N
+    flow_ecn: np.ndarray | None = None  # int64[F] data packets marked
+    flow_drops: np.ndarray | None = None  # int64[F] data packets dropped
+    link_tx_bytes: np.ndarray | None = None  # int64[L] wire bytes sent
+    link_max_queue: np.ndarray | None = None  # int64[L] data-queue maximum, bytes
+    link_mean_queue: np.ndarray | None = None  # float64[L] time-weighted mean data queue, bytes
+    link_drops: np.ndarray | None = None  # int64[L]
+    link_ecn: np.ndarray | None = None  # int64[L]
+    link_pause_ps: np.ndarray | None = None  # int64[L] time the port's data priority was paused
 
 
 def packets(size_bytes: np.ndarray, mtu_bytes: int) -> np.ndarray:
