@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from .build import build_model
-from .errors import UsageError
 from .flowsim import run_flow_engine
+from .packetsim import run_packet_engine
 from .results import Result, assemble
 from .scenario import Scenario
 from .traffic import build_flow_table
@@ -21,8 +21,5 @@ def simulate(scenario: Scenario, progress=None) -> Result:
     if scenario.run.engine == "flow":
         raw = run_flow_engine(model, flows, progress)
     else:
-        raise UsageError(
-            f'{scenario.source}: run.engine: the packet engine is not part of this version; '
-            'use engine = "flow" (or --engine flow)'
-        )
+        raw = run_packet_engine(model, flows, progress)
     return assemble(model, flows, raw)

@@ -46,6 +46,10 @@ def _ns(t_ps: np.ndarray) -> np.ndarray:
     return np.asarray(t_ps, np.int64) // PS_PER_NS
 
 
+def _or(value, default):
+    return default if value is None else value
+
+
 def _masked(values: np.ndarray, valid: np.ndarray) -> np.ma.MaskedArray:
     return np.ma.masked_array(values, mask=~valid)
 
@@ -77,10 +81,10 @@ def assemble(model: Model, flows, raw: RawRun) -> Result:
         "collective": _masked(flows.collective, flows.collective >= 0),
         "iteration": _masked(flows.iteration, flows.iteration >= 0),
         "step": _masked(flows.step, flows.step >= 0),
-        "packets": packets(flows.size_bytes, sc.host.mtu_bytes),
-        "retransmitted_bytes": np.zeros(n, np.int64),
-        "ecn_marked": np.zeros(n, np.int64),
-        "drops": np.zeros(n, np.int64),
+        "packets": _or(raw.flow_packets, packets(flows.size_bytes, sc.host.mtu_bytes)),
+        "retransmitted_bytes": _or(raw.flow_retx_bytes, np.zeros(n, np.int64)),
+        "ecn_marked": _or(raw.flow_ecn, np.zeros(n, np.int64)),
+        "drops": _or(raw.flow_drops, np.zeros(n, np.int64)),
         "failure_hit": np.zeros(n, np.bool_),
         "completed": done,
     }, meta)
@@ -88,13 +92,16 @@ def assemble(model: Model, flows, raw: RawRun) -> Result:
     coll_cols, jobs_summary = _collectives(flows, raw, done)
     collectives_table = make_table("collectives", coll_cols, meta)
 
-    hops = np.diff(raw.path_ptr)
-    tx = np.bincount(raw.path_link, weights=np.repeat(raw.sent_bytes, hops).astype(np.float64), minlength=fabric.n_links)
-    tx_bytes = np.round(tx).astype(np.int64)
+    L = fabric.n_links
+    if raw.link_tx_bytes is not None:
+        tx_bytes = raw.link_tx_bytes
+    else:  # fluid model: a flow's bytes so far crossed every link of its path
+        hops = np.diff(raw.path_ptr)
+        tx = np.bincount(raw.path_link, weights=np.repeat(raw.sent_bytes, hops).astype(np.float64), minlength=L)
+        tx_bytes = np.round(tx).astype(np.int64)
     sim_s = max(raw.end_ps, 1) / 1e12
     names = np.array(fabric.node_names, dtype=object)
     tier_names = np.array(fabric.tier_names, dtype=object)
-    L = fabric.n_links
     links_table = make_table("links", {
         "link_id": np.arange(L, dtype=np.int32),
         "src_node": list(names[fabric.link_src]),
@@ -103,11 +110,11 @@ def assemble(model: Model, flows, raw: RawRun) -> Result:
         "rate_bps": fabric.link_rate_bps,
         "tx_bytes": tx_bytes,
         "utilization": tx_bytes * 8 / (fabric.link_rate_bps * sim_s),
-        "max_queue_bytes": np.zeros(L, np.int64),
-        "mean_queue_bytes": np.zeros(L, np.float64),
-        "drops": np.zeros(L, np.int64),
-        "ecn_marked": np.zeros(L, np.int64),
-        "pause_ns": np.zeros(L, np.int64),
+        "max_queue_bytes": _or(raw.link_max_queue, np.zeros(L, np.int64)),
+        "mean_queue_bytes": _or(raw.link_mean_queue, np.zeros(L, np.float64)),
+        "drops": _or(raw.link_drops, np.zeros(L, np.int64)),
+        "ecn_marked": _or(raw.link_ecn, np.zeros(L, np.int64)),
+        "pause_ns": _ns(_or(raw.link_pause_ps, np.zeros(L, np.int64))),
         "down_ns": np.zeros(L, np.int64),
     }, meta)
     failures_table = make_table("failures", _empty_failures(), meta)
@@ -200,7 +207,7 @@ def _summary(model: Model, flows, raw: RawRun, done, fct_ps, slowdown, jobs) -> 
         "simulated_ns": raw.end_ps // PS_PER_NS,
         "stopped_at_until": raw.stopped_at_until,
         "events": raw.events,
-        "packet_hops": 0 if raw.engine == "flow" else None,
+        "packet_hops": raw.packet_hops or 0,
         "rate_solves": raw.solves,
         "events_per_s": raw.events / raw.wall_s if raw.wall_s > 0 else None,
         "flows": len(flows),

@@ -434,12 +434,11 @@ def test_seed_option(small, tmp_path, capsys):
     assert json.loads(tables["flows"].schema.metadata[b"fabsim.scenario"])["run"]["seed"] == 7
 
 
-def test_engine_packet_is_refused(small, tmp_path, capsys):
-    code, out, err = run(["run", small, "--engine", "packet"], capsys)
-    assert code == 2 and out == ""
-    line = one_line(err)
-    assert "packet" in line and "flow" in line
-    assert not (tmp_path / "runs").exists()
+def test_engine_packet_option(small, tmp_path, capsys):
+    out, _ = run_ok(["run", small, "--engine", "packet", "--quiet", "--json"], capsys)
+    summary = json.loads(out)
+    assert summary["engine"] == "packet" and summary["packet_hops"] > 0
+    assert summary["flows_completed"] == summary["flows"]
 
 
 def test_engine_flow_option(small, tmp_path, capsys):

@@ -46,7 +46,7 @@ _FAILURE_FORMS = ("link:<a>-<b>", "switch:<name>", "random_link:<tier>", "random
 
 
 def parse_run(t: Table, default_name: str) -> RunConfig:
-    t.check_keys(("name", "engine", "seed", "until"))
+    t.check_keys(("name", "engine", "seed", "until", "packet_pool"))
     name = t.string("name", default_name)
     if "/" in name or "\\" in name:
         # The name becomes the output directory runs/<name>/.
@@ -56,6 +56,7 @@ def parse_run(t: Table, default_name: str) -> RunConfig:
         engine=t.choice("engine", ("packet", "flow"), "packet"),
         seed=t.integer("seed", 1, minimum=0),
         until_ps=t.time_ps("until", None, allow_zero=False),
+        packet_pool=t.integer("packet_pool", None, minimum=1),
     )
 
 

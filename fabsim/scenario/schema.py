@@ -59,6 +59,7 @@ class RunConfig(_Section):
     engine: str  #: "packet" | "flow"
     seed: int  #: ≥ 0; every random choice of the run derives from it
     until_ps: int | None  #: stop time in ps; None = run until all traffic has completed
+    packet_pool: int | None  #: packet engine: packets that can exist at once; None = sized from the fabric
 
 
 # --- [topology] --------------------------------------------------------------------------------

@@ -1,0 +1,196 @@
+"""Driver of the packet-level engine (native/packet.py; semantics in docs/packet-engine.md)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from fabsim.native import codes
+from fabsim.native import packet as k
+
+from .build import Model
+from .errors import SimulationError
+from .raw import Progress, RawRun, hash_ids, packets, wire_bytes
+
+T_MAX_PS = 2**62
+_SLICE_WALL_S = 0.25
+
+# ECN presets (docs/packet-engine.md, "ECN marking"): (kmin, kmax) bytes per 25 Gb/s of port
+# rate and pmax for "hpcc"; absolute bytes for "paper".
+_HPCC_KMIN_PER_25G = 100_000
+_HPCC_KMAX_PER_25G = 400_000
+_HPCC_PMAX = 0.2
+_PAPER_KMIN, _PAPER_KMAX, _PAPER_PMAX = 5_000, 200_000, 0.01
+_RATE_25G = 25 * 10**9
+
+
+def ecn_thresholds(scenario, rate_bps: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per-port (kmin, kmax) bytes and pmax: set in [switch], else from the cc preset."""
+    sw = scenario.switch
+    if scenario.cc.preset == "paper":
+        kmin = np.full(rate_bps.shape, _PAPER_KMIN, np.int64)
+        kmax = np.full(rate_bps.shape, _PAPER_KMAX, np.int64)
+        pmax = _PAPER_PMAX
+    else:
+        kmin = _HPCC_KMIN_PER_25G * rate_bps // _RATE_25G
+        kmax = _HPCC_KMAX_PER_25G * rate_bps // _RATE_25G
+        pmax = _HPCC_PMAX
+    if sw.ecn_kmin_bytes is not None:
+        kmin = np.full(rate_bps.shape, sw.ecn_kmin_bytes, np.int64)
+    if sw.ecn_kmax_bytes is not None:
+        kmax = np.full(rate_bps.shape, sw.ecn_kmax_bytes, np.int64)
+    if sw.ecn_pmax is not None:
+        pmax = sw.ecn_pmax
+    return kmin.astype(np.int64), kmax.astype(np.int64), float(pmax)
+
+
+def default_pool(model: Model, n_flows: int) -> int:
+    """Packets that can exist at once: every switch buffer full of data packets twice over
+    (ACKs and PFC frames ride along), plus a window's worth per link and a few per flow."""
+    sc, f = model.scenario, model.fabric
+    per_switch = 2 * sc.switch.buffer_bytes // (sc.host.mtu_bytes + sc.host.header_bytes) + 64
+    return int(f.n_switches * per_switch + 64 * f.n_links + 4 * n_flows + 1024)
+
+
+def build_net(model: Model, flows) -> k.PacketNet:
+    sc, fabric, r = model.scenario, model.fabric, model.routing
+    base = r.failure_free
+    n_hosts = fabric.n_hosts
+    degree = np.diff(fabric.port_start)
+    kmin, kmax, pmax = ecn_thresholds(sc, fabric.link_rate_bps)
+    params = np.zeros(k.P_SIZE, np.int64)
+    params[k.P_N_HOSTS] = n_hosts
+    params[k.P_MTU] = sc.host.mtu_bytes
+    params[k.P_HEADER] = sc.host.header_bytes
+    params[k.P_RTO] = sc.host.rto_ps
+    params[k.P_ECMP] = {"flow": k.ECMP_FLOW, "packet": k.ECMP_PACKET, "adaptive": k.ECMP_ADAPTIVE}[sc.routing.ecmp]
+    params[k.P_BUFFER_POLICY] = k.BUFFER_DYNAMIC if sc.switch.buffer_policy == "dynamic" else k.BUFFER_STATIC
+    params[k.P_BUFFER] = sc.switch.buffer_bytes
+    params[k.P_ECN] = int(sc.switch.ecn)
+    params[k.P_ECN_DEQUEUE] = int(sc.switch.ecn_at == "dequeue")
+    params[k.P_PFC] = int(sc.switch.pfc)
+    params[k.P_XOFF] = sc.switch.pfc_xoff_bytes
+    params[k.P_XON] = sc.switch.pfc_xon_bytes
+    params[k.P_SEED] = sc.run.seed
+    fparams = np.zeros(2, np.float64)
+    fparams[k.F_DT_ALPHA] = sc.switch.dt_alpha
+    fparams[k.F_PMAX] = pmax
+    return k.PacketNet(
+        params=params,
+        fparams=fparams,
+        link_dst=fabric.link_dst,
+        link_src=fabric.link_src,
+        link_rev=fabric.link_rev,
+        link_rate_bps=fabric.link_rate_bps,
+        pipe_delay_ps=net_pipe_delay(model),
+        port_limit=(sc.switch.buffer_bytes // degree[fabric.link_src]).astype(np.int64),
+        kmin=kmin,
+        kmax=kmax,
+        host_uplink=fabric.host_uplink,
+        host_downlink=fabric.host_downlink,
+        host_edge=r.host_edge,
+        link_up=r.link_up,
+        dist=r.dist,
+        group=r.group,
+        group_ptr=r.group_ptr,
+        group_port=r.group_port,
+        base_group=base.group,
+        base_ptr=base.group_ptr,
+        base_port=base.group_port,
+        f_src=flows.src,
+        f_dst=flows.dst,
+        f_size=flows.size_bytes,
+        f_npkts=packets(flows.size_bytes, sc.host.mtu_bytes).astype(np.int32),
+        f_hash=hash_ids(flows),
+        f_channel=flows.channel.astype(np.int64),
+        f_start=flows.start_ps,
+        f_gap=flows.gap_ps,
+        succ_ptr=flows.succ_ptr,
+        succ=flows.succ,
+    )
+
+
+def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
+    """Simulate ``flows`` packet by packet; ``progress(Progress)`` is called between slices."""
+    sc, fabric = model.scenario, model.fabric
+    wall0 = time.perf_counter()
+    net = build_net(model, flows)
+    pool = sc.run.packet_pool or default_pool(model, len(flows))
+    st = k.new_state(net, flows.pred_count, pool)
+    until = sc.run.until_ps if sc.run.until_ps is not None else T_MAX_PS
+
+    slice_ps = 10**7
+    t_end = 0
+    status = codes.STATUS_SLICE
+    while status == codes.STATUS_SLICE and t_end < until:
+        t_end = min(t_end + slice_ps, until)
+        w0 = time.perf_counter()
+        status = k.run_until(net, st, np.int64(t_end))
+        spent = time.perf_counter() - w0
+        slice_ps = int(min(max(slice_ps * _SLICE_WALL_S / max(spent, 1e-4), 10**6), 10**13))
+        if progress is not None:
+            progress(Progress(
+                t_ps=int(min(t_end, st.clock[k.C_T_NOW])) if status == codes.STATUS_DONE else int(t_end),
+                flows_done=int(st.clock[k.C_DONE]), flows_total=len(flows),
+                events=int(st.clock[k.C_EVENTS]), wall_s=time.perf_counter() - wall0,
+            ))
+    if status == k.STATUS_POOL_FULL:
+        raise SimulationError(
+            f"{sc.source}: run.packet_pool: all {pool:,} packets of the pool are in use; "
+            "set run.packet_pool higher", status,
+        )
+    if status == codes.STATUS_HEAP_FULL:
+        raise SimulationError("the packet engine's event heap overflowed (an internal sizing error)", status)
+
+    done = int(st.clock[k.C_DONE])
+    stopped = status == codes.STATUS_SLICE and t_end >= until and done < len(flows)
+    end_ps = int(until) if stopped else int(st.clock[k.C_T_NOW])
+    # close open pause intervals and queue areas at the end time
+    pause = st.pause_ps + np.where(st.paused == 1, end_ps - st.pause_since, 0)
+    area = st.q_area + st.dq_bytes * (end_ps - st.q_t).astype(np.float64)
+    wire = wire_bytes(flows.size_bytes, sc.host.mtu_bytes, sc.host.header_bytes)
+    path_ptr = np.zeros(len(flows) + 1, np.int64)
+    ideal = _ideal_fct(model, flows)
+    return RawRun(
+        engine="packet",
+        t_start_ps=st.t_start.copy(),
+        t_finish_ps=st.t_finish.copy(),
+        sent_bytes=wire,
+        wire_bytes=wire,
+        ideal_fct_ps=ideal,
+        path_ptr=path_ptr,
+        path_link=np.zeros(0, np.int32),
+        end_ps=end_ps,
+        events=int(st.clock[k.C_EVENTS]),
+        solves=0,
+        wall_s=time.perf_counter() - wall0,
+        stopped_at_until=bool(stopped),
+        packet_hops=int(st.clock[k.C_HOPS]),
+        flow_packets=st.f_packets.copy(),
+        flow_retx_bytes=st.f_retx.copy(),
+        flow_ecn=st.f_ecn.copy(),
+        flow_drops=st.f_drops.copy(),
+        link_tx_bytes=st.tx_bytes.copy(),
+        link_max_queue=st.max_q.copy(),
+        link_mean_queue=area / max(end_ps, 1),
+        link_drops=st.l_drops.copy(),
+        link_ecn=st.l_ecn.copy(),
+        link_pause_ps=pause.astype(np.int64),
+    )
+
+
+def _ideal_fct(model: Model, flows) -> np.ndarray:
+    """FCT of each flow alone on an idle fabric, store-and-forward along its hashed path."""
+    sc, fabric = model.scenario, model.fabric
+    path_ptr, path_link = model.routing.paths(flows.src, flows.dst, hash_ids(flows), flows.channel, sc.run.seed)
+    return k.store_and_forward_fct(
+        path_ptr, path_link, fabric.link_rate_bps, net_pipe_delay(model), flows.size_bytes,
+        sc.host.mtu_bytes, sc.host.header_bytes,
+    )
+
+
+def net_pipe_delay(model: Model) -> np.ndarray:
+    """Per link: propagation delay, plus the switch latency when it leads into a switch."""
+    f = model.fabric
+    return f.link_delay_ps + np.where(f.link_dst >= f.n_hosts, model.scenario.switch.latency_ps, 0)
