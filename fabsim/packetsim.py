@@ -10,7 +10,7 @@ from fabsim.native import codes
 from fabsim.native import packet as k
 
 from .build import Model
-from .errors import SimulationError
+from .errors import SimulationError, UsageError
 from .raw import Progress, RawRun, hash_ids, packets, wire_bytes
 
 T_MAX_PS = 2**62
@@ -114,6 +114,11 @@ def build_net(model: Model, flows) -> k.PacketNet:
 def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
     """Simulate ``flows`` packet by packet; ``progress(Progress)`` is called between slices."""
     sc, fabric = model.scenario, model.fabric
+    if sc.cc.algorithm != "none":
+        raise UsageError(
+            f'{sc.source}: cc.algorithm: the packet engine sends at line rate and does not implement '
+            f'"{sc.cc.algorithm}" yet; set cc.algorithm = "none" (or use the flow engine)'
+        )
     wall0 = time.perf_counter()
     net = build_net(model, flows)
     pool = sc.run.packet_pool or default_pool(model, len(flows))

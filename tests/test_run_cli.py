@@ -435,7 +435,7 @@ def test_seed_option(small, tmp_path, capsys):
 
 
 def test_engine_packet_option(small, tmp_path, capsys):
-    out, _ = run_ok(["run", small, "--engine", "packet", "--quiet", "--json"], capsys)
+    out, _ = run_ok(["run", small, "--engine", "packet", "--set", 'cc.algorithm="none"', "--quiet", "--json"], capsys)
     summary = json.loads(out)
     assert summary["engine"] == "packet" and summary["packet_hops"] > 0
     assert summary["flows_completed"] == summary["flows"]

@@ -1,0 +1,178 @@
+"""The packet engine against the analytic results of DESIGN §5 and §7, and its invariants."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import fabsim
+from fabsim.engine import simulate
+
+GBPS = 10**9
+MTU, HEADER = 4096, 48
+
+
+def scenario(topology, traffic, **sections):
+    doc = {"run": {"engine": "packet", "seed": 5}, "topology": topology, "traffic": traffic,
+           "cc": {"algorithm": "none"}, **sections}
+    for key, value in list(doc.items()):
+        if key in sections and key in ("run", "cc"):
+            doc[key] = {**({"run": {"engine": "packet", "seed": 5}, "cc": {"algorithm": "none"}}[key]), **value}
+    return fabsim.load_scenario(doc)
+
+
+def ser_ns(wire, rate_gbps):
+    return wire * 8 / rate_gbps
+
+
+TOPOLOGIES = [
+    ({"kind": "star", "hosts": 4}, 0, 3, 2),
+    ({"kind": "leaf_spine", "leaves": 2, "spines": 2, "hosts_per_leaf": 2}, 0, 3, 4),
+    ({"kind": "fat_tree", "k": 4}, 0, 15, 6),
+]
+
+
+@pytest.mark.parametrize("topo,src,dst,hops", TOPOLOGIES)
+@pytest.mark.parametrize("size", [1000, MTU, 10 * MTU, 10 * MTU + 777])
+def test_store_and_forward_is_exact(topo, src, dst, hops, size):
+    topo = {**topo, "host_rate": "100Gbps", "link_delay": "1us"}
+    sc = scenario(topo, [{"kind": "flow", "src": src, "dst": dst, "size": size}])
+    f = simulate(sc).flows.to_pylist()[0]
+    m = math.ceil(size / MTU)
+    full, last = ser_ns(MTU + HEADER, 100), ser_ns(size - (m - 1) * MTU + HEADER, 100)
+    if m == 1:  # h·(8w/R + d)
+        expect_ns = hops * (last + 1000)
+    else:  # (m + h − 1)·8w/R + h·d, where the last, shorter packet trails the full ones on the last hop
+        expect_ns = (m + hops - 2) * full + last + hops * 1000
+    assert abs(f["fct_ns"] - expect_ns) < 1
+    assert f["ideal_fct_ns"] == f["fct_ns"] and f["slowdown"] == 1.0
+    assert f["packets"] == m and f["drops"] == 0
+
+
+def incast(n, size, **switch):
+    return scenario(
+        {"kind": "star", "hosts": n + 1, "host_rate": "100Gbps", "link_delay": "1us"},
+        [{"kind": "incast", "receiver": 0, "senders": list(range(1, n + 1)), "size": size}],
+        switch={"buffer": "64MiB", **switch},
+    )
+
+
+def test_incast_with_pfc_finishes_at_the_receiver_link_busy_time():
+    n, size = 16, 10**6
+    res = simulate(incast(n, size, pfc=True))
+    flows = res.flows.to_pandas()
+    assert flows.completed.all() and flows.drops.sum() == 0
+    m = math.ceil(size / MTU)
+    busy_ns = n * (size + m * HEADER) * 8 / 100  # the receiver link carries every data byte
+    # the first packet reaches the receiver link after one serialisation and one link delay;
+    # from then on that link never idles, and the last bit takes one more link delay
+    first_ns, last_hop_ns = ser_ns(MTU + HEADER, 100) + 1000, 1000
+    last = flows.finish_ns.max()
+    assert abs(last - (first_ns + busy_ns + last_hop_ns)) <= 1
+    assert 1.00 <= last / (busy_ns + first_ns + last_hop_ns - 1) <= 1.01
+    links = res.links.to_pandas()
+    assert links.pause_ns.sum() > 0  # the senders were paused
+
+
+def test_incast_without_pfc_queues_everything_but_one_flow():
+    n, size = 16, 10**6
+    res = simulate(incast(n, size, pfc=False))
+    links = res.links.to_pandas()
+    to_receiver = links[(links.src_node == "sw0") & (links.dst_node == "h0")].iloc[0]
+    m = math.ceil(size / MTU)
+    wire_flow = size + m * HEADER
+    assert abs(to_receiver.max_queue_bytes - (n - 1) * wire_flow) <= n * (MTU + HEADER)
+    assert links.drops.sum() == 0 and links.pause_ns.sum() == 0
+
+
+def test_small_buffer_drops_and_go_back_n_recovers():
+    sc = incast(8, 200_000, pfc=False, buffer="200KB")
+    sc = fabsim.load_scenario({**_doc(sc), "host": {"rto": "50us"}})
+    res = simulate(sc)
+    flows = res.flows.to_pandas()
+    assert flows.completed.all()
+    assert flows.drops.sum() > 0 and flows.retransmitted_bytes.sum() > 0
+    assert res.links.to_pandas().max_queue_bytes.max() <= 200_000
+
+
+def test_pfc_pause_spreads_to_an_innocent_flow():
+    """PFC congestion tree: a 4-to-1 incast into h0 (leaf0) fills leaf0's port to h0; leaf0
+    pauses the spine, the spine pauses the leaves behind it, and leaf2 pauses h8 — whose flow
+    goes to h1, an idle host, over 800 Gb/s fabric links with room to spare."""
+    sc = scenario(
+        {"kind": "leaf_spine", "leaves": 3, "spines": 1, "hosts_per_leaf": 4,
+         "host_rate": "100Gbps", "fabric_rate": "800Gbps", "link_delay": "1us"},
+        [
+            {"kind": "incast", "receiver": 0, "senders": [4, 5, 6, 7], "size": "2MB"},
+            {"kind": "flow", "src": 8, "dst": 1, "size": "2MB", "tag": "victim"},
+        ],
+        switch={"buffer": "64MiB", "pfc": True, "pfc_xoff": "100KB", "pfc_xon": "80KB"},
+    )
+    res = simulate(sc)
+    pause = res.links.to_pandas().set_index(["src_node", "dst_node"]).pause_ns
+    for hop in [("spine0", "leaf0"), ("leaf1", "spine0"), ("leaf2", "spine0"), ("h8", "leaf2")]:
+        assert pause[hop] > 0, hop
+    assert pause[("leaf0", "h0")] == 0  # hosts never pause their switch here
+    flows = res.flows.to_pandas()
+    victim = flows[flows.tag == "victim"].iloc[0]
+    assert victim.completed and victim.drops == 0
+    assert victim.slowdown > 1.3  # alone it would run at line rate (slowdown 1)
+    assert flows.drops.sum() == 0
+
+
+def test_packet_and_flow_engines_agree_on_long_flows():
+    doc = {
+        "topology": {"kind": "fat_tree", "k": 4, "host_rate": "100Gbps", "link_delay": "1us"},
+        "traffic": [{"kind": "permutation", "pattern": "random", "size": "4MB"}],
+        "cc": {"algorithm": "none"},
+        "switch": {"pfc": True},
+    }
+    packet = simulate(fabsim.load_scenario({**doc, "run": {"engine": "packet", "seed": 2}}))
+    flow = simulate(fabsim.load_scenario({**doc, "run": {"engine": "flow", "seed": 2}}))
+
+    def throughput(res):
+        f = res.flows.to_pandas()
+        return f.size_bytes.sum() / (f.finish_ns.max() - f.start_ns.min())
+
+    assert throughput(packet) == pytest.approx(throughput(flow), rel=0.10)
+
+
+def test_identical_seeds_give_identical_traces():
+    sc = scenario(
+        {"kind": "leaf_spine", "leaves": 2, "spines": 2, "hosts_per_leaf": 4, "host_rate": "100Gbps"},
+        [{"kind": "permutation", "size": "300KB"}, {"kind": "incast", "receiver": 0, "senders": 5, "size": "100KB"}],
+        switch={"ecn_kmin": "10KB", "ecn_kmax": "100KB", "buffer": "1MB"},
+        routing={"ecmp": "packet"},
+    )
+    a, b = simulate(sc), simulate(sc)
+    for name in ("flows", "links"):
+        assert a.tables[name].equals(b.tables[name])
+
+
+def _doc(sc):
+    """A scenario's resolved dict, loadable again (units back to strings)."""
+    d = sc.to_dict()
+    return {
+        "run": {"engine": "packet", "seed": d["run"]["seed"]},
+        "topology": {k.replace("_bps", "").replace("_ps", ""): (f"{v}bps" if k.endswith("_bps") else f"{v}ps" if k.endswith("_ps") else v)
+                     for k, v in d["topology"].items()},
+        "traffic": [_traffic(t) for t in d["traffic"]],
+        "switch": {k.replace("_bytes", "").replace("_ps", ""): (f"{v}ps" if k.endswith("_ps") else v)
+                   for k, v in d["switch"].items() if v is not None},
+        "cc": {"algorithm": "none"},
+    }
+
+
+def _traffic(t):
+    out = {}
+    for k, v in t.items():
+        if k.endswith("_bytes"):
+            out[k[:-6]] = v
+        elif k.endswith("_ps"):
+            out[k[:-3]] = f"{v}ps"
+        else:
+            out[k] = v
+    return out
