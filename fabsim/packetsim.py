@@ -176,6 +176,7 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
         flow_retx_bytes=st.f_retx.copy(),
         flow_ecn=st.f_ecn.copy(),
         flow_drops=st.f_drops.copy(),
+        flow_received=st.f_rcvd.copy(),
         link_tx_bytes=st.tx_bytes.copy(),
         link_max_queue=st.max_q.copy(),
         link_mean_queue=area / max(end_ps, 1),

@@ -53,6 +53,7 @@ class RawRun:
     flow_retx_bytes: np.ndarray | None = None  # int64[F] payload bytes sent again by go-back-N
     flow_ecn: np.ndarray | None = None  # int64[F] data packets marked
     flow_drops: np.ndarray | None = None  # int64[F] data packets dropped
+    flow_received: np.ndarray | None = None  # int64[F] data packets that reached the destination
     link_tx_bytes: np.ndarray | None = None  # int64[L] wire bytes sent
     link_max_queue: np.ndarray | None = None  # int64[L] data-queue maximum, bytes
     link_mean_queue: np.ndarray | None = None  # float64[L] time-weighted mean data queue, bytes

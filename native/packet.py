@@ -173,6 +173,7 @@ class PacketState(NamedTuple):
     f_retx: np.ndarray  # int64[F]
     f_ecn: np.ndarray  # int64[F]
     f_drops: np.ndarray  # int64[F]
+    f_rcvd: np.ndarray  # int64[F] data packets that reached the destination (in order or not)
 
 
 def new_state(net: PacketNet, pred_count: np.ndarray, pool: int) -> PacketState:
@@ -215,7 +216,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int) -> PacketState:
         snd_nxt=flows(0, np.int32), snd_una=flows(0, np.int32), rcv_nxt=flows(0, np.int32),
         max_sent=flows(0, np.int32),
         f_packets=flows(0, np.int64), f_retx=flows(0, np.int64),
-        f_ecn=flows(0, np.int64), f_drops=flows(0, np.int64),
+        f_ecn=flows(0, np.int64), f_drops=flows(0, np.int64), f_rcvd=flows(0, np.int64),
     )
     st.clock[C_FREE] = 0 if pool > 0 else -1
     _seed_starts(net, st)
@@ -630,6 +631,7 @@ def _arrive(net, st, link, t):
         return STATUS_SLICE
     seq = st.pkt_seq[p]
     _free(st, p)
+    st.f_rcvd[f] += 1
     if seq == st.rcv_nxt[f]:
         st.rcv_nxt[f] = seq + 1
         if seq + 1 == net.f_npkts[f]:

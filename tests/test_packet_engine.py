@@ -176,3 +176,68 @@ def _traffic(t):
         else:
             out[k] = v
     return out
+
+
+@st.composite
+def tiny_scenarios(draw):
+    kind = draw(st.sampled_from(["star", "leaf_spine"]))
+    topo = ({"kind": "star", "hosts": draw(st.integers(2, 8))} if kind == "star" else
+            {"kind": "leaf_spine", "leaves": 2, "spines": 2, "hosts_per_leaf": draw(st.integers(1, 4))})
+    topo.update(host_rate=draw(st.sampled_from(["25Gbps", "100Gbps"])), link_delay=draw(st.sampled_from(["0.5us", "1us"])))
+    n_hosts = topo["hosts"] if kind == "star" else 2 * topo["hosts_per_leaf"]
+    flows = []
+    for _ in range(draw(st.integers(1, 12))):
+        src = draw(st.integers(0, n_hosts - 1))
+        dst = draw(st.integers(0, n_hosts - 2))
+        flows.append({"src": src, "dst": dst if dst < src else dst + 1,
+                      "size": draw(st.integers(1, 30 * MTU)), "start": f"{draw(st.integers(0, 20))}us"})
+    pfc = draw(st.booleans())
+    switch = {"buffer": draw(st.sampled_from(["100KB", "300KB", "4MB"])), "pfc": pfc,
+              "buffer_policy": draw(st.sampled_from(["dynamic", "static"])),
+              "ecn_kmin": "5KB", "ecn_kmax": "50KB", "ecn_pmax": 0.5}
+    if pfc:
+        switch.update(pfc_xoff="20KB", pfc_xon="10KB")
+    return {
+        "run": {"engine": "packet", "seed": draw(st.integers(0, 5))},
+        "topology": topo,
+        "traffic": [{"kind": "flow", "flows": flows}],
+        "switch": switch,
+        "host": {"rto": "40us"},
+        "routing": {"ecmp": draw(st.sampled_from(["flow", "packet", "adaptive"]))},
+        "cc": {"algorithm": "none"},
+    }
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_scenarios())
+def test_invariants(doc):
+    from fabsim.build import build_model
+    from fabsim.packetsim import run_packet_engine
+    from fabsim.traffic import build_flow_table
+
+    sc = fabsim.load_scenario(doc)
+    model = build_model(sc)
+    flows = build_flow_table(sc, model.fabric)
+    raw = run_packet_engine(model, flows)
+    npkts = (flows.size_bytes + MTU - 1) // MTU
+    # every flow completes (go-back-N recovers every drop), never before its store-and-forward bound
+    assert (raw.t_finish_ps >= 0).all()
+    assert (raw.t_finish_ps - raw.t_start_ps >= raw.ideal_fct_ps).all()
+    # every data packet sent was either dropped or reached its destination
+    assert np.array_equal(raw.flow_packets, raw.flow_received + raw.flow_drops)
+    assert (raw.flow_packets >= npkts).all()
+    # queues stay within their limits
+    buffer = sc.switch.buffer_bytes
+    switch_ports = model.fabric.link_src >= model.fabric.n_hosts
+    if sc.switch.buffer_policy == "dynamic":
+        assert (raw.link_max_queue[switch_ports] <= buffer).all()
+    else:
+        degree = np.diff(model.fabric.port_start)[model.fabric.link_src]
+        assert (raw.link_max_queue[switch_ports] <= buffer // degree[switch_ports]).all()
+    assert (raw.link_mean_queue >= 0).all()
+    # with one path per flow and no loss, per-port FIFOs deliver every packet in order
+    if sc.routing.ecmp == "flow" and raw.flow_drops.sum() == 0:
+        assert np.array_equal(raw.flow_received, npkts) and raw.flow_retx_bytes.sum() == 0
+    # PFC with headroom (xoff far below the buffer) is lossless
+    if sc.switch.pfc and buffer >= 4 * 10**6 and sc.switch.buffer_policy == "dynamic":
+        assert raw.flow_drops.sum() == 0

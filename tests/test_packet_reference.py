@@ -86,7 +86,8 @@ def assert_conservation(model, flows, res):
         assert P[f] >= npk[f]
         assert (res["flow_retx_bytes"][f] > 0) == (P[f] > npk[f])
     assert sum(res["link_drops"]) == sum(D)
-    assert sum(res["link_ecn"]) >= sum(res["flow_ecn"])
+    assert sum(res["link_ecn"]) == sum(res["flow_ecn"])  # a packet is marked at most once
+    assert [P[f] - D[f] for f in range(len(flows))] == res["flow_received"]  # nothing left in flight
     # A host's uplink carries its flows' data (first sends + resends) and one ACK per data
     # packet delivered to it (a data packet is delivered unless dropped; ACKs are never dropped).
     up = [0] * fab.n_hosts
@@ -456,6 +457,9 @@ def compare(raw, expect: dict, doc) -> None:
                 f"first at index {first}: kernel {got[first] if bad else got} vs reference "
                 f"{want[first] if bad else want}\nscenario: {doc}"
             )
+    if getattr(raw, "flow_received", None) is not None:
+        got = np.asarray(raw.flow_received).tolist()
+        assert got == expect["flow_received"], f"flow_received {got} vs {expect['flow_received']}\n{doc}"
     assert int(raw.packet_hops) == expect["packet_hops"], f"packet_hops {raw.packet_hops} vs {expect['packet_hops']}\n{doc}"
 
 

@@ -17,9 +17,9 @@ Interpretation choices where the document leaves room (each is marked "Interpret
    queue (so a host uplink's maximum is the largest data packet it sent).
 3. ECN: the marking rule is applied to every data packet at every switch it is enqueued at (or
    dequeued from), whether or not an earlier switch marked it, and the random draw is taken
-   whenever ``Kmin < q ≤ Kmax``. Every mark counts on the port (``link_ecn``). The flow counter
-   ``flow_ecn`` counts *packets* marked: a packet (one transmission) counts at most once, when its
-   CE bit is first set.
+   whenever ``Kmin < q ≤ Kmax``. A mark counts only when it sets the packet's CE bit: on the
+   port that set it (``link_ecn``) and on the flow (``flow_ecn``, packets marked), so a packet
+   (one transmission) counts at most once and ``Σ link_ecn == Σ flow_ecn``.
 4. A transmission of ``seq`` is a retransmission when ``seq`` is below the highest sequence
    number the flow had sent before (``snd_max``); its payload is added to ``flow_retx_bytes``.
 5. ACKs only move ``snd_una``: ``snd_nxt`` is not advanced to ``snd_una`` (the document says so),
@@ -221,6 +221,7 @@ class PacketSim:
         self.flow_retx_bytes = [0] * n
         self.flow_ecn = [0] * n
         self.flow_drops = [0] * n
+        self.flow_received = [0] * n  # data packets that reached the destination host
         self.link_tx_bytes = [0] * L
         self.link_max_queue = [0] * L
         self.link_drops = [0] * L
@@ -275,9 +276,9 @@ class PacketSim:
             prob = self.pmax * (q - kmin) / (kmax - kmin)
             if not self.rng.next_u() < prob:
                 return
-        self.link_ecn[l] += 1
-        if not p.ce:  # Interpretation 3
+        if not p.ce:  # Interpretation 3: a packet is marked (and counted) once
             p.ce = True
+            self.link_ecn[l] += 1
             self.flow_ecn[p.flow] += 1
 
     def route(self, node: int, p: Packet) -> int:
@@ -453,6 +454,7 @@ class PacketSim:
         """§ ARRIVE at a host: in-order acceptance, reception, successors, the ACK."""
         t = self.now
         f = p.flow
+        self.flow_received[f] += 1
         if p.seq == self.rcv_nxt[f]:
             self.rcv_nxt[f] += 1
             if self.rcv_nxt[f] == self.f_packets[f]:
@@ -517,6 +519,7 @@ class PacketSim:
             "flow_retx_bytes": self.flow_retx_bytes,
             "flow_ecn": self.flow_ecn,
             "flow_drops": self.flow_drops,
+            "flow_received": self.flow_received,
             "link_tx_bytes": self.link_tx_bytes,
             "link_max_queue": self.link_max_queue,
             "link_drops": self.link_drops,
@@ -539,7 +542,8 @@ def simulate(model, flows, *, until_ps: int | None = None) -> dict:
     ``until_ps`` (default: ``scenario.run.until_ps``) stops before the first event later than it.
     Returns plain lists keyed like ``fabsim.raw.RawRun``'s fields: per flow ``t_start_ps``,
     ``t_finish_ps`` (−1 if never started / received), ``flow_packets``, ``flow_retx_bytes``,
-    ``flow_ecn``, ``flow_drops``; per directed link ``link_tx_bytes``, ``link_max_queue``,
+    ``flow_ecn``, ``flow_drops``, ``flow_received`` (data packets that reached the destination,
+    in order or not); per directed link ``link_tx_bytes``, ``link_max_queue``,
     ``link_drops``, ``link_ecn``, ``link_pause_ps``; and ``packet_hops``, ``events``, ``end_ps``,
     ``stopped_at_until``, ``residual_bytes``.
     """
