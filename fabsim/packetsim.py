@@ -150,7 +150,13 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
 
     done = int(st.clock[k.C_DONE])
     stopped = status == codes.STATUS_SLICE and t_end >= until and done < len(flows)
-    end_ps = int(until) if stopped else int(st.clock[k.C_T_NOW])
+    if stopped:
+        end_ps = int(until)
+    elif done == len(flows) and len(flows):
+        # the last retransmission timers fire after everything is received: not traffic
+        end_ps = int(st.t_finish.max())
+    else:
+        end_ps = int(st.clock[k.C_T_NOW])
     # close open pause intervals and queue areas at the end time
     pause = st.pause_ps + np.where(st.paused == 1, end_ps - st.pause_since, 0)
     area = st.q_area + st.dq_bytes * (end_ps - st.q_t).astype(np.float64)

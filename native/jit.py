@@ -22,3 +22,14 @@ def kernel(fn=None, **overrides):
         return numba.njit(**opts)(f)
 
     return wrap(fn) if fn is not None else wrap
+
+
+def hot(fn):
+    """``kernel`` without reference counting, for hot-loop code that never allocates.
+
+    Numba increments and decrements a reference count for every array argument of every call
+    that LLVM does not inline — in a packet kernel that is most of the time. ``_nrt=False``
+    (a Numba-internal option) compiles a function without the NRT, so it must not allocate,
+    raise or return arrays; the packet engine's hot helpers only index preallocated arrays.
+    """
+    return numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)(fn)

@@ -18,7 +18,7 @@ import numpy as np
 from .codes import ROUTE_LOCAL, STATUS_DONE, STATUS_HEAP_FULL, STATUS_SLICE
 from .ecmp import ecmp_hash, mix64
 from .heap import heap_pop, heap_push, new_heap
-from .jit import kernel
+from .jit import hot, kernel
 from .routing import pick_port
 
 STATUS_POOL_FULL = 3  # the packet pool is exhausted (raise run.packet_pool)
@@ -237,13 +237,13 @@ def _seed_starts(net, st):
 
 # ---- small pieces -------------------------------------------------------------------------------
 
-@kernel
+@hot
 def _ser_ps(wire, rate_bps):
     """Serialisation time ⌈8·w·10¹²/R⌉ ps."""
     return (np.int64(wire) * 8 * _PS_PER_S + rate_bps - 1) // rate_bps
 
 
-@kernel
+@hot
 def _schedule(st, t, value):
     """Push an event; False if the heap is full."""
     clk = st.clock
@@ -255,7 +255,7 @@ def _schedule(st, t, value):
     return True
 
 
-@kernel
+@hot
 def _alloc(st, flow, kind, seq, wire):
     """A packet from the pool (−1 if it is exhausted)."""
     clk = st.clock
@@ -274,7 +274,7 @@ def _alloc(st, flow, kind, seq, wire):
     return p
 
 
-@kernel
+@hot
 def _free(st, p):
     clk = st.clock
     st.pkt_next[p] = clk[C_FREE]
@@ -282,7 +282,7 @@ def _free(st, p):
     clk[C_IN_USE] -= 1
 
 
-@kernel
+@hot
 def _q_change(st, link, t, delta):
     """Data-queue bytes of ``link`` change by ``delta`` at ``t`` (time-weighted mean, max)."""
     st.q_area[link] += st.dq_bytes[link] * np.float64(t - st.q_t[link])
@@ -292,7 +292,7 @@ def _q_change(st, link, t, delta):
         st.max_q[link] = st.dq_bytes[link]
 
 
-@kernel
+@hot
 def _push_control(st, link, p):
     if st.cq_tail[link] >= 0:
         st.pkt_next[st.cq_tail[link]] = p
@@ -301,7 +301,7 @@ def _push_control(st, link, p):
     st.cq_tail[link] = p
 
 
-@kernel
+@hot
 def _push_data(st, link, p, t):
     if st.dq_tail[link] >= 0:
         st.pkt_next[st.dq_tail[link]] = p
@@ -311,7 +311,7 @@ def _push_data(st, link, p, t):
     _q_change(st, link, t, np.int64(st.pkt_wire[p]))
 
 
-@kernel
+@hot
 def _ring_push(st, host, f):
     st.ring_next[f] = -1
     if st.ring_tail[host] >= 0:
@@ -322,14 +322,14 @@ def _ring_push(st, host, f):
     st.in_ring[f] = 1
 
 
-@kernel
+@hot
 def _draw(st):
     """Next uniform number in [0, 1) of the run's splitmix64 stream."""
     st.rng[0] = st.rng[0] + _GOLDEN
     return np.float64(mix64(st.rng[0] - _GOLDEN)) * _U64_TO_UNIT
 
 
-@kernel
+@hot
 def _ecn_mark(net, st, link, q):
     """DCQCN's congestion point: whether a data packet seeing ``q`` queued bytes is marked."""
     kmin = net.kmin[link]
@@ -344,7 +344,7 @@ def _ecn_mark(net, st, link, q):
 
 # ---- try_start ----------------------------------------------------------------------------------
 
-@kernel
+@hot
 def _try_start(net, st, link, t):
     """A port looks for work (docs/packet-engine.md, "try_start"). Returns a status code."""
     if st.busy[link]:
@@ -356,13 +356,18 @@ def _try_start(net, st, link, t):
         p = st.dq_head[link]
         host = net.link_src[link]
         if p < 0 and host < net.params[P_N_HOSTS]:
+            # pull one packet from the flow at the front of the send ring; a flow whose every
+            # packet an ACK has covered meanwhile just leaves the ring
             f = st.ring_head[host]
-            if f >= 0:
-                # pull one packet from the flow at the front of the send ring
+            while f >= 0:
                 st.ring_head[host] = st.ring_next[f]
                 if st.ring_head[host] < 0:
                     st.ring_tail[host] = -1
                 st.in_ring[f] = 0
+                if st.snd_nxt[f] < net.f_npkts[f]:
+                    break
+                f = st.ring_head[host]
+            if f >= 0:
                 seq = st.snd_nxt[f]
                 mtu = net.params[P_MTU]
                 payload = min(mtu, net.f_size[f] - np.int64(seq) * mtu)
@@ -387,7 +392,7 @@ def _try_start(net, st, link, t):
     return STATUS_SLICE
 
 
-@kernel
+@hot
 def _send_control(net, st, link, kind, flow, seq, t):
     """Queue a 64-byte control frame on port ``link`` and try to start it."""
     p = _alloc(st, flow, kind, seq, CONTROL_WIRE_BYTES)
@@ -402,7 +407,7 @@ def _send_control(net, st, link, kind, flow, seq, t):
 
 # ---- routing ------------------------------------------------------------------------------------
 
-@kernel
+@hot
 def _route(net, st, node, p):
     """Egress port of switch ``node`` for packet ``p`` (docs/packet-engine.md, "ECMP")."""
     n_hosts = net.params[P_N_HOSTS]
@@ -445,7 +450,7 @@ def _route(net, st, node, p):
 
 # ---- the event loop -----------------------------------------------------------------------------
 
-@kernel
+@hot
 def run_until(net, st, t_end):
     """Process every event with time ≤ ``t_end``; returns a STATUS_* code."""
     clk = st.clock
@@ -492,7 +497,7 @@ def run_until(net, st, t_end):
     return STATUS_DONE if clk[C_HEAP] == 0 else STATUS_SLICE
 
 
-@kernel
+@hot
 def _tx_done(net, st, link, t):
     """TX_DONE(link): the packet on the wire has left the port (steps 1–5)."""
     n_hosts = net.params[P_N_HOSTS]
@@ -543,7 +548,7 @@ def _tx_done(net, st, link, t):
     return _try_start(net, st, link, t)
 
 
-@kernel
+@hot
 def _mark(st, link, p):
     if not st.pkt_ecn[p]:
         st.pkt_ecn[p] = 1
@@ -551,7 +556,7 @@ def _mark(st, link, p):
         st.f_ecn[st.pkt_flow[p]] += 1
 
 
-@kernel
+@hot
 def _arrive(net, st, link, t):
     """ARRIVE(link): the head packet of the pipe reaches the node at the far end."""
     n_hosts = net.params[P_N_HOSTS]
@@ -628,6 +633,8 @@ def _arrive(net, st, link, t):
         if ack > st.snd_una[f]:
             st.snd_una[f] = ack
             st.t_progress[f] = t
+            if st.snd_nxt[f] < ack:  # after a go-back, skip what the receiver already has
+                st.snd_nxt[f] = ack
         return STATUS_SLICE
     seq = st.pkt_seq[p]
     _free(st, p)

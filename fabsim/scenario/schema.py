@@ -161,8 +161,8 @@ class SwitchConfig(_Section):
     latency_ps: int  #: forwarding latency per switch hop
     ecn: bool
     ecn_at: str  #: "enqueue" | "dequeue"
-    ecn_kmin_bytes: int | None  #: None = from the cc preset, scaled to the port rate
-    ecn_kmax_bytes: int | None  #: None = from the cc preset, scaled to the port rate
+    ecn_kmin_bytes: int | None  #: None = from the cc preset (hpcc: scaled to the port rate)
+    ecn_kmax_bytes: int | None  #: None = from the cc preset (hpcc: scaled to the port rate)
     ecn_pmax: float | None  #: marking probability at Kmax, in [0, 1]; None = from the preset
     pfc: bool
     pfc_xoff_bytes: int  #: per-ingress bytes above which the upstream is paused

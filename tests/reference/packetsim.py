@@ -22,12 +22,11 @@ Interpretation choices where the document leaves room (each is marked "Interpret
    (one transmission) counts at most once and ``Σ link_ecn == Σ flow_ecn``.
 4. A transmission of ``seq`` is a retransmission when ``seq`` is below the highest sequence
    number the flow had sent before (``snd_max``); its payload is added to ``flow_retx_bytes``.
-5. ACKs only move ``snd_una``: ``snd_nxt`` is not advanced to ``snd_una`` (the document says so),
-   so after a go-back a flow resends from the old ``snd_una`` even if later ACKs overtake it, and
-   a flow stays in its send ring until ``snd_nxt == packets``.
+5. A flow whose packets are all acknowledged while it waits in its send ring leaves the ring
+   when it reaches the front (the pull moves on to the next flow).
 6. ``pause_ps`` accumulates closed PAUSE→RESUME intervals; a port still paused when the run ends
-   is charged up to ``end_ps`` (``until_ps`` when the run was cut there, else the time of the last
-   event processed).
+   is charged up to ``end_ps`` (``until_ps`` when the run was cut there, the last reception when
+   every flow completed, else the time of the last event processed).
 7. ``events`` counts events popped and processed (those after ``until_ps`` are not).
 """
 
@@ -169,7 +168,8 @@ class PacketSim:
         kmin0, kmax0, pmax0 = ECN_PRESETS[sc.cc.preset]
         self.kmin, self.kmax = [], []
         for l in range(self.n_links):
-            r = self.link_rate[l]
+            # the hpcc preset scales with the port rate; the paper's values are absolute
+            r = self.link_rate[l] if sc.cc.preset == "hpcc" else PRESET_RATE_BPS
             self.kmin.append(int(sw.ecn_kmin_bytes) if sw.ecn_kmin_bytes is not None else kmin0 * r // PRESET_RATE_BPS)
             self.kmax.append(int(sw.ecn_kmax_bytes) if sw.ecn_kmax_bytes is not None else kmax0 * r // PRESET_RATE_BPS)
         self.pmax = float(sw.ecn_pmax) if sw.ecn_pmax is not None else pmax0
@@ -332,6 +332,11 @@ class PacketSim:
         if not ring:
             return False
         f = ring.popleft()
+        while self.snd_nxt[f] >= self.f_packets[f]:  # every packet already acknowledged
+            self.in_ring[f] = False
+            if not ring:
+                return False
+            f = ring.popleft()
         seq = self.snd_nxt[f]
         payload = min(self.mtu, self.f_size[f] - seq * self.mtu)
         self.snd_nxt[f] = seq + 1
@@ -393,7 +398,6 @@ class PacketSim:
 
     def on_arrive(self, l: int) -> None:
         """§ ARRIVE(l): PAUSE / RESUME; forwarding at a switch; reception at a host."""
-        t = self.now
         pipe = self.pipes[l]
         _, p = pipe.popleft()
         if pipe:
@@ -473,6 +477,7 @@ class PacketSim:
         if p.seq > self.snd_una[f]:
             self.snd_una[f] = p.seq
             self.t_progress[f] = self.now
+            self.snd_nxt[f] = max(self.snd_nxt[f], p.seq)
 
     def on_rto(self, f: int) -> None:
         """§ RTO(f)."""
@@ -508,7 +513,12 @@ class PacketSim:
             self.now = t
             self.events += 1
             handlers[kind](arg)
-        end_ps = until_ps if stopped else self.now
+        if stopped:
+            end_ps = until_ps
+        elif self.n_flows and all(t >= 0 for t in self.t_finish):
+            end_ps = max(self.t_finish)  # retransmission timers that fire later are not traffic
+        else:
+            end_ps = self.now
         for l in range(self.n_links):  # Interpretation 6
             if self.paused[l]:
                 self.link_pause_ps[l] += end_ps - self.paused_since[l]
