@@ -125,7 +125,9 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
     st = k.new_state(net, flows.pred_count, pool)
     until = sc.run.until_ps if sc.run.until_ps is not None else T_MAX_PS
 
-    slice_ps = 10**7
+    sample_ps = sc.output.queue_sample_ps
+    samples: list[tuple[int, np.ndarray, np.ndarray]] = []
+    slice_ps = sample_ps or 10**7
     t_end = 0
     status = codes.STATUS_SLICE
     while status == codes.STATUS_SLICE and t_end < until:
@@ -133,10 +135,17 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
         w0 = time.perf_counter()
         status = k.run_until(net, st, np.int64(t_end))
         spent = time.perf_counter() - w0
-        slice_ps = int(min(max(slice_ps * _SLICE_WALL_S / max(spent, 1e-4), 10**6), 10**13))
+        if sample_ps:
+            # the peak data queue of every port whose queue was non-empty during the period
+            busy = np.flatnonzero(st.period_max_q)
+            if busy.size:
+                samples.append((t_end, busy.astype(np.int32), st.period_max_q[busy].copy()))
+                st.period_max_q[busy] = st.dq_bytes[busy]
+        else:
+            slice_ps = int(min(max(slice_ps * _SLICE_WALL_S / max(spent, 1e-4), 10**6), 10**13))
         if progress is not None:
             progress(Progress(
-                t_ps=int(min(t_end, st.clock[k.C_T_NOW])) if status == codes.STATUS_DONE else int(t_end),
+                t_ps=int(st.clock[k.C_T_NOW]) if status == codes.STATUS_DONE else int(t_end),
                 flows_done=int(st.clock[k.C_DONE]), flows_total=len(flows),
                 events=int(st.clock[k.C_EVENTS]), wall_s=time.perf_counter() - wall0,
             ))
@@ -189,7 +198,16 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
         link_drops=st.l_drops.copy(),
         link_ecn=st.l_ecn.copy(),
         link_pause_ps=pause.astype(np.int64),
+        queue_samples=_concat_samples(samples),
     )
+
+
+def _concat_samples(samples) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(t_ps, link_id, queue_bytes) columns of the queue trace."""
+    if not samples:
+        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64)
+    t = np.concatenate([np.full(ids.size, t_ps, np.int64) for t_ps, ids, _ in samples])
+    return t, np.concatenate([ids for _, ids, _ in samples]), np.concatenate([q for _, _, q in samples])
 
 
 def _ideal_fct(model: Model, flows) -> np.ndarray:

@@ -60,6 +60,7 @@ class RawRun:
     link_drops: np.ndarray | None = None  # int64[L]
     link_ecn: np.ndarray | None = None  # int64[L]
     link_pause_ps: np.ndarray | None = None  # int64[L] time the port's data priority was paused
+    queue_samples: tuple | None = None  # (t_ps, link_id, queue_bytes) every output.queue_sample
 
 
 def packets(size_bytes: np.ndarray, mtu_bytes: int) -> np.ndarray:

@@ -119,8 +119,12 @@ def assemble(model: Model, flows, raw: RawRun) -> Result:
     }, meta)
     failures_table = make_table("failures", _empty_failures(), meta)
 
+    extra = {}
+    if raw.queue_samples is not None and sc.output.queue_sample_ps:
+        t_ps, link_id, queue_bytes = raw.queue_samples
+        extra["queues"] = make_table("queues", {"t_ns": _ns(t_ps), "link_id": link_id, "queue_bytes": queue_bytes}, meta)
     summary = _summary(model, flows, raw, done, fct_ps, slowdown, jobs_summary)
-    return Result(flows_table, collectives_table, links_table, failures_table, summary, sc.output.format)
+    return Result(flows_table, collectives_table, links_table, failures_table, summary, sc.output.format, extra)
 
 
 def _collectives(flows, raw: RawRun, done: np.ndarray):

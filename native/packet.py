@@ -148,6 +148,7 @@ class PacketState(NamedTuple):
     max_q: np.ndarray  # int64[L]
     q_area: np.ndarray  # float64[L] ∫ dq_bytes dt (byte·ps)
     q_t: np.ndarray  # int64[L] time of the last dq_bytes change
+    period_max_q: np.ndarray  # int64[L] data-queue maximum since the driver last reset it
     l_drops: np.ndarray  # int64[L]
     l_ecn: np.ndarray  # int64[L]
     pause_ps: np.ndarray  # int64[L]
@@ -206,7 +207,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int) -> PacketState:
         paused=links(0, np.int8), pause_since=links(0, np.int64),
         pipe_head=links(-1, np.int32), pipe_tail=links(-1, np.int32),
         tx_bytes=links(0, np.int64), max_q=links(0, np.int64), q_area=links(0.0, np.float64),
-        q_t=links(0, np.int64), l_drops=links(0, np.int64), l_ecn=links(0, np.int64),
+        q_t=links(0, np.int64), period_max_q=links(0, np.int64), l_drops=links(0, np.int64), l_ecn=links(0, np.int64),
         pause_ps=links(0, np.int64),
         used=np.zeros(n_nodes, np.int64), ingress=links(0, np.int64), pause_sent=links(0, np.int8),
         ring_head=np.full(n_hosts, -1, np.int32), ring_tail=np.full(n_hosts, -1, np.int32),
@@ -290,6 +291,8 @@ def _q_change(st, link, t, delta):
     st.dq_bytes[link] += delta
     if st.dq_bytes[link] > st.max_q[link]:
         st.max_q[link] = st.dq_bytes[link]
+    if st.dq_bytes[link] > st.period_max_q[link]:
+        st.period_max_q[link] = st.dq_bytes[link]
 
 
 @hot

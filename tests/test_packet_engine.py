@@ -241,3 +241,26 @@ def test_invariants(doc):
     # PFC with headroom (xoff far below the buffer) is lossless
     if sc.switch.pfc and buffer >= 4 * 10**6 and sc.switch.buffer_policy == "dynamic":
         assert raw.flow_drops.sum() == 0
+
+
+def test_queue_trace_samples_the_peak_of_every_busy_port():
+    sc = fabsim.load_scenario({
+        "run": {"engine": "packet"}, "cc": {"algorithm": "none"},
+        "topology": {"kind": "star", "hosts": 5, "host_rate": "100Gbps", "link_delay": "1us"},
+        "traffic": [{"kind": "incast", "receiver": 0, "senders": [1, 2, 3, 4], "size": "1MB"}],
+        "switch": {"buffer": "64MiB", "pfc": False},
+        "output": {"queue_sample": "20us"},
+    })
+    res = simulate(sc)
+    q = res.tables["queues"].to_pandas()
+    links = res.links.to_pandas()
+    down = links[(links.src_node == "sw0") & (links.dst_node == "h0")].iloc[0]
+    assert (q.t_ns % 20_000 == 0).all() and (q.queue_bytes > 0).all()
+    mine = q[q.link_id == down.link_id]
+    assert mine.queue_bytes.max() == down.max_queue_bytes
+    # the queue builds while 4 senders share one 100 Gb/s port, then drains
+    assert mine.queue_bytes.idxmax() not in (mine.index[0], mine.index[-1])
+    off = fabsim.load_scenario({**{"run": {"engine": "packet"}, "cc": {"algorithm": "none"}},
+                                "topology": {"kind": "star", "hosts": 2}, "traffic": [{"kind": "flow", "src": 0, "dst": 1, "size": 100}],
+                                "output": {"queue_sample": "0"}})
+    assert "queues" not in simulate(off).tables

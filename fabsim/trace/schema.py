@@ -132,7 +132,8 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("t_ns", _INT, _REQUIRED, "ns: sample time, a multiple of `output.queue_sample`"),
         ("link_id", _ID, _REQUIRED, "directed link whose egress queue is sampled (`links.link_id`)"),
         ("queue_bytes", _INT, _REQUIRED,
-         "bytes in that egress queue at t_ns (> 0: empty queues are not written)"),
+         "largest data bytes queued at that egress port during the sample period ending at "
+         "t_ns (ports whose queue stayed empty are not written)"),
     ),
     "failures": _schema(
         ("failure_id", _ID, _REQUIRED,
