@@ -24,7 +24,7 @@ def kernel(fn=None, **overrides):
     return wrap(fn) if fn is not None else wrap
 
 
-def hot(fn):
+def hot(fn=None, **overrides):
     """``kernel`` without reference counting, for hot-loop code that never allocates.
 
     Numba increments and decrements a reference count for every array argument of every call
@@ -32,4 +32,10 @@ def hot(fn):
     (a Numba-internal option) compiles a function without the NRT, so it must not allocate,
     raise or return arrays; the packet engine's hot helpers only index preallocated arrays.
     """
-    return numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)(fn)
+    opts = dict(_POLICY, _nrt=False)
+    opts.update(overrides)
+
+    def wrap(f):
+        return numba.njit(**opts)(f)
+
+    return wrap(fn) if fn is not None else wrap

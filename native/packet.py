@@ -4,7 +4,7 @@ The exact semantics — events, their order, and every rule — are specified in
 docs/packet-engine.md; the numbered steps there are the numbered comments here. In short:
 every directed link is an egress port (control queue strictly before data queue,
 non-preemptive) feeding a pipe (packets on the wire, FIFO); events are ``START(flow)``,
-``TX_DONE(link)``, ``ARRIVE(link)`` and ``RTO(flow)`` in a (t_ps, seq) binary heap, with at most
+``TX_DONE(link)``, ``ARRIVE(link)`` and ``RTO(flow)`` in a (t_ps, seq) calendar wheel, with at most
 one pending per link, pipe or flow. Packets live in a preallocated pool with a free list, and
 queues, pipes and the free list are intrusive linked lists through ``pkt_next``.
 """
@@ -17,13 +17,13 @@ import numpy as np
 
 from .codes import ROUTE_LOCAL, STATUS_DONE, STATUS_HEAP_FULL, STATUS_SLICE
 from .ecmp import ecmp_hash, mix64
-from .heap import heap_pop, heap_push, new_heap
+from .wheel import T_NEVER, Wheel, new_wheel, wheel_next, wheel_push, wheel_take
 from .jit import hot, kernel
 from .routing import pick_port
 
 STATUS_POOL_FULL = 3  # the packet pool is exhausted (raise run.packet_pool)
 
-# Event kinds, in the low two bits of a heap value (value = object << 2 | kind).
+# Event kinds, in the low two bits of an event value (value = object << 2 | kind).
 EV_START = 0
 EV_TX_DONE = 1
 EV_ARRIVE = 2
@@ -66,7 +66,7 @@ F_PMAX = 1
 # Slots of PacketState.clock (int64).
 C_T_NOW = 0
 C_SEQ = 1
-C_HEAP = 2
+C_PENDING = 2  # events pending
 C_EVENTS = 3
 C_HOPS = 4
 C_FREE = 5  # head of the packet free list
@@ -120,9 +120,7 @@ class PacketState(NamedTuple):
 
     clock: np.ndarray  # int64[C_SIZE]
     rng: np.ndarray  # uint64[1] splitmix64 state of the ECN draws
-    heap_t: np.ndarray
-    heap_seq: np.ndarray
-    heap_val: np.ndarray
+    ev: Wheel  # the event set, ordered (t_ps, seq)
     # packet pool
     pkt_flow: np.ndarray  # int32
     pkt_kind: np.ndarray  # int8
@@ -177,13 +175,17 @@ class PacketState(NamedTuple):
     f_rcvd: np.ndarray  # int64[F] data packets that reached the destination (in order or not)
 
 
-def new_state(net: PacketNet, pred_count: np.ndarray, pool: int) -> PacketState:
-    """Fresh state; flows without predecessors get their START events in flow-id order."""
+def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_buckets: int) -> PacketState:
+    """Fresh state; flows without predecessors get their START events in flow-id order.
+
+    ``shift`` and ``n_buckets`` shape the calendar wheel (``native.wheel.wheel_geometry``).
+    """
     n_links = net.link_dst.shape[0]
     n_flows = net.f_src.shape[0]
     n_hosts = int(net.params[P_N_HOSTS])
     n_nodes = int(max(net.link_src.max(initial=0), net.link_dst.max(initial=0))) + 1
-    heap_t, heap_seq, heap_val = new_heap(2 * n_links + 2 * n_flows + 16)
+    # at most one pending TX_DONE and ARRIVE per link and one START or RTO per flow
+    ev = new_wheel(2 * n_links + 2 * n_flows + 16, shift, n_buckets)
     pkt_next = np.arange(1, pool + 1, dtype=np.int32)
     pkt_next[-1] = -1
 
@@ -196,7 +198,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int) -> PacketState:
     st = PacketState(
         clock=np.zeros(C_SIZE, np.int64),
         rng=np.array([net.params[P_SEED]], np.uint64),
-        heap_t=heap_t, heap_seq=heap_seq, heap_val=heap_val,
+        ev=ev,
         pkt_flow=np.zeros(pool, np.int32), pkt_kind=np.zeros(pool, np.int8),
         pkt_seq=np.zeros(pool, np.int32), pkt_wire=np.zeros(pool, np.int32),
         pkt_next=pkt_next, pkt_in_link=np.full(pool, -1, np.int32),
@@ -226,37 +228,31 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int) -> PacketState:
 
 @kernel
 def _seed_starts(net, st):
-    clk = st.clock
     for f in range(net.f_src.shape[0]):
         if st.pred_left[f] == 0:
-            clk[C_HEAP] = heap_push(
-                st.heap_t, st.heap_seq, st.heap_val, clk[C_HEAP], net.f_start[f], clk[C_SEQ],
-                (f << 2) | EV_START,
-            )
-            clk[C_SEQ] += 1
+            _schedule(st, net.f_start[f], (np.int64(f) << 2) | EV_START)
 
 
 # ---- small pieces -------------------------------------------------------------------------------
 
-@hot
+@hot(inline="always")
 def _ser_ps(wire, rate_bps):
     """Serialisation time ⌈8·w·10¹²/R⌉ ps."""
     return (np.int64(wire) * 8 * _PS_PER_S + rate_bps - 1) // rate_bps
 
 
-@hot
+@hot(inline="always")
 def _schedule(st, t, value):
-    """Push an event; False if the heap is full."""
+    """Schedule an event; False if the event set is full."""
     clk = st.clock
-    size = heap_push(st.heap_t, st.heap_seq, st.heap_val, clk[C_HEAP], t, clk[C_SEQ], value)
-    if size < 0:
+    if not wheel_push(st.ev, t, clk[C_SEQ], value):
         return False
-    clk[C_HEAP] = size
+    clk[C_PENDING] += 1
     clk[C_SEQ] += 1
     return True
 
 
-@hot
+@hot(inline="always")
 def _alloc(st, flow, kind, seq, wire):
     """A packet from the pool (−1 if it is exhausted)."""
     clk = st.clock
@@ -275,7 +271,7 @@ def _alloc(st, flow, kind, seq, wire):
     return p
 
 
-@hot
+@hot(inline="always")
 def _free(st, p):
     clk = st.clock
     st.pkt_next[p] = clk[C_FREE]
@@ -283,7 +279,7 @@ def _free(st, p):
     clk[C_IN_USE] -= 1
 
 
-@hot
+@hot(inline="always")
 def _q_change(st, link, t, delta):
     """Data-queue bytes of ``link`` change by ``delta`` at ``t`` (time-weighted mean, max)."""
     st.q_area[link] += st.dq_bytes[link] * np.float64(t - st.q_t[link])
@@ -295,7 +291,7 @@ def _q_change(st, link, t, delta):
         st.period_max_q[link] = st.dq_bytes[link]
 
 
-@hot
+@hot(inline="always")
 def _push_control(st, link, p):
     if st.cq_tail[link] >= 0:
         st.pkt_next[st.cq_tail[link]] = p
@@ -304,7 +300,7 @@ def _push_control(st, link, p):
     st.cq_tail[link] = p
 
 
-@hot
+@hot(inline="always")
 def _push_data(st, link, p, t):
     if st.dq_tail[link] >= 0:
         st.pkt_next[st.dq_tail[link]] = p
@@ -314,7 +310,7 @@ def _push_data(st, link, p, t):
     _q_change(st, link, t, np.int64(st.pkt_wire[p]))
 
 
-@hot
+@hot(inline="always")
 def _ring_push(st, host, f):
     st.ring_next[f] = -1
     if st.ring_tail[host] >= 0:
@@ -325,14 +321,14 @@ def _ring_push(st, host, f):
     st.in_ring[f] = 1
 
 
-@hot
+@hot(inline="always")
 def _draw(st):
     """Next uniform number in [0, 1) of the run's splitmix64 stream."""
     st.rng[0] = st.rng[0] + _GOLDEN
     return np.float64(mix64(st.rng[0] - _GOLDEN)) * _U64_TO_UNIT
 
 
-@hot
+@hot(inline="always")
 def _ecn_mark(net, st, link, q):
     """DCQCN's congestion point: whether a data packet seeing ``q`` queued bytes is marked."""
     kmin = net.kmin[link]
@@ -347,7 +343,7 @@ def _ecn_mark(net, st, link, q):
 
 # ---- try_start ----------------------------------------------------------------------------------
 
-@hot
+@hot(inline="always")
 def _try_start(net, st, link, t):
     """A port looks for work (docs/packet-engine.md, "try_start"). Returns a status code."""
     if st.busy[link]:
@@ -395,7 +391,7 @@ def _try_start(net, st, link, t):
     return STATUS_SLICE
 
 
-@hot
+@hot(inline="always")
 def _send_control(net, st, link, kind, flow, seq, t):
     """Queue a 64-byte control frame on port ``link`` and try to start it."""
     p = _alloc(st, flow, kind, seq, CONTROL_WIRE_BYTES)
@@ -410,7 +406,7 @@ def _send_control(net, st, link, kind, flow, seq, t):
 
 # ---- routing ------------------------------------------------------------------------------------
 
-@hot
+@hot(inline="always")
 def _route(net, st, node, p):
     """Egress port of switch ``node`` for packet ``p`` (docs/packet-engine.md, "ECMP")."""
     n_hosts = net.params[P_N_HOSTS]
@@ -458,10 +454,12 @@ def run_until(net, st, t_end):
     """Process every event with time ≤ ``t_end``; returns a STATUS_* code."""
     clk = st.clock
     n_hosts = net.params[P_N_HOSTS]
-    while clk[C_HEAP] > 0 and st.heap_t[0] <= t_end:
-        t = st.heap_t[0]
-        v = st.heap_val[0]
-        clk[C_HEAP] = heap_pop(st.heap_t, st.heap_seq, st.heap_val, clk[C_HEAP])
+    while True:
+        t = wheel_next(st.ev)
+        if t == T_NEVER or t > t_end:
+            break
+        v = wheel_take(st.ev)
+        clk[C_PENDING] -= 1
         clk[C_T_NOW] = t
         clk[C_EVENTS] += 1
         kind = v & 3
@@ -497,10 +495,10 @@ def run_until(net, st, t_end):
                     return STATUS_HEAP_FULL
         if status != STATUS_SLICE:
             return status
-    return STATUS_DONE if clk[C_HEAP] == 0 else STATUS_SLICE
+    return STATUS_DONE if clk[C_PENDING] == 0 else STATUS_SLICE
 
 
-@hot
+@hot(inline="always")
 def _tx_done(net, st, link, t):
     """TX_DONE(link): the packet on the wire has left the port (steps 1–5)."""
     n_hosts = net.params[P_N_HOSTS]
@@ -551,7 +549,7 @@ def _tx_done(net, st, link, t):
     return _try_start(net, st, link, t)
 
 
-@hot
+@hot(inline="always")
 def _mark(st, link, p):
     if not st.pkt_ecn[p]:
         st.pkt_ecn[p] = 1
@@ -559,7 +557,7 @@ def _mark(st, link, p):
         st.f_ecn[st.pkt_flow[p]] += 1
 
 
-@hot
+@hot(inline="always")
 def _arrive(net, st, link, t):
     """ARRIVE(link): the head packet of the pipe reaches the node at the far end."""
     n_hosts = net.params[P_N_HOSTS]
