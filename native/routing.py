@@ -19,7 +19,7 @@ import numpy as np
 
 from .codes import DIST_UNREACHABLE, ROUTE_LOCAL, ROUTE_UNREACHABLE
 from .ecmp import ecmp_hash
-from .jit import kernel
+from .jit import hot, kernel
 
 
 @kernel
@@ -146,7 +146,7 @@ def next_hop_groups(n_hosts, port_start, link_dst, link_up, edge_nodes, dist):
     return group, group_ptr[: n_groups + 1].copy(), group_port[:n_ports].copy()
 
 
-@kernel
+@hot
 def pick_port(
     node, e, n_hosts, link_dst, link_up, dist, group, group_ptr, group_port,
     base_group, base_ptr, base_port, h,
