@@ -46,12 +46,9 @@ def ecn_thresholds(scenario, rate_bps: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return kmin.astype(np.int64), kmax.astype(np.int64), float(pmax)
 
 
-def default_pool(model: Model, n_flows: int) -> int:
-    """Packets that can exist at once: every switch buffer full of data packets twice over
-    (ACKs and PFC frames ride along), plus a window's worth per link and a few per flow."""
-    sc, f = model.scenario, model.fabric
-    per_switch = 2 * sc.switch.buffer_bytes // (sc.host.mtu_bytes + sc.host.header_bytes) + 64
-    return int(f.n_switches * per_switch + 64 * f.n_links + 4 * n_flows + 1024)
+def initial_pool(model: Model, n_flows: int) -> int:
+    """Packets allocated up front; the pool doubles whenever it runs low (up to run.packet_pool)."""
+    return int(16 * model.fabric.n_links + 4 * n_flows + 1024)
 
 
 def _wheel_geometry(model: Model) -> tuple[int, int]:
@@ -134,7 +131,8 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
         )
     wall0 = time.perf_counter()
     net = build_net(model, flows)
-    pool = sc.run.packet_pool or default_pool(model, len(flows))
+    cap = sc.run.packet_pool
+    pool = min(initial_pool(model, len(flows)), cap) if cap else initial_pool(model, len(flows))
     st = k.new_state(net, flows.pred_count, pool, *_wheel_geometry(model))
     until = sc.run.until_ps if sc.run.until_ps is not None else T_MAX_PS
 
@@ -147,6 +145,10 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
         t_end = min(t_end + slice_ps, until)
         w0 = time.perf_counter()
         status = k.run_until(net, st, np.int64(t_end))
+        while status == k.STATUS_POOL_LOW and (not cap or pool < cap):
+            pool = min(2 * pool, cap) if cap else 2 * pool
+            st = k.grow_pool(st, pool)
+            status = k.run_until(net, st, np.int64(t_end))
         spent = time.perf_counter() - w0
         if sample_ps:
             # the peak data queue of every port whose queue was non-empty during the period
@@ -162,7 +164,7 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
                 flows_done=int(st.clock[k.C_DONE]), flows_total=len(flows),
                 events=int(st.clock[k.C_EVENTS]), wall_s=time.perf_counter() - wall0,
             ))
-    if status == k.STATUS_POOL_FULL:
+    if status in (k.STATUS_POOL_LOW, k.STATUS_POOL_FULL):
         raise SimulationError(
             f"{sc.source}: run.packet_pool: all {pool:,} packets of the pool are in use; "
             "set run.packet_pool higher", status,

@@ -21,7 +21,9 @@ from .wheel import T_NEVER, Wheel, new_wheel, wheel_next, wheel_push, wheel_take
 from .jit import hot, kernel
 from .routing import pick_port
 
-STATUS_POOL_FULL = 3  # the packet pool is exhausted (raise run.packet_pool)
+STATUS_POOL_FULL = 3  # the packet pool ran out in the middle of an event (a sizing error)
+STATUS_POOL_LOW = 4  # stopped before an event: fewer than POOL_RESERVE free packets; grow the pool
+POOL_RESERVE = 4  # an event allocates at most two packets (e.g. a RESUME and a data packet)
 
 # Event kinds, in the low two bits of an event value (value = object << 2 | kind).
 EV_START = 0
@@ -224,6 +226,31 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
     st.clock[C_FREE] = 0 if pool > 0 else -1
     _seed_starts(net, st)
     return st
+
+
+def grow_pool(st: PacketState, pool: int) -> PacketState:
+    """The same state with a packet pool of ``pool`` packets (≥ the current one).
+
+    Packets keep their indices; the new ones are chained in front of the free list.
+    """
+    old = st.pkt_next.shape[0]
+    if pool <= old:
+        return st
+
+    def grown(a, fill):
+        b = np.full(pool, fill, a.dtype)
+        b[:old] = a
+        return b
+
+    pkt_next = grown(st.pkt_next, -1)
+    pkt_next[old:-1] = np.arange(old + 1, pool, dtype=np.int32)
+    pkt_next[-1] = st.clock[C_FREE]
+    st.clock[C_FREE] = old
+    return st._replace(
+        pkt_flow=grown(st.pkt_flow, 0), pkt_kind=grown(st.pkt_kind, 0), pkt_seq=grown(st.pkt_seq, 0),
+        pkt_wire=grown(st.pkt_wire, 0), pkt_next=pkt_next, pkt_in_link=grown(st.pkt_in_link, -1),
+        pkt_t_arr=grown(st.pkt_t_arr, 0), pkt_ecn=grown(st.pkt_ecn, 0),
+    )
 
 
 @kernel
@@ -454,10 +481,13 @@ def run_until(net, st, t_end):
     """Process every event with time ≤ ``t_end``; returns a STATUS_* code."""
     clk = st.clock
     n_hosts = net.params[P_N_HOSTS]
+    pool = st.pkt_next.shape[0]
     while True:
         t = wheel_next(st.ev)
         if t == T_NEVER or t > t_end:
             break
+        if pool - clk[C_IN_USE] < POOL_RESERVE:
+            return STATUS_POOL_LOW
         v = wheel_take(st.ev)
         clk[C_PENDING] -= 1
         clk[C_T_NOW] = t

@@ -264,3 +264,16 @@ def test_queue_trace_samples_the_peak_of_every_busy_port():
                                 "topology": {"kind": "star", "hosts": 2}, "traffic": [{"kind": "flow", "src": 0, "dst": 1, "size": 100}],
                                 "output": {"queue_sample": "0"}})
     assert "queues" not in simulate(off).tables
+
+
+def test_packet_pool_grows_and_its_cap_is_named(monkeypatch):
+    import fabsim.packetsim as ps
+    from fabsim.errors import SimulationError
+
+    sc = incast(8, 300_000, pfc=False)
+    reference = simulate(sc).flows
+    monkeypatch.setattr(ps, "initial_pool", lambda model, n_flows: 8)
+    assert simulate(sc).flows.equals(reference)  # grown from 8 packets, same run
+    capped = fabsim.load_scenario({**_doc(sc), "run": {"engine": "packet", "packet_pool": 16}})
+    with pytest.raises(SimulationError, match="run.packet_pool"):
+        simulate(capped)
