@@ -83,6 +83,9 @@ def build_net(model: Model, flows) -> k.PacketNet:
     params[k.P_XOFF] = sc.switch.pfc_xoff_bytes
     params[k.P_XON] = sc.switch.pfc_xon_bytes
     params[k.P_SEED] = sc.run.seed
+    hid = hash_ids(flows)
+    channel = flows.channel.astype(np.int64)
+    fwd, rev = k.flow_hashes(sc.run.seed, flows.src, flows.dst, hid, channel)
     fparams = np.zeros(2, np.float64)
     fparams[k.F_DT_ALPHA] = sc.switch.dt_alpha
     fparams[k.F_PMAX] = pmax
@@ -112,8 +115,10 @@ def build_net(model: Model, flows) -> k.PacketNet:
         f_dst=flows.dst,
         f_size=flows.size_bytes,
         f_npkts=packets(flows.size_bytes, sc.host.mtu_bytes).astype(np.int32),
-        f_hash=hash_ids(flows),
-        f_channel=flows.channel.astype(np.int64),
+        f_hash=hid,
+        f_hash_fwd=fwd,
+        f_hash_rev=rev,
+        f_channel=channel,
         f_start=flows.start_ps,
         f_gap=flows.gap_ps,
         succ_ptr=flows.succ_ptr,

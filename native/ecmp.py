@@ -36,9 +36,20 @@ def ecmp_hash(seed, src, dst, flow_id, channel, switch):
     All arguments are non-negative integers. The switch id acts as a per-switch salt, so
     consecutive switches on a path make independent choices (no hash polarisation).
     """
+    return ecmp_salt(flow_hash(seed, src, dst, flow_id, channel), switch)
+
+
+@kernel
+def flow_hash(seed, src, dst, flow_id, channel):
+    """The part of ``ecmp_hash`` that does not depend on the switch (a flow can keep it)."""
     h = mix64(np.uint64(seed))
     h = mix64(h ^ np.uint64(src))
     h = mix64(h ^ np.uint64(dst))
     h = mix64(h ^ np.uint64(flow_id))
-    h = mix64(h ^ np.uint64(channel))
+    return mix64(h ^ np.uint64(channel))
+
+
+@kernel
+def ecmp_salt(h, switch):
+    """``ecmp_hash`` from a ``flow_hash`` and the deciding switch."""
     return mix64(h ^ np.uint64(switch))

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .codes import ROUTE_LOCAL, STATUS_DONE, STATUS_HEAP_FULL, STATUS_SLICE
-from .ecmp import ecmp_hash, mix64
+from .ecmp import ecmp_hash, ecmp_salt, flow_hash, mix64
 from .wheel import T_NEVER, Wheel, new_wheel, wheel_next, wheel_push, wheel_take
 from .jit import hot, kernel
 from .routing import pick_port
@@ -110,6 +110,8 @@ class PacketNet(NamedTuple):
     f_size: np.ndarray  # int64[F] payload bytes
     f_npkts: np.ndarray  # int32[F]
     f_hash: np.ndarray  # int64[F] ECMP hash id
+    f_hash_fwd: np.ndarray  # uint64[F] flow_hash of the data direction (ecmp = flow)
+    f_hash_rev: np.ndarray  # uint64[F] flow_hash of the ACK direction
     f_channel: np.ndarray  # int64[F]
     f_start: np.ndarray  # int64[F]
     f_gap: np.ndarray  # int64[F]
@@ -456,10 +458,13 @@ def _route(net, st, node, p):
     if n == 1:
         return net.group_port[lo]
     mode = net.params[P_ECMP]
-    channel = net.f_channel[f]
     if mode == ECMP_PACKET:
-        channel = channel + PACKET_SPRAY_STRIDE * (np.int64(st.pkt_seq[p]) + 1)
-    h = ecmp_hash(net.params[P_SEED], a, b, net.f_hash[f], channel, node)
+        channel = net.f_channel[f] + PACKET_SPRAY_STRIDE * (np.int64(st.pkt_seq[p]) + 1)
+        h = ecmp_hash(net.params[P_SEED], a, b, net.f_hash[f], channel, node)
+    elif st.pkt_kind[p] == PKT_DATA:
+        h = ecmp_salt(net.f_hash_fwd[f], node)
+    else:
+        h = ecmp_salt(net.f_hash_rev[f], node)
     if mode == ECMP_ADAPTIVE:
         first = np.int64(h % np.uint64(n))
         best = net.group_port[lo + first]
@@ -713,3 +718,15 @@ def store_and_forward_fct(path_ptr, path_link, rate_bps, pipe_delay_ps, size, mt
                 t_arr = leave + pipe_delay_ps[link]
         out[f] = t_arr
     return out
+
+
+@kernel
+def flow_hashes(seed, src, dst, hash_id, channel):
+    """Per flow, ``flow_hash`` of the data direction and of the ACK direction."""
+    n = src.shape[0]
+    fwd = np.empty(n, np.uint64)
+    rev = np.empty(n, np.uint64)
+    for f in range(n):
+        fwd[f] = flow_hash(seed, src[f], dst[f], hash_id[f], channel[f])
+        rev[f] = flow_hash(seed, dst[f], src[f], hash_id[f], channel[f])
+    return fwd, rev
