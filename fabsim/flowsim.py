@@ -13,10 +13,9 @@ from fabsim.native.flow import (
 
 from .build import Model
 from .errors import SimulationError
-from .raw import RawRun, Progress, flow_paths, wire_bytes
+from .raw import Progress, RawRun, Slicer, flow_paths, wire_bytes
 
 T_MAX_PS = 2**62
-_SLICE_WALL_S = 0.25  # aim for this much wall time per kernel slice (progress, Ctrl-C)
 
 
 def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
@@ -42,24 +41,22 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
     st = new_state(net, flows.pred_count)
     until = sc.run.until_ps if sc.run.until_ps is not None else T_MAX_PS
 
-    slice_ps = 10**7  # 10 µs of simulated time, then adapted to the wall-time target
-    t_end = 0
+    slicer = Slicer(until)
     status = codes.STATUS_SLICE
-    while status == codes.STATUS_SLICE and t_end < until:
-        t_end = min(t_end + slice_ps, until)
-        w0 = time.perf_counter()
+    while status == codes.STATUS_SLICE and slicer.more():
+        t_end = slicer.next_end()
         status = run_until(net, st, np.int64(t_end))
-        spent = time.perf_counter() - w0
-        slice_ps = int(min(max(slice_ps * _SLICE_WALL_S / max(spent, 1e-4), 10**6), 10**13))
+        slicer.done()
         if progress is not None:
             progress(Progress(
-                t_ps=int(st.clock[CLK_T_NOW]), flows_done=int(st.clock[CLK_DONE]), flows_total=len(flows),
+                t_ps=t_end if status == codes.STATUS_SLICE else int(st.clock[CLK_T_NOW]),
+                flows_done=int(st.clock[CLK_DONE]), flows_total=len(flows),
                 events=int(st.clock[CLK_EVENTS]), wall_s=time.perf_counter() - wall0,
             ))
     if status == codes.STATUS_HEAP_FULL:
         raise SimulationError("the flow engine's event heap overflowed (an internal sizing error)", status)
 
-    stopped = status == codes.STATUS_SLICE and t_end >= until and st.clock[CLK_DONE] < len(flows)
+    stopped = status == codes.STATUS_SLICE and not slicer.more() and st.clock[CLK_DONE] < len(flows)
     end_ps = int(until) if stopped else int(st.clock[CLK_T_NOW])
     # bytes on the wire so far; flows still sending are brought up to the end time
     rem = st.rem_bytes.copy()

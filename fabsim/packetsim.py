@@ -12,10 +12,9 @@ from fabsim.native.wheel import wheel_geometry
 
 from .build import Model
 from .errors import SimulationError, UsageError
-from .raw import Progress, RawRun, hash_ids, packets, wire_bytes
+from .raw import Progress, RawRun, Slicer, hash_ids, packets, wire_bytes
 
 T_MAX_PS = 2**62
-_SLICE_WALL_S = 0.25
 
 # ECN presets (docs/packet-engine.md, "ECN marking"): (kmin, kmax) bytes per 25 Gb/s of port
 # rate and pmax for "hpcc"; absolute bytes for "paper".
@@ -143,29 +142,25 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
 
     sample_ps = sc.output.queue_sample_ps
     samples: list[tuple[int, np.ndarray, np.ndarray]] = []
-    slice_ps = sample_ps or 10**7
-    t_end = 0
+    slicer = Slicer(until, fixed_ps=sample_ps)
     status = codes.STATUS_SLICE
-    while status == codes.STATUS_SLICE and t_end < until:
-        t_end = min(t_end + slice_ps, until)
-        w0 = time.perf_counter()
+    while status == codes.STATUS_SLICE and slicer.more():
+        t_end = slicer.next_end()
         status = k.run_until(net, st, np.int64(t_end))
         while status == k.STATUS_POOL_LOW and (not cap or pool < cap):
             pool = min(2 * pool, cap) if cap else 2 * pool
             st = k.grow_pool(st, pool)
             status = k.run_until(net, st, np.int64(t_end))
-        spent = time.perf_counter() - w0
+        slicer.done()
         if sample_ps:
             # the peak data queue of every port whose queue was non-empty during the period
             busy = np.flatnonzero(st.period_max_q)
             if busy.size:
                 samples.append((t_end, busy.astype(np.int32), st.period_max_q[busy].copy()))
                 st.period_max_q[busy] = st.dq_bytes[busy]
-        else:
-            slice_ps = int(min(max(slice_ps * _SLICE_WALL_S / max(spent, 1e-4), 10**6), 10**13))
         if progress is not None:
             progress(Progress(
-                t_ps=int(st.clock[k.C_T_NOW]) if status == codes.STATUS_DONE else int(t_end),
+                t_ps=t_end if status == codes.STATUS_SLICE else int(st.clock[k.C_T_NOW]),
                 flows_done=int(st.clock[k.C_DONE]), flows_total=len(flows),
                 events=int(st.clock[k.C_EVENTS]), wall_s=time.perf_counter() - wall0,
             ))
@@ -178,7 +173,7 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
         raise SimulationError("the packet engine's event heap overflowed (an internal sizing error)", status)
 
     done = int(st.clock[k.C_DONE])
-    stopped = status == codes.STATUS_SLICE and t_end >= until and done < len(flows)
+    stopped = status == codes.STATUS_SLICE and not slicer.more() and done < len(flows)
     if stopped:
         end_ps = int(until)
     elif done == len(flows) and len(flows):
@@ -190,8 +185,7 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
     pause = st.pause_ps + np.where(st.paused == 1, end_ps - st.pause_since, 0)
     area = st.q_area + st.dq_bytes * (end_ps - st.q_t).astype(np.float64)
     wire = wire_bytes(flows.size_bytes, sc.host.mtu_bytes, sc.host.header_bytes)
-    path_ptr = np.zeros(len(flows) + 1, np.int64)
-    ideal = _ideal_fct(model, flows)
+    ideal, path_ptr, path_link = _ideal_fct(model, flows)
     return RawRun(
         engine="packet",
         t_start_ps=st.t_start.copy(),
@@ -200,7 +194,7 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
         wire_bytes=wire,
         ideal_fct_ps=ideal,
         path_ptr=path_ptr,
-        path_link=np.zeros(0, np.int32),
+        path_link=path_link,
         end_ps=end_ps,
         events=int(st.clock[k.C_EVENTS]),
         solves=0,
@@ -230,14 +224,16 @@ def _concat_samples(samples) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return t, np.concatenate([ids for _, ids, _ in samples]), np.concatenate([q for _, _, q in samples])
 
 
-def _ideal_fct(model: Model, flows) -> np.ndarray:
-    """FCT of each flow alone on an idle fabric, store-and-forward along its hashed path."""
+def _ideal_fct(model: Model, flows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """FCT of each flow alone on an idle fabric, store-and-forward along its hashed path
+    (the path its packets take with ``ecmp = "flow"``), and those paths (CSR)."""
     sc, fabric = model.scenario, model.fabric
     path_ptr, path_link = model.routing.paths(flows.src, flows.dst, hash_ids(flows), flows.channel, sc.run.seed)
-    return k.store_and_forward_fct(
+    ideal = k.store_and_forward_fct(
         path_ptr, path_link, fabric.link_rate_bps, net_pipe_delay(model), flows.size_bytes,
         sc.host.mtu_bytes, sc.host.header_bytes,
     )
+    return ideal, path_ptr, path_link
 
 
 def net_pipe_delay(model: Model) -> np.ndarray:

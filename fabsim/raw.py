@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,13 +26,46 @@ class Progress:
     wall_s: float
 
 
+class Slicer:
+    """Ends of the kernel slices of a run: the driver returns to Python between slices for
+    progress reports, trace samples and Ctrl-C.
+
+    With ``fixed_ps`` the slices are that long (queue sampling); otherwise they start at 10 µs
+    of simulated time and adapt so that each takes about ``wall_s`` of wall time.
+    """
+
+    def __init__(self, until_ps: int, fixed_ps: int = 0, wall_s: float = 0.25):
+        self.until_ps = until_ps
+        self.fixed = fixed_ps > 0
+        self.slice_ps = fixed_ps or 10**7
+        self.wall_s = wall_s
+        self.t_end = 0
+        self._started = 0.0
+
+    def more(self) -> bool:
+        return self.t_end < self.until_ps
+
+    def next_end(self) -> int:
+        """The end of the next slice (ps); starts its wall clock."""
+        self.t_end = min(self.t_end + self.slice_ps, self.until_ps)
+        self._started = time.perf_counter()
+        return self.t_end
+
+    def done(self) -> None:
+        """The slice just run has returned: adapt the next one's length."""
+        if not self.fixed:
+            spent = max(time.perf_counter() - self._started, 1e-4)
+            self.slice_ps = int(min(max(self.slice_ps * self.wall_s / spent, 10**6), 10**13))
+
+
 @dataclass(frozen=True, eq=False)
 class RawRun:
     """Per-flow and per-run results of one engine run (arrays indexed by flow id).
 
     ``t_start_ps``/``t_finish_ps`` are −1 for flows that never started / finished;
-    ``sent_bytes`` are wire bytes put on the first link; ``ideal_fct_ps`` is the FCT alone on an
-    idle fabric along the flow's path; paths are CSR over directed link ids.
+    ``sent_bytes`` are wire bytes put on the first link (the flow engine's link accounting uses
+    them; the packet engine counts link bytes itself); ``ideal_fct_ps`` is the FCT alone on an
+    idle fabric along the flow's hashed path; paths are CSR over directed link ids.
     """
 
     engine: str
