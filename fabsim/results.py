@@ -46,6 +46,19 @@ def _ns(t_ps: np.ndarray) -> np.ndarray:
     return np.asarray(t_ps, np.int64) // PS_PER_NS
 
 
+def _labels(index: np.ndarray, names: list[str]) -> pa.DictionaryArray:
+    """Dictionary-encoded labels straight from integer codes (−1 = null), no Python strings."""
+    index = np.asarray(index, np.int32)
+    unique = list(dict.fromkeys(names))  # several generators may share a tag
+    remap = np.array([unique.index(n) for n in names] + [-1], np.int32)
+    codes = remap[index]  # index −1 picks the trailing −1
+    null = codes < 0
+    # a null's code stays in range: some readers (Polars) check codes even under the mask
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.where(null, 0, codes), mask=null), pa.array(unique, pa.string()),
+    )
+
+
 def _or(value, default):
     return default if value is None else value
 
@@ -65,7 +78,6 @@ def assemble(model: Model, flows, raw: RawRun) -> Result:
     started = raw.t_start_ps >= 0
     fct_ps = np.where(done, raw.t_finish_ps - raw.t_start_ps, 0)
     slowdown = np.where(done, fct_ps / np.maximum(raw.ideal_fct_ps, 1), np.nan)
-    job_names = np.array(flows.jobs + [None], dtype=object)
     flows_table = make_table("flows", {
         "flow_id": np.arange(n, dtype=np.int32),
         "src": flows.src,
@@ -76,8 +88,8 @@ def assemble(model: Model, flows, raw: RawRun) -> Result:
         "fct_ns": _masked(_ns(fct_ps), done),
         "ideal_fct_ns": _ns(raw.ideal_fct_ps),
         "slowdown": _masked(slowdown, done),
-        "tag": [flows.tags[g] for g in flows.generator],
-        "job": list(job_names[flows.job]),
+        "tag": _labels(flows.generator, flows.tags),
+        "job": _labels(flows.job, flows.jobs),
         "collective": _masked(flows.collective, flows.collective >= 0),
         "iteration": _masked(flows.iteration, flows.iteration >= 0),
         "step": _masked(flows.step, flows.step >= 0),
@@ -100,13 +112,11 @@ def assemble(model: Model, flows, raw: RawRun) -> Result:
         tx = np.bincount(raw.path_link, weights=np.repeat(raw.sent_bytes, hops).astype(np.float64), minlength=L)
         tx_bytes = np.round(tx).astype(np.int64)
     sim_s = max(raw.end_ps, 1) / 1e12
-    names = np.array(fabric.node_names, dtype=object)
-    tier_names = np.array(fabric.tier_names, dtype=object)
     links_table = make_table("links", {
         "link_id": np.arange(L, dtype=np.int32),
-        "src_node": list(names[fabric.link_src]),
-        "dst_node": list(names[fabric.link_dst]),
-        "tier": list(tier_names[fabric.link_tier_code]),
+        "src_node": _labels(fabric.link_src, fabric.node_names),
+        "dst_node": _labels(fabric.link_dst, fabric.node_names),
+        "tier": _labels(fabric.link_tier_code, fabric.tier_names),
         "rate_bps": fabric.link_rate_bps,
         "tx_bytes": tx_bytes,
         "utilization": tx_bytes * 8 / (fabric.link_rate_bps * sim_s),

@@ -145,3 +145,17 @@ def test_compute_and_idle_fraction():
     assert rows[0]["idle_fraction"] == pytest.approx(d / (d + 1_000_000))
     job = res.summary["jobs"]["dp"]
     assert job["iterations_completed"] == 3 and job["idle_fraction"] == pytest.approx(d / (d + 1_000_000), rel=1e-6)
+
+
+def test_labels_shared_by_generators_and_null_jobs():
+    sc = scenario(
+        {"kind": "star", "hosts": 4},
+        [{"kind": "flow", "src": 0, "dst": 1, "size": 1000, "tag": "x"},
+         {"kind": "flow", "src": 2, "dst": 3, "size": 1000, "tag": "x"},
+         {"kind": "collective", "op": "allreduce", "size": 4000, "job": "dp"}],
+    )
+    flows = simulate(sc).flows
+    frame = flows.to_pandas()  # categories must be unique for pandas
+    assert list(frame.tag[:2]) == ["x", "x"] and frame.tag.cat.categories.tolist() == ["x", "collective"]
+    assert frame.job[:2].isna().all() and (frame.job[2:] == "dp").all()
+    assert flows.column("job").null_count == 2
