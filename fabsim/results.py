@@ -49,8 +49,9 @@ def _ns(t_ps: np.ndarray) -> np.ndarray:
 def _labels(index: np.ndarray, names: list[str]) -> pa.DictionaryArray:
     """Dictionary-encoded labels straight from integer codes (−1 = null), no Python strings."""
     index = np.asarray(index, np.int32)
-    unique = list(dict.fromkeys(names))  # several generators may share a tag
-    remap = np.array([unique.index(n) for n in names] + [-1], np.int32)
+    position = {}  # several generators may share a tag
+    remap = np.array([position.setdefault(n, len(position)) for n in names] + [-1], np.int32)
+    unique = list(position)
     codes = remap[index]  # index −1 picks the trailing −1
     null = codes < 0
     # a null's code stays in range: some readers (Polars) check codes even under the mask
