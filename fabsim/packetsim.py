@@ -127,7 +127,7 @@ def build_net(model: Model, flows) -> k.PacketNet:
 
 def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
     """Simulate ``flows`` packet by packet; ``progress(Progress)`` is called between slices."""
-    sc, fabric = model.scenario, model.fabric
+    sc = model.scenario
     if sc.cc.algorithm != "none":
         raise UsageError(
             f'{sc.source}: cc.algorithm: the packet engine sends at line rate and does not implement '

@@ -485,7 +485,6 @@ def _route(net, st, node, p):
 def run_until(net, st, t_end):
     """Process every event with time ≤ ``t_end``; returns a STATUS_* code."""
     clk = st.clock
-    n_hosts = net.params[P_N_HOSTS]
     pool = st.pkt_next.shape[0]
     while True:
         t = wheel_next(st.ev)

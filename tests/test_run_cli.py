@@ -472,7 +472,7 @@ def test_missing_scenario_exits_2(small, tmp_path, capsys):
 
 
 def test_notebook_reading(small, tmp_path, capsys):
-    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pandas")
     pl = pytest.importorskip("polars")
     run_ok(["run", small, "--quiet"], capsys)
     run_dir = tmp_path / "runs" / "small"
