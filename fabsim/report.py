@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .units import human_duration_ns
+from .units import human_bytes, human_duration_ns
 
 
 def print_run_summary(result, console: Console, path: Path | None = None) -> None:
@@ -32,6 +32,16 @@ def print_run_summary(result, console: Console, path: Path | None = None) -> Non
     tail.add_row("FCT", *(human_duration_ns(fct.get(k)) for k in keys))
     tail.add_row("slowdown", *("—" if slow.get(k) is None else f"{slow[k]:.3g}" for k in keys))
     console.print(tail)
+
+    net = s.get("network")
+    if net:
+        table = Table(title="network", show_header=False)
+        table.add_row("packets dropped", f"{net['drops']:,}")
+        table.add_row("bytes retransmitted", human_bytes(net["retransmitted_bytes"]))
+        table.add_row("packets ECN-marked", f"{net['ecn_marked']:,}")
+        table.add_row("ports paused by PFC", f"{net['ports_paused']:,} (longest {human_duration_ns(net['pause_ns_max'])})")
+        table.add_row("deepest queue", human_bytes(net["max_queue_bytes"]))
+        console.print(table)
 
     if s["jobs"]:
         jobs = Table(title="jobs")

@@ -193,6 +193,20 @@ def _collectives(flows, raw: RawRun, done: np.ndarray):
     return cols, jobs
 
 
+def _network(raw: RawRun) -> dict | None:
+    """Packet-level totals for the summary (None from the flow engine, which has no packets)."""
+    if raw.link_tx_bytes is None:
+        return None
+    return {
+        "drops": int(raw.flow_drops.sum()),
+        "retransmitted_bytes": int(raw.flow_retx_bytes.sum()),
+        "ecn_marked": int(raw.flow_ecn.sum()),
+        "ports_paused": int((raw.link_pause_ps > 0).sum()),
+        "pause_ns_max": int(raw.link_pause_ps.max(initial=0)) // PS_PER_NS,
+        "max_queue_bytes": int(raw.link_max_queue.max(initial=0)),
+    }
+
+
 def _empty_failures() -> dict:
     return {
         "failure_id": np.zeros(0, np.int32), "target": [], "tier": [],
@@ -230,5 +244,6 @@ def _summary(model: Model, flows, raw: RawRun, done, fct_ps, slowdown, jobs) -> 
         "fct_ns": percentiles(fct_ps[done] / PS_PER_NS),
         "slowdown": percentiles(slowdown[done]),
         "jobs": jobs,
+        "network": _network(raw),
         "scenario": sc.to_dict(),
     }
