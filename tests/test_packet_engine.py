@@ -95,7 +95,12 @@ def test_small_buffer_drops_and_go_back_n_recovers():
     flows = res.flows.to_pandas()
     assert flows.completed.all()
     assert flows.drops.sum() > 0 and flows.retransmitted_bytes.sum() > 0
-    assert res.links.to_pandas().max_queue_bytes.max() <= 200_000
+    links = res.links.to_pandas()
+    assert links.max_queue_bytes.max() <= 200_000
+    net = res.summary["network"]
+    assert net["drops"] == flows.drops.sum() == links.drops.sum()
+    assert net["retransmitted_bytes"] == flows.retransmitted_bytes.sum()
+    assert net["max_queue_bytes"] == links.max_queue_bytes.max() and net["ports_paused"] == 0
 
 
 def test_pfc_pause_spreads_to_an_innocent_flow():
