@@ -16,12 +16,9 @@ MTU, HEADER = 4096, 48
 
 
 def scenario(topology, traffic, **sections):
-    doc = {"run": {"engine": "packet", "seed": 5}, "topology": topology, "traffic": traffic,
-           "cc": {"algorithm": "none"}, **sections}
-    for key, value in list(doc.items()):
-        if key in sections and key in ("run", "cc"):
-            doc[key] = {**({"run": {"engine": "packet", "seed": 5}, "cc": {"algorithm": "none"}}[key]), **value}
-    return fabsim.load_scenario(doc)
+    """A packet-engine scenario at line rate; ``sections`` are further scenario tables."""
+    doc = {"run": {"engine": "packet", "seed": 5}, "cc": {"algorithm": "none"}, **sections}
+    return fabsim.load_scenario({**doc, "topology": topology, "traffic": traffic})
 
 
 def ser_ns(wire, rate_gbps):
@@ -52,12 +49,19 @@ def test_store_and_forward_is_exact(topo, src, dst, hops, size):
     assert f["packets"] == m and f["drops"] == 0
 
 
+def incast_doc(n, size, **switch):
+    """An n-to-1 incast of ``size`` bytes per sender on a star, as a scenario dict."""
+    return {
+        "run": {"engine": "packet", "seed": 5},
+        "cc": {"algorithm": "none"},
+        "topology": {"kind": "star", "hosts": n + 1, "host_rate": "100Gbps", "link_delay": "1us"},
+        "traffic": [{"kind": "incast", "receiver": 0, "senders": list(range(1, n + 1)), "size": size}],
+        "switch": {"buffer": "64MiB", **switch},
+    }
+
+
 def incast(n, size, **switch):
-    return scenario(
-        {"kind": "star", "hosts": n + 1, "host_rate": "100Gbps", "link_delay": "1us"},
-        [{"kind": "incast", "receiver": 0, "senders": list(range(1, n + 1)), "size": size}],
-        switch={"buffer": "64MiB", **switch},
-    )
+    return fabsim.load_scenario(incast_doc(n, size, **switch))
 
 
 def test_incast_with_pfc_finishes_at_the_receiver_link_busy_time():
@@ -89,8 +93,7 @@ def test_incast_without_pfc_queues_everything_but_one_flow():
 
 
 def test_small_buffer_drops_and_go_back_n_recovers():
-    sc = incast(8, 200_000, pfc=False, buffer="200KB")
-    sc = fabsim.load_scenario({**_doc(sc), "host": {"rto": "50us"}})
+    sc = fabsim.load_scenario({**incast_doc(8, 200_000, pfc=False, buffer="200KB"), "host": {"rto": "50us"}})
     res = simulate(sc)
     flows = res.flows.to_pandas()
     assert flows.completed.all()
@@ -155,32 +158,6 @@ def test_identical_seeds_give_identical_traces():
     a, b = simulate(sc), simulate(sc)
     for name in ("flows", "links"):
         assert a.tables[name].equals(b.tables[name])
-
-
-def _doc(sc):
-    """A scenario's resolved dict, loadable again (units back to strings)."""
-    d = sc.to_dict()
-    return {
-        "run": {"engine": "packet", "seed": d["run"]["seed"]},
-        "topology": {k.replace("_bps", "").replace("_ps", ""): (f"{v}bps" if k.endswith("_bps") else f"{v}ps" if k.endswith("_ps") else v)
-                     for k, v in d["topology"].items()},
-        "traffic": [_traffic(t) for t in d["traffic"]],
-        "switch": {k.replace("_bytes", "").replace("_ps", ""): (f"{v}ps" if k.endswith("_ps") else v)
-                   for k, v in d["switch"].items() if v is not None},
-        "cc": {"algorithm": "none"},
-    }
-
-
-def _traffic(t):
-    out = {}
-    for k, v in t.items():
-        if k.endswith("_bytes"):
-            out[k[:-6]] = v
-        elif k.endswith("_ps"):
-            out[k[:-3]] = f"{v}ps"
-        else:
-            out[k] = v
-    return out
 
 
 @st.composite
@@ -279,6 +256,6 @@ def test_packet_pool_grows_and_its_cap_is_named(monkeypatch):
     reference = simulate(sc).flows
     monkeypatch.setattr(ps, "initial_pool", lambda model, n_flows: 8)
     assert simulate(sc).flows.equals(reference)  # grown from 8 packets, same run
-    capped = fabsim.load_scenario({**_doc(sc), "run": {"engine": "packet", "packet_pool": 16}})
+    capped = fabsim.load_scenario({**incast_doc(8, 300_000, pfc=False), "run": {"engine": "packet", "packet_pool": 16}})
     with pytest.raises(SimulationError, match="run.packet_pool"):
         simulate(capped)
