@@ -82,6 +82,7 @@ def build_net(model: Model, flows) -> k.PacketNet:
     params[k.P_XOFF] = sc.switch.pfc_xoff_bytes
     params[k.P_XON] = sc.switch.pfc_xon_bytes
     params[k.P_SEED] = sc.run.seed
+    params[k.P_NACK] = int(sc.host.nack)
     hid = hash_ids(flows)
     channel = flows.channel.astype(np.int64)
     fwd, rev = k.flow_hashes(sc.run.seed, flows.src, flows.dst, hid, channel)

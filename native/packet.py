@@ -36,7 +36,8 @@ PKT_DATA = 0
 PKT_ACK = 1
 PKT_PAUSE = 2
 PKT_RESUME = 3
-CONTROL_WIRE_BYTES = 64  # ACK, PAUSE and RESUME frames: the Ethernet minimum frame
+PKT_NACK = 4
+CONTROL_WIRE_BYTES = 64  # ACK, NACK, PAUSE and RESUME frames: the Ethernet minimum frame
 
 # ECMP modes and buffer policies (PacketNet.params).
 ECMP_FLOW = 0
@@ -60,7 +61,8 @@ P_PFC = 9
 P_XOFF = 10
 P_XON = 11
 P_SEED = 12
-P_SIZE = 13
+P_NACK = 13
+P_SIZE = 14
 # Slots of PacketNet.fparams (float64).
 F_DT_ALPHA = 0
 F_PMAX = 1
@@ -172,6 +174,7 @@ class PacketState(NamedTuple):
     snd_una: np.ndarray  # int32[F]
     rcv_nxt: np.ndarray  # int32[F]
     max_sent: np.ndarray  # int32[F] highest sequence number sent + 1
+    nack_for: np.ndarray  # int32[F] rcv_nxt of the last NACK sent (one NACK per gap)
     f_packets: np.ndarray  # int64[F]
     f_retx: np.ndarray  # int64[F]
     f_ecn: np.ndarray  # int64[F]
@@ -221,7 +224,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         pred_left=pred_count.astype(np.int32).copy(),
         t_start=flows(-1, np.int64), t_finish=flows(-1, np.int64), t_progress=flows(0, np.int64),
         snd_nxt=flows(0, np.int32), snd_una=flows(0, np.int32), rcv_nxt=flows(0, np.int32),
-        max_sent=flows(0, np.int32),
+        max_sent=flows(0, np.int32), nack_for=flows(-1, np.int32),
         f_packets=flows(0, np.int64), f_retx=flows(0, np.int64),
         f_ecn=flows(0, np.int64), f_drops=flows(0, np.int64), f_rcvd=flows(0, np.int64),
     )
@@ -671,9 +674,24 @@ def _arrive(net, st, link, t):
             if st.snd_nxt[f] < ack:  # after a go-back, skip what the receiver already has
                 st.snd_nxt[f] = ack
         return STATUS_SLICE
+    if kind == PKT_NACK:
+        n = st.pkt_seq[p]
+        _free(st, p)
+        if n < st.snd_una[f]:
+            return STATUS_SLICE  # stale
+        st.snd_una[f] = n
+        st.t_progress[f] = t
+        st.snd_nxt[f] = n  # go back to the first packet the receiver is missing
+        if not st.in_ring[f]:
+            _ring_push(st, node, f)
+        return _try_start(net, st, net.host_uplink[node], t)
     seq = st.pkt_seq[p]
     _free(st, p)
     st.f_rcvd[f] += 1
+    reply = PKT_ACK
+    if seq > st.rcv_nxt[f] and net.params[P_NACK] and st.nack_for[f] != st.rcv_nxt[f]:
+        st.nack_for[f] = st.rcv_nxt[f]
+        reply = PKT_NACK
     if seq == st.rcv_nxt[f]:
         st.rcv_nxt[f] = seq + 1
         if seq + 1 == net.f_npkts[f]:
@@ -685,7 +703,7 @@ def _arrive(net, st, link, t):
                 if st.pred_left[s] == 0:
                     if not _schedule(st, max(t + net.f_gap[s], net.f_start[s]), (np.int64(s) << 2) | EV_START):
                         return STATUS_HEAP_FULL
-    return _send_control(net, st, net.host_uplink[node], PKT_ACK, f, st.rcv_nxt[f], t)
+    return _send_control(net, st, net.host_uplink[node], reply, f, st.rcv_nxt[f], t)
 
 
 @kernel

@@ -259,3 +259,16 @@ def test_packet_pool_grows_and_its_cap_is_named(monkeypatch):
     capped = fabsim.load_scenario({**incast_doc(8, 300_000, pfc=False), "run": {"engine": "packet", "packet_pool": 16}})
     with pytest.raises(SimulationError, match="run.packet_pool"):
         simulate(capped)
+
+
+def test_nack_recovers_a_drop_without_waiting_for_the_timeout():
+    # 3 senders overflow a 50 KB buffer; a gap is NACKed at once, while without NACKs every loss
+    # waits for the 1 ms timer (tail drops, with no later packet to reveal the gap, still do)
+    doc = incast_doc(3, 300_000, pfc=False, buffer="50KB")
+    runs = {}
+    for nack in (True, False):
+        res = simulate(fabsim.load_scenario({**doc, "host": {"rto": "1ms", "nack": nack}}))
+        flows = res.flows.to_pandas()
+        assert flows.completed.all() and flows.drops.sum() > 0
+        runs[nack] = flows.fct_ns.max()
+    assert runs[True] <= runs[False] - 900_000  # at least one timeout saved

@@ -430,7 +430,7 @@ def tiny_scenarios(draw):
         "run": {"seed": draw(st.integers(0, 2**32)), "until": "50ms"},
         "topology": topology,
         "switch": switch,
-        "host": {"mtu": mtu, "header": header, "rto": f"{draw(st.sampled_from([10, 30, 100]))}us"},
+        "host": {"mtu": mtu, "header": header, "rto": f"{draw(st.sampled_from([10, 30, 100]))}us", "nack": draw(st.booleans())},
         "routing": {"ecmp": draw(st.sampled_from(["flow", "packet", "adaptive"]))},
         "cc": {"algorithm": "none", "preset": draw(st.sampled_from(["hpcc", "paper", "paper"]))},
         "traffic": traffic,

@@ -141,7 +141,7 @@ MIN_MTU_BYTES = 64
 
 
 def parse_host(t: Table) -> HostConfig:
-    t.check_keys(("mtu", "header", "rto"))
+    t.check_keys(("mtu", "header", "rto", "nack"))
     mtu = t.size_bytes("mtu", 4096)
     if mtu < MIN_MTU_BYTES:
         raise t.error("mtu", f"mtu must be ≥ {MIN_MTU_BYTES} bytes, got {mtu}")
@@ -149,6 +149,7 @@ def parse_host(t: Table) -> HostConfig:
         mtu_bytes=mtu,
         header_bytes=t.size_bytes("header", 48),
         rto_ps=t.time_ps("rto", "1ms", allow_zero=False),
+        nack=t.boolean("nack", True),
     )
 
 

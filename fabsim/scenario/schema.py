@@ -176,6 +176,7 @@ class HostConfig(_Section):
     mtu_bytes: int  #: payload bytes per packet (≥ 64)
     header_bytes: int  #: header bytes per packet on the wire
     rto_ps: int  #: go-back-N retransmission timeout
+    nack: bool  #: receivers send a NACK on a sequence gap (RoCE's NAK), senders go back at once
 
 
 @dataclass(frozen=True, slots=True)

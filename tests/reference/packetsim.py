@@ -38,10 +38,10 @@ from collections import deque
 MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
 PS_PER_S = 10**12
-CTRL_BYTES = 64  # ACK, PAUSE and RESUME on the wire (the Ethernet minimum frame)
+CTRL_BYTES = 64  # ACK, NACK, PAUSE and RESUME on the wire (the Ethernet minimum frame)
 
 # Packet kinds.
-DATA, ACK, PAUSE, RESUME = 0, 1, 2, 3
+DATA, ACK, PAUSE, RESUME, NACK = 0, 1, 2, 3, 4
 # Event kinds (the argument is a flow id for START / RTO, a link id for TX_DONE / ARRIVE).
 START, TX_DONE, ARRIVE, RTO = 0, 1, 2, 3
 # Queues of a port.
@@ -113,7 +113,7 @@ class Packet:
         self.ce = False
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
-        names = {DATA: "DATA", ACK: "ACK", PAUSE: "PAUSE", RESUME: "RESUME"}
+        names = {DATA: "DATA", ACK: "ACK", PAUSE: "PAUSE", RESUME: "RESUME", NACK: "NACK"}
         return f"{names[self.kind]}(f={self.flow}, seq={self.seq}, w={self.wire})"
 
 
@@ -164,6 +164,7 @@ class PacketSim:
         self.mtu = int(host.mtu_bytes)
         self.header = int(host.header_bytes)
         self.rto = int(host.rto_ps)
+        self.nack_on = bool(host.nack)
         self.ecmp = sc.routing.ecmp
         kmin0, kmax0, pmax0 = ECN_PRESETS[sc.cc.preset]
         self.kmin, self.kmax = [], []
@@ -200,6 +201,7 @@ class PacketSim:
         self.rcv_nxt = [0] * n
         self.t_progress = [0] * n
         self.in_ring = [False] * n
+        self.nack_for = [-1] * n  # rcv_nxt of the last NACK sent, per flow
         self.rings = [deque() for _ in range(self.n_hosts)]
 
         # --- per-port / per-pipe / per-switch state -------------------------------------------
@@ -409,6 +411,8 @@ class PacketSim:
             self.forward(node, l, p)
         elif p.kind == DATA:
             self.receive_data(node, p)
+        elif p.kind == NACK:
+            self.receive_nack(node, p)
         else:
             self.receive_ack(p)
 
@@ -459,6 +463,10 @@ class PacketSim:
         t = self.now
         f = p.flow
         self.flow_received[f] += 1
+        reply = ACK
+        if p.seq > self.rcv_nxt[f] and self.nack_on and self.nack_for[f] != self.rcv_nxt[f]:
+            self.nack_for[f] = self.rcv_nxt[f]  # one NACK per gap
+            reply = NACK
         if p.seq == self.rcv_nxt[f]:
             self.rcv_nxt[f] += 1
             if self.rcv_nxt[f] == self.f_packets[f]:
@@ -468,8 +476,21 @@ class PacketSim:
                     if self.preds_left[s] == 0:
                         self.schedule(max(t + self.f_gap[s], self.f_start[s]), START, s)
         uplink = self.host_uplink[h]
-        self.enqueue(uplink, CTRL_Q, Packet(ACK, f, self.rcv_nxt[f], CTRL_BYTES))
+        self.enqueue(uplink, CTRL_Q, Packet(reply, f, self.rcv_nxt[f], CTRL_BYTES))
         self.try_start(uplink)
+
+    def receive_nack(self, h: int, p: Packet) -> None:
+        """§ ARRIVE: a NACK at the source host: go back to the first missing packet."""
+        f = p.flow
+        if p.seq < self.snd_una[f]:
+            return
+        self.snd_una[f] = p.seq
+        self.t_progress[f] = self.now
+        self.snd_nxt[f] = p.seq
+        if not self.in_ring[f]:
+            self.rings[h].append(f)
+            self.in_ring[f] = True
+        self.try_start(self.host_uplink[h])
 
     def receive_ack(self, p: Packet) -> None:
         """§ ARRIVE: an ACK at the source host."""
