@@ -13,7 +13,7 @@ from fabsim.native.flow import (
 
 from .build import Model
 from .errors import SimulationError
-from .raw import Progress, RawRun, Slicer, flow_paths, wire_bytes
+from .raw import RawRun, Slicer, flow_paths, wire_bytes
 
 T_MAX_PS = 2**62
 
@@ -41,18 +41,14 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
     st = new_state(net, flows.pred_count)
     until = sc.run.until_ps if sc.run.until_ps is not None else T_MAX_PS
 
-    slicer = Slicer(until)
+    slicer = Slicer(until, wall0=wall0)
     status = codes.STATUS_SLICE
     while status == codes.STATUS_SLICE and slicer.more():
         t_end = slicer.next_end()
         status = run_until(net, st, np.int64(t_end))
         slicer.done()
-        if progress is not None:
-            progress(Progress(
-                t_ps=t_end if status == codes.STATUS_SLICE else int(st.clock[CLK_T_NOW]),
-                flows_done=int(st.clock[CLK_DONE]), flows_total=len(flows),
-                events=int(st.clock[CLK_EVENTS]), wall_s=time.perf_counter() - wall0,
-            ))
+        slicer.report(progress, status == codes.STATUS_DONE, st.clock[CLK_T_NOW], st.clock[CLK_DONE],
+                      len(flows), st.clock[CLK_EVENTS])
     if status == codes.STATUS_HEAP_FULL:
         raise SimulationError("the flow engine's event heap overflowed (an internal sizing error)", status)
 

@@ -12,7 +12,7 @@ from fabsim.native.wheel import wheel_geometry
 
 from .build import Model
 from .errors import SimulationError, UsageError
-from .raw import Progress, RawRun, Slicer, hash_ids, packets, wire_bytes
+from .raw import RawRun, Slicer, flow_paths, hash_ids, packets, wire_bytes
 
 T_MAX_PS = 2**62
 
@@ -143,7 +143,7 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
 
     sample_ps = sc.output.queue_sample_ps
     samples: list[tuple[int, np.ndarray, np.ndarray]] = []
-    slicer = Slicer(until, fixed_ps=sample_ps)
+    slicer = Slicer(until, fixed_ps=sample_ps, wall0=wall0)
     status = codes.STATUS_SLICE
     while status == codes.STATUS_SLICE and slicer.more():
         t_end = slicer.next_end()
@@ -159,12 +159,8 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
             if busy.size:
                 samples.append((t_end, busy.astype(np.int32), st.period_max_q[busy].copy()))
                 st.period_max_q[busy] = st.dq_bytes[busy]
-        if progress is not None:
-            progress(Progress(
-                t_ps=t_end if status == codes.STATUS_SLICE else int(st.clock[k.C_T_NOW]),
-                flows_done=int(st.clock[k.C_DONE]), flows_total=len(flows),
-                events=int(st.clock[k.C_EVENTS]), wall_s=time.perf_counter() - wall0,
-            ))
+        slicer.report(progress, status == codes.STATUS_DONE, st.clock[k.C_T_NOW], st.clock[k.C_DONE],
+                      len(flows), st.clock[k.C_EVENTS])
     if status in (k.STATUS_POOL_LOW, k.STATUS_POOL_FULL):
         raise SimulationError(
             f"{sc.source}: run.packet_pool: all {pool:,} packets of the pool are in use; "
@@ -229,7 +225,7 @@ def _ideal_fct(model: Model, flows) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     """FCT of each flow alone on an idle fabric, store-and-forward along its hashed path
     (the path its packets take with ``ecmp = "flow"``), and those paths (CSR)."""
     sc, fabric = model.scenario, model.fabric
-    path_ptr, path_link = model.routing.paths(flows.src, flows.dst, hash_ids(flows), flows.channel, sc.run.seed)
+    path_ptr, path_link, _ = flow_paths(model, flows)
     ideal = k.store_and_forward_fct(
         path_ptr, path_link, fabric.link_rate_bps, net_pipe_delay(model), flows.size_bytes,
         sc.host.mtu_bytes, sc.host.header_bytes,

@@ -34,8 +34,9 @@ class Slicer:
     of simulated time and adapt so that each takes about ``wall_s`` of wall time.
     """
 
-    def __init__(self, until_ps: int, fixed_ps: int = 0, wall_s: float = 0.25):
+    def __init__(self, until_ps: int, fixed_ps: int = 0, wall_s: float = 0.25, wall0: float | None = None):
         self.until_ps = until_ps
+        self.wall0 = time.perf_counter() if wall0 is None else wall0
         self.fixed = fixed_ps > 0
         self.slice_ps = fixed_ps or 10**7
         self.wall_s = wall_s
@@ -56,6 +57,15 @@ class Slicer:
         if not self.fixed:
             spent = max(time.perf_counter() - self._started, 1e-4)
             self.slice_ps = int(min(max(self.slice_ps * self.wall_s / spent, 10**6), 10**13))
+
+    def report(self, progress, finished: bool, t_now_ps, flows_done, flows_total: int, events) -> None:
+        """Call ``progress`` (if any) with where the run is: the slice end, or the last event's
+        time once the run has finished."""
+        if progress is not None:
+            progress(Progress(
+                t_ps=int(t_now_ps if finished else self.t_end), flows_done=int(flows_done),
+                flows_total=flows_total, events=int(events), wall_s=time.perf_counter() - self.wall0,
+            ))
 
 
 @dataclass(frozen=True, eq=False)

@@ -68,7 +68,6 @@ class FlowState(NamedTuple):
     t_rem: np.ndarray  # int64[F] when rem_bytes was last brought up to date
     rate_bps: np.ndarray  # float64[F]
     t_start: np.ndarray  # int64[F] (−1 until started)
-    t_sent: np.ndarray  # int64[F] last byte on the wire (−1)
     t_finish: np.ndarray  # int64[F] last byte received (−1)
     t_done: np.ndarray  # int64[F] projected transmission end of an active flow
     heap_t: np.ndarray  # start and reception events keyed (t_ps, seq)
@@ -117,7 +116,6 @@ def new_state(net: FlowNet, pred_count: np.ndarray) -> FlowState:
         t_rem=np.zeros(n_flows, np.int64),
         rate_bps=np.zeros(n_flows, np.float64),
         t_start=np.full(n_flows, -1, np.int64),
-        t_sent=np.full(n_flows, -1, np.int64),
         t_finish=np.full(n_flows, -1, np.int64),
         t_done=np.full(n_flows, T_NEVER, np.int64),
         heap_t=heap_t,
@@ -375,7 +373,6 @@ def run_until(net, st, t_end):
             if st.state[f] != FLOW_ACTIVE or st.t_done[f] != t:
                 continue
             st.state[f] = FLOW_SENT
-            st.t_sent[f] = t
             st.rem_bytes[f] = 0.0
             st.t_rem[f] = t
             st.t_done[f] = T_NEVER
