@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from .build import Model
 from .raw import RawRun, packets
+from .trace.arrays import from_numpy, strings
 from .trace.stats import percentiles
 from .trace.tables import make_table, trace_metadata
 from .trace.writer import write_run
@@ -56,7 +57,7 @@ def _labels(index: np.ndarray, names: list[str]) -> pa.DictionaryArray:
     null = codes < 0
     # a null's code stays in range: some readers (Polars) check codes even under the mask
     return pa.DictionaryArray.from_arrays(
-        pa.array(np.where(null, 0, codes), mask=null), pa.array(unique, pa.string()),
+        from_numpy(np.where(null, 0, codes), null), strings(unique),
     )
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from .codes import ROUTE_LOCAL, STATUS_DONE, STATUS_HEAP_FULL, STATUS_SLICE
 from .ecmp import ecmp_hash, ecmp_salt, flow_hash, mix64
-from .wheel import T_NEVER, Wheel, new_wheel, wheel_next, wheel_push, wheel_take
+from .wheel import T_NEVER, W_COUNT, W_OVF, Wheel, new_wheel, wheel_next, wheel_push, wheel_take
 from .jit import hot, kernel
 from .routing import pick_port
 
@@ -70,7 +70,7 @@ F_PMAX = 1
 # Slots of PacketState.clock (int64).
 C_T_NOW = 0
 C_SEQ = 1
-C_PENDING = 2  # events pending
+C_PENDING = 2  # events pending (set when run_until returns)
 C_EVENTS = 3
 C_HOPS = 4
 C_FREE = 5  # head of the packet free list
@@ -279,7 +279,6 @@ def _schedule(st, t, value):
     clk = st.clock
     if not wheel_push(st.ev, t, clk[C_SEQ], value):
         return False
-    clk[C_PENDING] += 1
     clk[C_SEQ] += 1
     return True
 
@@ -489,50 +488,60 @@ def run_until(net, st, t_end):
     """Process every event with time ≤ ``t_end``; returns a STATUS_* code."""
     clk = st.clock
     pool = st.pkt_next.shape[0]
+    events = np.int64(0)  # kept in a register; written back to the clock on the way out
+    t_now = clk[C_T_NOW]
+    status = STATUS_SLICE
     while True:
         t = wheel_next(st.ev)
         if t == T_NEVER or t > t_end:
             break
         if pool - clk[C_IN_USE] < POOL_RESERVE:
-            return STATUS_POOL_LOW
+            status = STATUS_POOL_LOW
+            break
         v = wheel_take(st.ev)
-        clk[C_PENDING] -= 1
-        clk[C_T_NOW] = t
-        clk[C_EVENTS] += 1
-        kind = v & 3
-        obj = np.int64(v >> 2)
-        status = STATUS_SLICE
-        if kind == EV_TX_DONE:
-            status = _tx_done(net, st, obj, t)
-        elif kind == EV_ARRIVE:
-            status = _arrive(net, st, obj, t)
-        elif kind == EV_START:
-            f = obj
-            host = net.f_src[f]
-            st.t_start[f] = t
+        t_now = t
+        events += 1
+        status = _event(net, st, v, t)
+        if status != STATUS_SLICE:
+            break
+    clk[C_T_NOW] = t_now
+    clk[C_EVENTS] += events
+    clk[C_PENDING] = st.ev.ctl[W_COUNT] + st.ev.ctl[W_OVF]
+    if status == STATUS_SLICE and clk[C_PENDING] == 0:
+        return STATUS_DONE
+    return status
+
+
+@hot(inline="always")
+def _event(net, st, v, t):
+    kind = v & 3
+    obj = np.int64(v >> 2)
+    if kind == EV_TX_DONE:
+        return _tx_done(net, st, obj, t)
+    if kind == EV_ARRIVE:
+        return _arrive(net, st, obj, t)
+    f = obj
+    host = net.f_src[f]
+    if kind == EV_START:
+        st.t_start[f] = t
+        st.t_progress[f] = t
+        _ring_push(st, host, f)
+        if not _schedule(st, t + net.params[P_RTO], (f << 2) | EV_RTO):
+            return STATUS_HEAP_FULL
+        return _try_start(net, st, net.host_uplink[host], t)
+    if st.snd_una[f] < net.f_npkts[f]:
+        if t - st.t_progress[f] >= net.params[P_RTO]:
+            # go-back-N
+            st.snd_nxt[f] = st.snd_una[f]
             st.t_progress[f] = t
-            _ring_push(st, host, f)
+            if not st.in_ring[f]:
+                _ring_push(st, host, f)
             if not _schedule(st, t + net.params[P_RTO], (f << 2) | EV_RTO):
                 return STATUS_HEAP_FULL
-            status = _try_start(net, st, net.host_uplink[host], t)
-        else:
-            f = obj
-            if st.snd_una[f] < net.f_npkts[f]:
-                if t - st.t_progress[f] >= net.params[P_RTO]:
-                    # go-back-N
-                    st.snd_nxt[f] = st.snd_una[f]
-                    st.t_progress[f] = t
-                    host = net.f_src[f]
-                    if not st.in_ring[f]:
-                        _ring_push(st, host, f)
-                    if not _schedule(st, t + net.params[P_RTO], (f << 2) | EV_RTO):
-                        return STATUS_HEAP_FULL
-                    status = _try_start(net, st, net.host_uplink[host], t)
-                elif not _schedule(st, st.t_progress[f] + net.params[P_RTO], (f << 2) | EV_RTO):
-                    return STATUS_HEAP_FULL
-        if status != STATUS_SLICE:
-            return status
-    return STATUS_DONE if clk[C_PENDING] == 0 else STATUS_SLICE
+            return _try_start(net, st, net.host_uplink[host], t)
+        if not _schedule(st, st.t_progress[f] + net.params[P_RTO], (f << 2) | EV_RTO):
+            return STATUS_HEAP_FULL
+    return STATUS_SLICE
 
 
 @hot(inline="always")

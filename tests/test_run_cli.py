@@ -517,3 +517,16 @@ def test_notebook_reading(small, tmp_path, capsys):
     assert joined.height == fl.filter(pl.col("collective").is_not_null()).height
     assert (joined["job"].cast(pl.String) == joined["job_c"].cast(pl.String)).all()
     assert (joined["iteration"] == joined["iteration_c"]).all()
+
+
+def test_a_run_does_not_import_pandas(small, tmp_path):
+    """pyarrow.array imports pandas when it is installed (a quarter of a second per run): traces
+    are built from NumPy buffers instead. Trivially true where pandas is absent."""
+    code = (
+        "import sys\n"
+        "from fabsim.cli import main\n"
+        f"status = main(['run', {str(small)!r}, '--out', {str(tmp_path / 'out')!r}, '--quiet'])\n"
+        "sys.exit(3 if 'pandas' in sys.modules else status)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -408,3 +408,15 @@ def test_percentiles_of_nothing_are_none():
     assert percentiles([]) == empty
     assert percentiles(pa.array([None], pa.int64())) == empty
     json.dumps(empty, allow_nan=False)
+
+
+def test_numpy_columns_become_arrow_arrays_without_pyarrow_array():
+    from fabsim.trace.arrays import from_numpy, strings
+
+    assert from_numpy(np.array([1, 2, 3]), np.array([False, True, False])).to_pylist() == [1, None, 3]
+    flags = np.arange(19) % 3 == 0
+    assert from_numpy(flags).to_pylist() == flags.tolist()
+    assert from_numpy(np.array([1.5, -2.0], np.float32)).type == pa.float32()
+    assert from_numpy(np.arange(10)[::3]).to_pylist() == [0, 3, 6, 9]
+    assert strings(["a", "bé", ""]).to_pylist() == ["a", "bé", ""]
+    assert strings([]).to_pylist() == []

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 import numpy as np
 import pyarrow as pa
 
+from .arrays import from_numpy, strings
+
 from .schema import METADATA_KEYS, SCHEMA_VERSION, SCHEMAS
 
 __all__ = ["make_table", "trace_metadata"]
@@ -89,6 +91,26 @@ def _column(trace: str, field: pa.Field, values: object) -> pa.Array:
     return array
 
 
+def _numeric(dtype: pa.DataType) -> bool:
+    return pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_boolean(dtype)
+
+
+def _from_list(values: list, plain: pa.DataType) -> pa.Array:
+    if not values:
+        return pa.nulls(0, plain)
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, str) for v in present):
+        if len(present) < len(values):
+            return pa.array(values, type=plain)
+        return strings(values).cast(plain)
+    if _numeric(plain) and all(isinstance(v, (bool, int, float, np.generic)) for v in present):
+        mask = np.array([v is None for v in values], np.bool_)
+        data = np.array([0 if v is None else v for v in values])
+        if data.dtype.kind in "biuf":
+            return from_numpy(data, mask if mask.any() else None).cast(plain)
+    return pa.array(values, type=plain)
+
+
 def _convert(values: object, dtype: pa.DataType) -> pa.Array:
     """``values`` as a single-chunk array of ``dtype`` (label columns dictionary-encoded)."""
     label = pa.types.is_dictionary(dtype)
@@ -97,10 +119,14 @@ def _convert(values: object, dtype: pa.DataType) -> pa.Array:
         values = values.combine_chunks()
     if isinstance(values, pa.Array):
         array = values.cast(dtype if pa.types.is_dictionary(values.type) else plain)
+    elif np.ma.isMaskedArray(values) and _numeric(plain):
+        array = from_numpy(np.ma.getdata(values), np.ma.getmaskarray(values)).cast(plain)
     elif np.ma.isMaskedArray(values):
         array = pa.array(np.ma.getdata(values), type=plain, mask=np.ma.getmaskarray(values))
+    elif isinstance(values, np.ndarray) and _numeric(plain):
+        array = from_numpy(values).cast(plain)
     else:
-        array = pa.array(values, type=plain)
+        array = _from_list(list(values), plain)
     if label and not pa.types.is_dictionary(array.type):
         array = array.dictionary_encode()
     return array.cast(dtype)
