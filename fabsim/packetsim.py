@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -11,6 +12,7 @@ from fabsim.native import packet as k
 from fabsim.native.wheel import wheel_geometry
 
 from .build import Model
+from .cc import resolve as resolve_cc
 from .errors import SimulationError, UsageError
 from .raw import RawRun, Slicer, flow_paths, hash_ids, packets, wire_bytes
 
@@ -86,9 +88,24 @@ def build_net(model: Model, flows) -> k.PacketNet:
     hid = hash_ids(flows)
     channel = flows.channel.astype(np.int64)
     fwd, rev = k.flow_hashes(sc.run.seed, flows.src, flows.dst, hid, channel)
-    fparams = np.zeros(2, np.float64)
+    fparams = np.zeros(k.F_SIZE, np.float64)
     fparams[k.F_DT_ALPHA] = sc.switch.dt_alpha
     fparams[k.F_PMAX] = pmax
+    line = fabric.link_rate_bps[fabric.host_uplink[flows.src]].astype(np.float64)
+    rai = rhai = np.zeros(len(flows), np.float64)
+    if sc.cc.algorithm == "dcqcn":
+        d = resolve_cc(sc)
+        params[k.P_CC] = k.CC_PAPER if d.dialect == "paper" else k.CC_HPCC
+        params[k.P_CNP_INTERVAL] = d.cnp_interval_ps
+        params[k.P_ALPHA_TIMER] = d.alpha_timer_ps
+        params[k.P_RATE_TIMER] = d.rate_timer_ps
+        params[k.P_DEC_INTERVAL] = d.rate_decrease_interval_ps
+        params[k.P_BYTE_COUNTER] = d.byte_counter_bytes
+        params[k.P_FAST_RECOVERY] = d.fast_recovery
+        fparams[k.F_G] = d.g
+        fparams[k.F_ALPHA0] = d.initial_alpha
+        fparams[k.F_MIN_RATE] = d.min_rate_bps
+        rai, rhai = d.steps_for(line)
     return k.PacketNet(
         params=params,
         fparams=fparams,
@@ -123,16 +140,18 @@ def build_net(model: Model, flows) -> k.PacketNet:
         f_gap=flows.gap_ps,
         succ_ptr=flows.succ_ptr,
         succ=flows.succ,
+        f_rai=np.asarray(rai, np.float64),
+        f_rhai=np.asarray(rhai, np.float64),
     )
 
 
 def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
     """Simulate ``flows`` packet by packet; ``progress(Progress)`` is called between slices."""
     sc = model.scenario
-    if sc.cc.algorithm != "none":
+    if sc.cc.algorithm not in ("none", "dcqcn"):
         raise UsageError(
-            f'{sc.source}: cc.algorithm: the packet engine sends at line rate and does not implement '
-            f'"{sc.cc.algorithm}" yet; set cc.algorithm = "none" (or use the flow engine)'
+            f'{sc.source}: cc.algorithm: the packet engine implements "none" and "dcqcn", not '
+            f'"{sc.cc.algorithm}"'
         )
     wall0 = time.perf_counter()
     net = build_net(model, flows)
@@ -142,8 +161,10 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
     until = sc.run.until_ps if sc.run.until_ps is not None else T_MAX_PS
 
     sample_ps = sc.output.queue_sample_ps
+    cc_ps = sc.output.cc_sample_ps if sc.cc.algorithm == "dcqcn" else 0
     samples: list[tuple[int, np.ndarray, np.ndarray]] = []
-    slicer = Slicer(until, fixed_ps=sample_ps, wall0=wall0)
+    rate_samples: list[tuple[int, tuple]] = []
+    slicer = Slicer(until, fixed_ps=math.gcd(sample_ps, cc_ps), wall0=wall0)
     status = codes.STATUS_SLICE
     while status == codes.STATUS_SLICE and slicer.more():
         t_end = slicer.next_end()
@@ -153,7 +174,9 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
             st = k.grow_pool(st, pool)
             status = k.run_until(net, st, np.int64(t_end))
         slicer.done()
-        if sample_ps:
+        if cc_ps and t_end % cc_ps == 0:
+            rate_samples.append((t_end, k.sample_rates(net, st, np.int64(t_end))))
+        if sample_ps and t_end % sample_ps == 0:
             # the peak data queue of every port whose queue was non-empty during the period
             busy = np.flatnonzero(st.period_max_q)
             if busy.size:
@@ -210,6 +233,8 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
         link_ecn=st.l_ecn.copy(),
         link_pause_ps=pause.astype(np.int64),
         queue_samples=_concat_samples(samples),
+        rate_samples=_concat_rates(rate_samples) if cc_ps else None,
+        flow_cnps=st.f_cnp.copy(),
     )
 
 
@@ -219,6 +244,14 @@ def _concat_samples(samples) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64)
     t = np.concatenate([np.full(ids.size, t_ps, np.int64) for t_ps, ids, _ in samples])
     return t, np.concatenate([ids for _, ids, _ in samples]), np.concatenate([q for _, _, q in samples])
+
+
+def _concat_rates(samples) -> tuple[np.ndarray, ...]:
+    """(t_ps, flow_id, rate_bps, target_bps, alpha) columns of the rates trace."""
+    if not samples:
+        return (np.zeros(0, np.int64), np.zeros(0, np.int32)) + (np.zeros(0, np.float64),) * 3
+    t = np.concatenate([np.full(cols[0].size, t_ps, np.int64) for t_ps, cols in samples])
+    return (t,) + tuple(np.concatenate([cols[i] for _, cols in samples]) for i in range(4))
 
 
 def _ideal_fct(model: Model, flows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

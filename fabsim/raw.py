@@ -105,6 +105,8 @@ class RawRun:
     link_ecn: np.ndarray | None = None  # int64[L]
     link_pause_ps: np.ndarray | None = None  # int64[L] time the port's data priority was paused
     queue_samples: tuple | None = None  # (t_ps, link_id, queue_bytes) every output.queue_sample
+    rate_samples: tuple | None = None  # (t_ps, flow_id, rate_bps, target_bps, alpha) every output.cc_sample
+    flow_cnps: np.ndarray | None = None  # DCQCN congestion signals (CNPs or ECN echoes) per flow
 
 
 def packets(size_bytes: np.ndarray, mtu_bytes: int) -> np.ndarray:

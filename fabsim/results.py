@@ -135,6 +135,11 @@ def assemble(model: Model, flows, raw: RawRun) -> Result:
     if raw.queue_samples is not None and sc.output.queue_sample_ps:
         t_ps, link_id, queue_bytes = raw.queue_samples
         extra["queues"] = make_table("queues", {"t_ns": _ns(t_ps), "link_id": link_id, "queue_bytes": queue_bytes}, meta)
+    if raw.rate_samples is not None:
+        t_ps, flow_id, rate, target, alpha = raw.rate_samples
+        extra["rates"] = make_table("rates", {
+            "t_ns": _ns(t_ps), "flow_id": flow_id, "rate_bps": rate, "target_bps": target, "alpha": alpha,
+        }, meta)
     summary = _summary(model, flows, raw, done, fct_ps, slowdown, jobs_summary)
     return Result(flows_table, collectives_table, links_table, failures_table, summary, sc.output.format, extra)
 
@@ -205,6 +210,7 @@ def _network(raw: RawRun) -> dict | None:
         "ports_paused": int((raw.link_pause_ps > 0).sum()),
         "pause_ns_max": int(raw.link_pause_ps.max(initial=0)) // PS_PER_NS,
         "max_queue_bytes": int(raw.link_max_queue.max(initial=0)),
+        "cc_signals": int(raw.flow_cnps.sum()) if raw.flow_cnps is not None else 0,
     }
 
 

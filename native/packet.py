@@ -25,11 +25,14 @@ STATUS_POOL_FULL = 3  # the packet pool ran out in the middle of an event (a siz
 STATUS_POOL_LOW = 4  # stopped before an event: fewer than POOL_RESERVE free packets; grow the pool
 POOL_RESERVE = 4  # an event allocates at most two packets (e.g. a RESUME and a data packet)
 
-# Event kinds, in the low two bits of an event value (value = object << 2 | kind).
+# Event kinds, in the low EV_BITS bits of an event value (value = object << EV_BITS | kind).
 EV_START = 0
 EV_TX_DONE = 1
 EV_ARRIVE = 2
 EV_RTO = 3
+EV_PACE = 4  # a paced flow may send again
+EV_BITS = 3  # the event value is (object << EV_BITS) | kind
+EV_MASK = 7
 
 # Packet kinds.
 PKT_DATA = 0
@@ -37,7 +40,8 @@ PKT_ACK = 1
 PKT_PAUSE = 2
 PKT_RESUME = 3
 PKT_NACK = 4
-CONTROL_WIRE_BYTES = 64  # ACK, NACK, PAUSE and RESUME frames: the Ethernet minimum frame
+PKT_CNP = 5
+CONTROL_WIRE_BYTES = 64  # ACK, NACK, CNP, PAUSE and RESUME frames: the Ethernet minimum frame
 
 # ECMP modes and buffer policies (PacketNet.params).
 ECMP_FLOW = 0
@@ -62,10 +66,33 @@ P_XOFF = 10
 P_XON = 11
 P_SEED = 12
 P_NACK = 13
-P_SIZE = 14
+P_CC = 14  # CC_NONE, CC_PAPER or CC_HPCC (docs/dcqcn.md)
+P_CNP_INTERVAL = 15  # paper: at most one CNP per flow per interval (ps)
+P_ALPHA_TIMER = 16  # ps
+P_RATE_TIMER = 17  # ps
+P_DEC_INTERVAL = 18  # hpcc: period of the rate-decrease check (ps)
+P_BYTE_COUNTER = 19  # paper: bytes per byte-counter expiry; 0 = off
+P_FAST_RECOVERY = 20  # F
+P_SIZE = 21
 # Slots of PacketNet.fparams (float64).
 F_DT_ALPHA = 0
 F_PMAX = 1
+F_G = 2  # DCQCN alpha gain
+F_ALPHA0 = 3  # initial alpha
+F_MIN_RATE = 4  # bit/s
+F_SIZE = 5
+
+CC_NONE = 0
+CC_PAPER = 1  # Zhu et al. 2015 as in htsim and the DESIGN: CNP packets, cut on each CNP
+CC_HPCC = 2  # Mellanox CX4 as in the HPCC ns-3 code: ECN echo on ACKs, periodic decrease check
+# RP flag bits
+RP_RUNNING = 1  # the first congestion signal has arrived: the timers run
+RP_ALPHA_CNP = 2  # hpcc: a signal arrived in the current alpha period
+RP_DEC_CNP = 4  # hpcc: a signal arrived since the last decrease check
+# in_ring states of a flow
+RING_OUT = 0
+RING_IN = 1
+RING_PACED = 2  # waiting for its EV_PACE
 
 # Slots of PacketState.clock (int64).
 C_T_NOW = 0
@@ -119,6 +146,8 @@ class PacketNet(NamedTuple):
     f_gap: np.ndarray  # int64[F]
     succ_ptr: np.ndarray  # int64[F+1]
     succ: np.ndarray  # int32[E]
+    f_rai: np.ndarray  # float64[F] DCQCN additive-increase step (bit/s)
+    f_rhai: np.ndarray  # float64[F] hyper-increase step (bit/s)
 
 
 class PacketState(NamedTuple):
@@ -164,7 +193,7 @@ class PacketState(NamedTuple):
     ring_head: np.ndarray  # int32[H] send ring (FIFO of flows)
     ring_tail: np.ndarray
     ring_next: np.ndarray  # int32[F]
-    in_ring: np.ndarray  # int8[F]
+    in_ring: np.ndarray  # int8[F] RING_OUT, RING_IN or RING_PACED
     # flows
     pred_left: np.ndarray  # int32[F]
     t_start: np.ndarray  # int64[F]
@@ -180,6 +209,20 @@ class PacketState(NamedTuple):
     f_ecn: np.ndarray  # int64[F]
     f_drops: np.ndarray  # int64[F]
     f_rcvd: np.ndarray  # int64[F] data packets that reached the destination (in order or not)
+    # DCQCN reaction point (sender) and notification point (receiver) per flow
+    rp_rc: np.ndarray  # float64[F] current rate Rc (bit/s)
+    rp_rt: np.ndarray  # float64[F] target rate Rt
+    rp_alpha: np.ndarray  # float64[F]
+    rp_t_alpha: np.ndarray  # int64[F] next alpha-timer expiry (T_NEVER: not running)
+    rp_t_dec: np.ndarray  # int64[F] hpcc: next decrease check
+    rp_t_inc: np.ndarray  # int64[F] next rate-increase timer expiry
+    rp_next: np.ndarray  # int64[F] earliest time the flow may send its next packet (pacing)
+    rp_stage_t: np.ndarray  # int32[F] timer stage counter T
+    rp_stage_bc: np.ndarray  # int32[F] byte-counter stage counter BC
+    rp_bytes: np.ndarray  # int64[F] bytes sent since the last byte-counter expiry or cut
+    rp_flags: np.ndarray  # int8[F] RP_* bits
+    np_last_cnp: np.ndarray  # int64[F] time of the last CNP the receiver sent (−1: none)
+    f_cnp: np.ndarray  # int64[F] congestion signals the sender received (CNPs or echoes)
 
 
 def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_buckets: int) -> PacketState:
@@ -191,8 +234,8 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
     n_flows = net.f_src.shape[0]
     n_hosts = int(net.params[P_N_HOSTS])
     n_nodes = int(max(net.link_src.max(initial=0), net.link_dst.max(initial=0))) + 1
-    # at most one pending TX_DONE and ARRIVE per link and one START or RTO per flow
-    ev = new_wheel(2 * n_links + 2 * n_flows + 16, shift, n_buckets)
+    # at most one pending TX_DONE and ARRIVE per link, one START or RTO and one PACE per flow
+    ev = new_wheel(2 * n_links + 3 * n_flows + 16, shift, n_buckets)
     pkt_next = np.arange(1, pool + 1, dtype=np.int32)
     pkt_next[-1] = -1
 
@@ -227,6 +270,11 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         max_sent=flows(0, np.int32), nack_for=flows(-1, np.int32),
         f_packets=flows(0, np.int64), f_retx=flows(0, np.int64),
         f_ecn=flows(0, np.int64), f_drops=flows(0, np.int64), f_rcvd=flows(0, np.int64),
+        rp_rc=flows(0.0, np.float64), rp_rt=flows(0.0, np.float64), rp_alpha=flows(0.0, np.float64),
+        rp_t_alpha=flows(T_NEVER, np.int64), rp_t_dec=flows(T_NEVER, np.int64),
+        rp_t_inc=flows(T_NEVER, np.int64), rp_next=flows(0, np.int64),
+        rp_stage_t=flows(0, np.int32), rp_stage_bc=flows(0, np.int32), rp_bytes=flows(0, np.int64),
+        rp_flags=flows(0, np.int8), np_last_cnp=flows(-1, np.int64), f_cnp=flows(0, np.int64),
     )
     st.clock[C_FREE] = 0 if pool > 0 else -1
     _seed_starts(net, st)
@@ -262,7 +310,7 @@ def grow_pool(st: PacketState, pool: int) -> PacketState:
 def _seed_starts(net, st):
     for f in range(net.f_src.shape[0]):
         if st.pred_left[f] == 0:
-            _schedule(st, net.f_start[f], (np.int64(f) << 2) | EV_START)
+            _schedule(st, net.f_start[f], (np.int64(f) << EV_BITS) | EV_START)
 
 
 # ---- small pieces -------------------------------------------------------------------------------
@@ -372,6 +420,142 @@ def _ecn_mark(net, st, link, q):
     return _draw(st) < p
 
 
+# ---- DCQCN (docs/dcqcn.md) ------------------------------------------------------------------
+
+@hot
+def _rp_increase(net, st, f, line):
+    """One rate-increase iteration of flow ``f`` (timer or byte counter; stages already counted
+    for the paper dialect, counted here after the step for hpcc)."""
+    F = net.params[P_FAST_RECOVERY]
+    rc = st.rp_rc[f]
+    rt = st.rp_rt[f]
+    if net.params[P_CC] == CC_PAPER:
+        t_stage = st.rp_stage_t[f]
+        bc_stage = st.rp_stage_bc[f]
+        if max(t_stage, bc_stage) <= F:
+            pass  # fast recovery
+        elif min(t_stage, bc_stage) > F:
+            rt += (min(t_stage, bc_stage) - F) * net.f_rhai[f]  # hyper increase
+        else:
+            rt += net.f_rai[f]  # additive increase
+        rt = min(rt, line)
+        st.rp_rt[f] = rt
+        st.rp_rc[f] = (rt + rc) / 2.0
+    else:
+        stage = st.rp_stage_t[f]
+        if stage == F:
+            rt += net.f_rai[f]
+        elif stage > F:
+            rt += net.f_rhai[f]
+        rt = min(rt, line)
+        st.rp_rt[f] = rt
+        st.rp_rc[f] = rc / 2.0 + rt / 2.0
+        st.rp_stage_t[f] = stage + 1
+
+
+@hot
+def _rp_advance(net, st, f, t):
+    """Apply every timer expiry of flow ``f`` at or before ``t``, in time order (ties: alpha
+    timer, then decrease check, then rate-increase timer)."""
+    line = np.float64(net.link_rate_bps[net.host_uplink[net.f_src[f]]])
+    g = net.fparams[F_G]
+    while True:
+        ta = st.rp_t_alpha[f]
+        td = st.rp_t_dec[f]
+        ti = st.rp_t_inc[f]
+        if ta <= td and ta <= ti:
+            if ta > t:
+                return
+            st.rp_t_alpha[f] = ta + net.params[P_ALPHA_TIMER]
+            if st.rp_flags[f] & RP_ALPHA_CNP:
+                st.rp_alpha[f] = (1.0 - g) * st.rp_alpha[f] + g
+                st.rp_flags[f] &= ~RP_ALPHA_CNP
+            else:
+                st.rp_alpha[f] = (1.0 - g) * st.rp_alpha[f]
+        elif td <= ti:
+            if td > t:
+                return
+            st.rp_t_dec[f] = td + net.params[P_DEC_INTERVAL]
+            if st.rp_flags[f] & RP_DEC_CNP:
+                st.rp_flags[f] &= ~RP_DEC_CNP
+                if st.rp_stage_t[f] != 0:
+                    st.rp_rt[f] = st.rp_rc[f]
+                st.rp_rc[f] = max(net.fparams[F_MIN_RATE], st.rp_rc[f] * (1.0 - st.rp_alpha[f] / 2.0))
+                st.rp_stage_t[f] = 0
+                st.rp_t_inc[f] = td + net.params[P_RATE_TIMER]
+        else:
+            if ti > t:
+                return
+            st.rp_t_inc[f] = ti + net.params[P_RATE_TIMER]
+            if net.params[P_CC] == CC_PAPER:
+                st.rp_stage_t[f] += 1
+            _rp_increase(net, st, f, line)
+
+
+@hot
+def _rp_signal(net, st, f, t):
+    """A congestion signal reaches the sender of ``f`` at ``t``: a CNP (paper) or an ACK/NACK
+    echoing a mark (hpcc)."""
+    _rp_advance(net, st, f, t)
+    st.f_cnp[f] += 1
+    if net.params[P_CC] == CC_PAPER:
+        alpha = st.rp_alpha[f]
+        st.rp_rt[f] = st.rp_rc[f]
+        st.rp_rc[f] = max(net.fparams[F_MIN_RATE], st.rp_rc[f] * (1.0 - alpha / 2.0))
+        g = net.fparams[F_G]
+        st.rp_alpha[f] = (1.0 - g) * alpha + g
+        st.rp_stage_t[f] = 0
+        st.rp_stage_bc[f] = 0
+        st.rp_bytes[f] = 0
+        st.rp_t_alpha[f] = t + net.params[P_ALPHA_TIMER]
+        st.rp_t_inc[f] = t + net.params[P_RATE_TIMER]
+        st.rp_flags[f] |= RP_RUNNING
+    elif st.rp_flags[f] & RP_RUNNING:
+        st.rp_flags[f] |= RP_ALPHA_CNP | RP_DEC_CNP
+    else:
+        # first signal: alpha restarts, both periodic timers start (the decrease check 1 ns
+        # after a multiple of the alpha period, as in the HPCC code)
+        st.rp_alpha[f] = net.fparams[F_ALPHA0]
+        st.rp_flags[f] = RP_RUNNING | RP_DEC_CNP
+        st.rp_t_alpha[f] = t + net.params[P_ALPHA_TIMER]
+        st.rp_t_dec[f] = t + net.params[P_DEC_INTERVAL] + 1000
+
+
+@hot
+def _rp_on_send(net, st, f, t, wire):
+    """Flow ``f`` puts a packet of ``wire`` bytes on the wire at ``t``: the earliest time it may
+    send the next one (``t`` itself when it sends at line rate), and the byte counter."""
+    _rp_advance(net, st, f, t)
+    uplink = net.host_uplink[net.f_src[f]]
+    line = np.float64(net.link_rate_bps[uplink])
+    rc = st.rp_rc[f]
+    nxt = t
+    if rc < line:
+        nxt = t + np.int64(np.ceil(np.float64(wire) * 8e12 / rc))
+    st.rp_next[f] = nxt
+    B = net.params[P_BYTE_COUNTER]
+    if B > 0 and st.rp_flags[f] & RP_RUNNING:
+        st.rp_bytes[f] += wire
+        if st.rp_bytes[f] >= B:
+            st.rp_bytes[f] = 0
+            st.rp_stage_bc[f] += 1
+            _rp_increase(net, st, f, line)
+    return nxt
+
+
+@hot(inline="always")
+def _make_eligible(net, st, f, host, t):
+    """Flow ``f`` has packets to send: it joins its host's send ring, or, if its pacing forbids
+    sending before ``rp_next``, waits for an EV_PACE then. False if the event set is full."""
+    if st.in_ring[f] != RING_OUT:
+        return True
+    if st.rp_next[f] > t:
+        st.in_ring[f] = RING_PACED
+        return _schedule(st, st.rp_next[f], (np.int64(f) << EV_BITS) | EV_PACE)
+    _ring_push(st, host, f)
+    return True
+
+
 # ---- try_start ----------------------------------------------------------------------------------
 
 @hot(inline="always")
@@ -410,24 +594,28 @@ def _try_start(net, st, link, t):
                     st.f_retx[f] += payload
                 else:
                     st.max_sent[f] = seq + 1
-                if seq + 1 < net.f_npkts[f]:
-                    _ring_push(st, host, f)
+                if net.params[P_CC] != CC_NONE:
+                    _rp_on_send(net, st, f, t, np.int64(st.pkt_wire[p]))
+                if seq + 1 < net.f_npkts[f] and not _make_eligible(net, st, f, host, t):
+                    return STATUS_HEAP_FULL
                 _push_data(st, link, p, t)
     if p < 0:
         return STATUS_SLICE
     st.busy[link] = 1
     st.tx_prio[link] = prio
-    if not _schedule(st, t + _ser_ps(st.pkt_wire[p], net.link_rate_bps[link]), (np.int64(link) << 2) | EV_TX_DONE):
+    if not _schedule(st, t + _ser_ps(st.pkt_wire[p], net.link_rate_bps[link]), (np.int64(link) << EV_BITS) | EV_TX_DONE):
         return STATUS_HEAP_FULL
     return STATUS_SLICE
 
 
-@hot(inline="always")
-def _send_control(net, st, link, kind, flow, seq, t):
-    """Queue a 64-byte control frame on port ``link`` and try to start it."""
+@hot
+def _send_control(net, st, link, kind, flow, seq, t, ecn=0):
+    """Queue a 64-byte control frame on port ``link`` and try to start it (``ecn``: an ACK or
+    NACK echoing a marked data packet)."""
     p = _alloc(st, flow, kind, seq, CONTROL_WIRE_BYTES)
     if p < 0:
         return STATUS_POOL_FULL
+    st.pkt_ecn[p] = ecn
     node = net.link_src[link]
     if node >= net.params[P_N_HOSTS]:
         st.used[node] += CONTROL_WIRE_BYTES
@@ -514,19 +702,29 @@ def run_until(net, st, t_end):
 
 @hot(inline="always")
 def _event(net, st, v, t):
-    kind = v & 3
-    obj = np.int64(v >> 2)
+    kind = v & EV_MASK
+    obj = np.int64(v >> EV_BITS)
     if kind == EV_TX_DONE:
         return _tx_done(net, st, obj, t)
     if kind == EV_ARRIVE:
         return _arrive(net, st, obj, t)
     f = obj
     host = net.f_src[f]
+    if kind == EV_PACE:
+        st.in_ring[f] = RING_OUT
+        if st.snd_nxt[f] < net.f_npkts[f]:
+            _ring_push(st, host, f)
+            return _try_start(net, st, net.host_uplink[host], t)
+        return STATUS_SLICE
     if kind == EV_START:
         st.t_start[f] = t
         st.t_progress[f] = t
+        line = np.float64(net.link_rate_bps[net.host_uplink[host]])
+        st.rp_rc[f] = line
+        st.rp_rt[f] = line
+        st.rp_alpha[f] = net.fparams[F_ALPHA0]
         _ring_push(st, host, f)
-        if not _schedule(st, t + net.params[P_RTO], (f << 2) | EV_RTO):
+        if not _schedule(st, t + net.params[P_RTO], (f << EV_BITS) | EV_RTO):
             return STATUS_HEAP_FULL
         return _try_start(net, st, net.host_uplink[host], t)
     if st.snd_una[f] < net.f_npkts[f]:
@@ -534,12 +732,12 @@ def _event(net, st, v, t):
             # go-back-N
             st.snd_nxt[f] = st.snd_una[f]
             st.t_progress[f] = t
-            if not st.in_ring[f]:
-                _ring_push(st, host, f)
-            if not _schedule(st, t + net.params[P_RTO], (f << 2) | EV_RTO):
+            if not _make_eligible(net, st, f, host, t):
+                return STATUS_HEAP_FULL
+            if not _schedule(st, t + net.params[P_RTO], (f << EV_BITS) | EV_RTO):
                 return STATUS_HEAP_FULL
             return _try_start(net, st, net.host_uplink[host], t)
-        if not _schedule(st, st.t_progress[f] + net.params[P_RTO], (f << 2) | EV_RTO):
+        if not _schedule(st, st.t_progress[f] + net.params[P_RTO], (f << EV_BITS) | EV_RTO):
             return STATUS_HEAP_FULL
     return STATUS_SLICE
 
@@ -588,7 +786,7 @@ def _tx_done(net, st, link, t):
         st.pkt_next[st.pipe_tail[link]] = p
     else:
         st.pipe_head[link] = p
-        if not _schedule(st, st.pkt_t_arr[p], (link << 2) | EV_ARRIVE):
+        if not _schedule(st, st.pkt_t_arr[p], (link << EV_BITS) | EV_ARRIVE):
             return STATUS_HEAP_FULL
     st.pipe_tail[link] = p
     # 5. next packet
@@ -612,7 +810,7 @@ def _arrive(net, st, link, t):
     if st.pipe_head[link] < 0:
         st.pipe_tail[link] = -1
     else:
-        if not _schedule(st, st.pkt_t_arr[st.pipe_head[link]], (link << 2) | EV_ARRIVE):
+        if not _schedule(st, st.pkt_t_arr[st.pipe_head[link]], (link << EV_BITS) | EV_ARRIVE):
             return STATUS_HEAP_FULL
     st.pkt_next[p] = -1
     node = net.link_dst[link]
@@ -674,6 +872,13 @@ def _arrive(net, st, link, t):
         return _try_start(net, st, egress, t)
 
     # at a host
+    if kind == PKT_CNP:
+        _free(st, p)
+        _rp_signal(net, st, f, t)
+        return STATUS_SLICE
+    if kind == PKT_ACK or kind == PKT_NACK:
+        if st.pkt_ecn[p] and net.params[P_CC] == CC_HPCC:
+            _rp_signal(net, st, f, t)
     if kind == PKT_ACK:
         ack = st.pkt_seq[p]
         _free(st, p)
@@ -691,10 +896,11 @@ def _arrive(net, st, link, t):
         st.snd_una[f] = n
         st.t_progress[f] = t
         st.snd_nxt[f] = n  # go back to the first packet the receiver is missing
-        if not st.in_ring[f]:
-            _ring_push(st, node, f)
+        if not _make_eligible(net, st, f, node, t):
+            return STATUS_HEAP_FULL
         return _try_start(net, st, net.host_uplink[node], t)
     seq = st.pkt_seq[p]
+    marked = st.pkt_ecn[p]
     _free(st, p)
     st.f_rcvd[f] += 1
     reply = PKT_ACK
@@ -710,9 +916,18 @@ def _arrive(net, st, link, t):
                 s = net.succ[k]
                 st.pred_left[s] -= 1
                 if st.pred_left[s] == 0:
-                    if not _schedule(st, max(t + net.f_gap[s], net.f_start[s]), (np.int64(s) << 2) | EV_START):
+                    if not _schedule(st, max(t + net.f_gap[s], net.f_start[s]), (np.int64(s) << EV_BITS) | EV_START):
                         return STATUS_HEAP_FULL
-    return _send_control(net, st, net.host_uplink[node], reply, f, st.rcv_nxt[f], t)
+    if marked and net.params[P_CC] == CC_PAPER:
+        # the notification point: at most one CNP per flow per cnp_interval, before the ACK
+        last = st.np_last_cnp[f]
+        if last < 0 or t - last >= net.params[P_CNP_INTERVAL]:
+            st.np_last_cnp[f] = t
+            status = _send_control(net, st, net.host_uplink[node], PKT_CNP, f, 0, t)
+            if status != STATUS_SLICE:
+                return status
+    echo = marked if net.params[P_CC] == CC_HPCC else 0
+    return _send_control(net, st, net.host_uplink[node], reply, f, st.rcv_nxt[f], t, echo)
 
 
 @kernel
@@ -756,3 +971,29 @@ def flow_hashes(seed, src, dst, hash_id, channel):
         fwd[f] = flow_hash(seed, src[f], dst[f], hash_id[f], channel[f])
         rev[f] = flow_hash(seed, dst[f], src[f], hash_id[f], channel[f])
     return fwd, rev
+
+
+@kernel
+def sample_rates(net, st, t):
+    """DCQCN state of every flow sending at ``t`` (started, not received): flow ids, Rc, Rt, α.
+
+    Brings each flow's timers up to ``t`` first, exactly as its next event would.
+    """
+    n = 0
+    for f in range(net.f_src.shape[0]):
+        if st.t_start[f] >= 0 and st.t_finish[f] < 0:
+            n += 1
+    ids = np.empty(n, np.int32)
+    rc = np.empty(n, np.float64)
+    rt = np.empty(n, np.float64)
+    alpha = np.empty(n, np.float64)
+    i = 0
+    for f in range(net.f_src.shape[0]):
+        if st.t_start[f] >= 0 and st.t_finish[f] < 0:
+            _rp_advance(net, st, f, t)
+            ids[i] = f
+            rc[i] = st.rp_rc[f]
+            rt[i] = st.rp_rt[f]
+            alpha[i] = st.rp_alpha[f]
+            i += 1
+    return ids, rc, rt, alpha

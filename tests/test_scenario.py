@@ -73,7 +73,7 @@ preset = "paper"
 cnp_interval = "50us"
 alpha_timer = "55us"
 rate_timer = "55us"
-rate_decrease_interval = "4us"
+rate_decrease_interval = "0"
 byte_counter = 0
 g = 0.00390625
 initial_alpha = 1
@@ -227,7 +227,7 @@ def test_full_scenario_resolves_every_section(tmp_path):
 
     cc = sc.cc
     assert (cc.algorithm, cc.preset, cc.byte_counter_bytes, cc.fast_recovery) == ("dcqcn", "paper", 0, 5)
-    assert (cc.cnp_interval_ps, cc.alpha_timer_ps, cc.rate_decrease_interval_ps) == (50 * PS_PER_US, 55 * PS_PER_US, 4 * PS_PER_US)
+    assert (cc.cnp_interval_ps, cc.alpha_timer_ps, cc.rate_decrease_interval_ps) == (50 * PS_PER_US, 55 * PS_PER_US, 0)
     assert (cc.g, cc.initial_alpha) == (0.00390625, 1.0)
     assert (cc.rai_bps, cc.rhai_bps, cc.min_rate_bps) == (40 * 10**6, 200 * 10**6, 100 * 10**6)
 
@@ -632,3 +632,14 @@ def test_any_override_loads_or_raises_a_one_line_scenario_error(overrides):
         load_scenario(base, overrides)
     except ScenarioError as err:
         assert str(err).startswith("<dict>: ") and "\n" not in str(err)
+
+
+@pytest.mark.parametrize(("preset", "key", "value"), [
+    ("paper", "rate_decrease_interval", "4us"),
+    ("hpcc", "cnp_interval", "50us"),
+    ("hpcc", "byte_counter", "10MB"),
+])
+def test_cc_keys_of_the_other_dcqcn_dialect_are_refused(tmp_path, preset, key, value):
+    text = MINIMAL + f'\n[cc]\npreset = "{preset}"\n{key} = "{value}"\n'
+    with pytest.raises(ScenarioError, match=rf"cc\.{key}: .*does not apply to preset"):
+        load_scenario(write(tmp_path, text))

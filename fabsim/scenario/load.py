@@ -119,7 +119,7 @@ def _build(raw: dict[str, Any], file: str, base_dir: str, default_name: str) -> 
     traffic = parse_traffic(traffic_tables, base_dir)
     failures = tuple(parse_failure(t) for t in root.tables("failures"))
     output = parse_output(root.table("output"))
-    return Scenario(
+    scenario = Scenario(
         run=run,
         topology=topology,
         switch=switch,
@@ -132,6 +132,10 @@ def _build(raw: dict[str, Any], file: str, base_dir: str, default_name: str) -> 
         source=file,
         base_dir=base_dir,
     )
+    from ..cc import resolve  # checks that every [cc] key applies to the chosen preset
+
+    resolve(scenario)
+    return scenario
 
 
 # --- overrides ---------------------------------------------------------------------------------

@@ -1,0 +1,99 @@
+"""DCQCN parameters: the ``[cc]`` preset, then the scenario's overrides (docs/dcqcn.md).
+
+Two dialects, chosen by ``cc.preset``:
+
+- ``"paper"``: Zhu et al., SIGCOMM 2015, in the form of DESIGN §5 (the order htsim's
+  ``dcqcn.cpp`` uses): the receiver sends a CNP packet for a marked packet if it sent none for
+  that flow in the last ``cnp_interval``; the sender cuts on every CNP; a rate timer and a byte
+  counter drive fast recovery, additive and hyper increase.
+- ``"hpcc"``: the Mellanox CX4 DCQCN of the HPCC ns-3 code (alibaba-edu/High-Precision-
+  Congestion-Control, ``rdma-hw.cc``, ``cc_mode = 1``) with the parameters of its ``run.py``: each
+  ACK or NACK of a marked packet echoes the mark; the sender cuts at most once per
+  ``rate_decrease_interval``, updates α every ``alpha_timer``, and increases on a timer only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ScenarioError
+
+US = 1_000_000  # ps
+RATE_25G = 25 * 10**9
+
+
+@dataclass(frozen=True)
+class Dcqcn:
+    """Resolved DCQCN parameters (times in ps, rates in bit/s)."""
+
+    dialect: str  #: "paper" | "hpcc"
+    cnp_interval_ps: int  #: paper: NP CNP spacing per flow (hpcc: every marked packet is echoed)
+    alpha_timer_ps: int
+    rate_timer_ps: int
+    rate_decrease_interval_ps: int  #: hpcc: period of the decrease check (paper: cut on each CNP)
+    byte_counter_bytes: int  #: paper: 0 disables the byte counter (hpcc has none)
+    g: float
+    initial_alpha: float
+    fast_recovery: int  #: F
+    rai_bps: float  #: additive step (hpcc preset: scaled with the host's line rate, see rai_for)
+    rhai_bps: float  #: hyper step
+    min_rate_bps: float
+    scale_steps: bool  #: hpcc preset: R_AI and R_HAI are per 25 Gb/s of line rate
+
+    def steps_for(self, line_rate_bps):
+        """(R_AI, R_HAI) for a sender with this line rate (arrays welcome)."""
+        if self.scale_steps:
+            return self.rai_bps * line_rate_bps / RATE_25G, self.rhai_bps * line_rate_bps / RATE_25G
+        return self.rai_bps + 0 * line_rate_bps, self.rhai_bps + 0 * line_rate_bps
+
+
+PRESETS = {
+    # Zhu et al. 2015; R_HAI and the rate floor are not fixed by the paper: 200 Mb/s is the
+    # DCQCN authors' ns-3 configuration (bobzhuyb/ns3-rdma mix/config.txt), 100 Mb/s the
+    # HPCC code's default MinRate.
+    "paper": dict(
+        cnp_interval_ps=50 * US, alpha_timer_ps=55 * US, rate_timer_ps=55 * US,
+        rate_decrease_interval_ps=0, byte_counter_bytes=10_000_000, g=1 / 256, initial_alpha=1.0,
+        fast_recovery=5, rai_bps=40e6, rhai_bps=200e6, min_rate_bps=100e6, scale_steps=False,
+    ),
+    # HPCC ns-3 run.py, cc = "dcqcn": ALPHA_RESUME_INTERVAL 1, RATE_DECREASE_INTERVAL 4,
+    # RP_TIMER 300, FAST_RECOVERY_TIMES 1, EWMA_GAIN 1/256, RATE_AI 5·bw/25 Mb/s,
+    # RATE_HAI 50·bw/25 Mb/s, MIN_RATE 1000 Mb/s, CLAMP_TARGET_RATE 0.
+    "hpcc": dict(
+        cnp_interval_ps=0, alpha_timer_ps=1 * US, rate_timer_ps=300 * US,
+        rate_decrease_interval_ps=4 * US, byte_counter_bytes=0, g=1 / 256, initial_alpha=1.0,
+        fast_recovery=1, rai_bps=5e6, rhai_bps=50e6, min_rate_bps=1e9, scale_steps=True,
+    ),
+}
+
+# keys of [cc] that have no meaning in a dialect
+_NOT_IN = {
+    "hpcc": {"cnp_interval_ps": "cnp_interval", "byte_counter_bytes": "byte_counter"},
+    "paper": {"rate_decrease_interval_ps": "rate_decrease_interval"},
+}
+
+
+def resolve(scenario) -> Dcqcn:
+    """The DCQCN parameters of ``scenario``: its preset with every ``[cc]`` key it sets."""
+    cc = scenario.cc
+    values = dict(PRESETS[cc.preset], dialect=cc.preset)
+    for name, key in _NOT_IN[cc.preset].items():
+        value = getattr(cc, name)
+        if value:  # 0 ("off") is accepted in either dialect
+            other = "paper" if cc.preset == "hpcc" else "hpcc"
+            raise ScenarioError(
+                f'{key} does not apply to preset = "{cc.preset}" (it belongs to the "{other}" '
+                "dialect; docs/dcqcn.md)", file=scenario.source, path=f"cc.{key}",
+            )
+    for name in PRESETS["paper"]:
+        value = getattr(cc, name, None)
+        if value is not None:
+            values[name] = value
+            if name in ("rai_bps", "rhai_bps"):
+                values["scale_steps"] = False  # an explicit step is absolute
+    for name in ("alpha_timer_ps", "rate_timer_ps"):
+        if values[name] <= 0:
+            raise ScenarioError("must be positive", file=scenario.source, path=f"cc.{name.removesuffix('_ps')}")
+    if cc.preset == "hpcc" and values["rate_decrease_interval_ps"] <= 0:
+        raise ScenarioError("must be positive", file=scenario.source, path="cc.rate_decrease_interval")
+    return Dcqcn(**values)

@@ -1,0 +1,172 @@
+"""DCQCN in the packet engine (docs/dcqcn.md): the reaction point against the algorithm's
+closed forms, the notification point's CNP spacing, and whole runs (fairness, incast, rates)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fabsim
+from fabsim.build import build_model
+from fabsim.errors import UsageError
+from fabsim.native import packet as k
+from fabsim.packetsim import _wheel_geometry, build_net, run_packet_engine
+from fabsim.results import assemble
+from fabsim.traffic import build_flow_table
+
+US = 1_000_000  # ps
+G = 1 / 256
+
+
+def scenario(n_senders=1, rate="40Gbps", cc=None, until=None, size="1MB", **sections):
+    run = {"engine": "packet", "seed": 1}
+    if until:
+        run["until"] = until
+    return fabsim.load_scenario({
+        "run": run,
+        "topology": {"kind": "star", "hosts": n_senders + 1, "host_rate": rate, "link_delay": "1us"},
+        "switch": {"pfc": True, **sections.get("switch", {})},
+        "output": {"queue_sample": "0", **sections.get("output", {})},
+        "cc": {"algorithm": "dcqcn", **(cc or {})},
+        "traffic": [{"kind": "incast", "receiver": 0, "senders": n_senders, "size": size}],
+    })
+
+
+def reaction_point(cc):
+    """Kernel state of one flow at line rate (40 Gb/s) with the RP helpers ready to call."""
+    sc = scenario(1, cc=cc)
+    model = build_model(sc)
+    flows = build_flow_table(sc, model.fabric)
+    net = build_net(model, flows)
+    st = k.new_state(net, flows.pred_count, 64, *_wheel_geometry(model))
+    st.rp_rc[0] = st.rp_rt[0] = 40e9
+    st.rp_alpha[0] = net.fparams[k.F_ALPHA0]
+    return net, st
+
+
+def test_paper_rp_one_cnp_then_fast_recovery_and_alpha_decay():
+    net, st = reaction_point({"preset": "paper", "byte_counter": 0})
+    k._rp_signal(net, st, 0, np.int64(0))
+    assert (st.rp_rc[0], st.rp_rt[0]) == (20e9, 40e9)  # Rt ← Rc; Rc ← Rc(1 − α/2), α = 1
+    assert st.rp_alpha[0] == 1.0  # (1 − g)·1 + g
+    for j in range(1, 13):
+        k._rp_advance(net, st, 0, np.int64(j * 55 * US))
+        assert st.rp_rc[0] == pytest.approx(40e9 - 20e9 * 2.0**-j, rel=1e-12), j
+        assert st.rp_alpha[0] == pytest.approx((1 - G) ** j, rel=1e-12), j
+    # past F = 5 timer stages without the byte counter: additive steps, capped at line rate
+    assert st.rp_rt[0] == 40e9 and st.rp_stage_t[0] == 12
+
+
+def test_paper_rp_timer_expiry_at_a_signal_time_comes_first():
+    net, st = reaction_point({"preset": "paper", "byte_counter": 0})
+    k._rp_signal(net, st, 0, np.int64(0))
+    k._rp_signal(net, st, 0, np.int64(55 * US))  # the timer at 55 µs recovers to 30, then the cut
+    assert st.rp_rt[0] == 30e9 and st.rp_rc[0] == pytest.approx(30e9 * (1 - (1 - G) / 2))
+
+
+def test_paper_rp_byte_counter_and_hyper_increase():
+    net, st = reaction_point({"preset": "paper", "byte_counter": "100KB", "rhai": "1Gbps", "rai": "0.1Gbps"})
+    k._rp_signal(net, st, 0, np.int64(0))
+    st.rp_rt[0] = 10e9  # a target well below line rate, to see the steps
+    for j in range(1, 7):  # six timer periods and six byte-counter expiries, interleaved
+        k._rp_advance(net, st, 0, np.int64(j * 55 * US))
+        k._rp_on_send(net, st, 0, np.int64(j * 55 * US + 1), 100_000)
+    # stages (T, BC): up to (5, 5) fast recovery, (6, 5) additive, (6, 6) hyper with i = 1
+    assert (st.rp_stage_t[0], st.rp_stage_bc[0]) == (6, 6)
+    assert st.rp_rt[0] == pytest.approx(10e9 + 0.1e9 + 1e9)
+
+
+def test_hpcc_rp_cuts_on_the_periodic_check_with_its_own_alpha():
+    net, st = reaction_point({"preset": "hpcc"})
+    t0 = 3 * US
+    k._rp_signal(net, st, 0, np.int64(t0))  # first echo: α = 1, timers start, no cut yet
+    assert st.rp_rc[0] == 40e9
+    k._rp_advance(net, st, 0, np.int64(t0 + 4 * US))
+    assert st.rp_rc[0] == 40e9  # the first check is 1 ns later
+    k._rp_advance(net, st, 0, np.int64(t0 + 4 * US + 1000))
+    alpha = (1 - G) ** 4  # four quiet alpha periods of 1 µs
+    assert st.rp_rc[0] == pytest.approx(40e9 * (1 - alpha / 2), rel=1e-12)
+    assert st.rp_rt[0] == 40e9  # no increase since the last cut: Rt is not clamped
+    rc = st.rp_rc[0]
+    # F = 1: one fast recovery after RP_TIMER = 300 µs, then one additive step (R_AI scaled)
+    k._rp_advance(net, st, 0, np.int64(t0 + 304 * US + 1000))
+    assert st.rp_rc[0] == pytest.approx(rc / 2 + 20e9, rel=1e-12)
+    rc = st.rp_rc[0]
+    k._rp_advance(net, st, 0, np.int64(t0 + 604 * US + 1000))
+    assert st.rp_rt[0] == 40e9  # 40 G + 8 Mb/s capped at line rate
+    assert st.rp_rc[0] == pytest.approx(rc / 2 + 20e9, rel=1e-12)
+
+
+def test_paper_np_sends_one_cnp_per_interval_to_a_flow_whose_every_packet_is_marked():
+    # two senders whose rate floor (30 Gb/s each) exceeds the 40 Gb/s receiver: the queue
+    # only grows, so after the first few packets every packet is marked
+    sc = scenario(2, cc={"preset": "paper", "min_rate": "30Gbps"}, until="1ms", size="1GB",
+                  switch={"ecn_kmin": "1KB", "ecn_kmax": "2KB", "buffer": "64MB", "pfc": False})
+    model = build_model(sc)
+    raw = run_packet_engine(model, build_flow_table(sc, model.fabric))
+    assert raw.flow_drops.sum() == 0
+    assert np.all(np.abs(raw.flow_cnps - 1_000 / 50) <= 1), raw.flow_cnps
+
+
+@pytest.mark.parametrize("preset", ["paper", "hpcc"])
+def test_long_flows_share_a_bottleneck_fairly_and_fill_it(preset):
+    """N long flows into one 40 Gb/s receiver, measured in steady state (40–60 ms)."""
+    for n in (2, 4, 8):
+        got = []
+        for until in ("40ms", "60ms"):
+            sc = scenario(n, cc={"preset": preset}, until=until, size="10GB")
+            model = build_model(sc)
+            got.append(run_packet_engine(model, build_flow_table(sc, model.fabric)).flow_received)
+        x = (got[1] - got[0]).astype(np.float64) * 4096 * 8 / 20e-3
+        jain = x.sum() ** 2 / (n * (x**2).sum())
+        assert jain >= 0.95, (n, jain)
+        assert x.sum() / 40e9 >= 0.90, (n, x.sum() / 40e9)
+
+
+@pytest.mark.parametrize("preset", ["paper", "hpcc"])
+def test_incast_with_pfc_and_dcqcn_completes(preset):
+    sc = scenario(16, rate="100Gbps", cc={"preset": preset})
+    model = build_model(sc)
+    raw = run_packet_engine(model, build_flow_table(sc, model.fabric))
+    assert np.all(raw.t_finish_ps >= 0)
+    assert raw.flow_cnps.sum() > 0
+    assert raw.flow_drops.sum() == 0  # PFC with headroom
+
+
+def test_paper_incast_fct_spread():
+    sc = scenario(16, rate="100Gbps", cc={"preset": "paper"})
+    model = build_model(sc)
+    raw = run_packet_engine(model, build_flow_table(sc, model.fabric))
+    fct = raw.t_finish_ps - raw.t_start_ps
+    assert fct.max() / fct.min() <= 1.2
+
+
+def test_rates_trace_is_sampled_on_the_cc_sample_grid():
+    sc = scenario(2, cc={"preset": "hpcc"}, until="200us", size="10MB", output={"cc_sample": "10us"})
+    model = build_model(sc)
+    flows = build_flow_table(sc, model.fabric)
+    raw = run_packet_engine(model, flows)
+    rates = assemble(model, flows, raw).extra["rates"]
+    t = np.asarray(rates["t_ns"])
+    assert len(rates) == 2 * 20 and np.all(t % 10_000 == 0)
+    rc = np.asarray(rates["rate_bps"])
+    assert np.all((rc >= 1e9) & (rc <= 40e9)) and rc.min() < 40e9  # cut, within [min_rate, line]
+    assert np.all(np.asarray(rates["target_bps"]) >= rc)
+    alpha = np.asarray(rates["alpha"])
+    assert np.all((alpha >= 0) & (alpha <= 1))
+
+
+def test_same_seed_gives_identical_dcqcn_runs():
+    sc = scenario(4, cc={"preset": "paper"}, until="300us", size="10MB")
+    model = build_model(sc)
+    flows = build_flow_table(sc, model.fabric)
+    a, b = run_packet_engine(model, flows), run_packet_engine(model, flows)
+    for name in ("t_finish_ps", "flow_received", "flow_ecn", "flow_cnps", "link_max_queue"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+def test_dctcp_is_refused_by_the_packet_engine():
+    sc = scenario(1, cc={"algorithm": "dctcp"})
+    model = build_model(sc)
+    with pytest.raises(UsageError, match="dctcp"):
+        run_packet_engine(model, build_flow_table(sc, model.fabric))
