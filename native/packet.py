@@ -31,6 +31,7 @@ EV_TX_DONE = 1
 EV_ARRIVE = 2
 EV_RTO = 3
 EV_PACE = 4  # a paced flow may send again
+EV_CNP = 5  # paper: the receiver's deferred CNP for a flow falls due
 EV_BITS = 3  # the event value is (object << EV_BITS) | kind
 EV_MASK = 7
 
@@ -222,6 +223,7 @@ class PacketState(NamedTuple):
     rp_bytes: np.ndarray  # int64[F] bytes sent since the last byte-counter expiry or cut
     rp_flags: np.ndarray  # int8[F] RP_* bits
     np_last_cnp: np.ndarray  # int64[F] time of the last CNP the receiver sent (−1: none)
+    np_pending: np.ndarray  # int8[F] a mark arrived since then: an EV_CNP is pending
     f_cnp: np.ndarray  # int64[F] congestion signals the sender received (CNPs or echoes)
 
 
@@ -234,8 +236,9 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
     n_flows = net.f_src.shape[0]
     n_hosts = int(net.params[P_N_HOSTS])
     n_nodes = int(max(net.link_src.max(initial=0), net.link_dst.max(initial=0))) + 1
-    # at most one pending TX_DONE and ARRIVE per link, one START or RTO and one PACE per flow
-    ev = new_wheel(2 * n_links + 3 * n_flows + 16, shift, n_buckets)
+    # at most one pending TX_DONE and ARRIVE per link; per flow one START or RTO, one PACE and
+    # one CNP
+    ev = new_wheel(2 * n_links + 4 * n_flows + 16, shift, n_buckets)
     pkt_next = np.arange(1, pool + 1, dtype=np.int32)
     pkt_next[-1] = -1
 
@@ -274,7 +277,8 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         rp_t_alpha=flows(T_NEVER, np.int64), rp_t_dec=flows(T_NEVER, np.int64),
         rp_t_inc=flows(T_NEVER, np.int64), rp_next=flows(0, np.int64),
         rp_stage_t=flows(0, np.int32), rp_stage_bc=flows(0, np.int32), rp_bytes=flows(0, np.int64),
-        rp_flags=flows(0, np.int8), np_last_cnp=flows(-1, np.int64), f_cnp=flows(0, np.int64),
+        rp_flags=flows(0, np.int8), np_last_cnp=flows(-1, np.int64), np_pending=flows(0, np.int8),
+        f_cnp=flows(0, np.int64),
     )
     st.clock[C_FREE] = 0 if pool > 0 else -1
     _seed_starts(net, st)
@@ -710,6 +714,10 @@ def _event(net, st, v, t):
         return _arrive(net, st, obj, t)
     f = obj
     host = net.f_src[f]
+    if kind == EV_CNP:
+        st.np_pending[f] = 0
+        st.np_last_cnp[f] = t
+        return _send_control(net, st, net.host_uplink[net.f_dst[f]], PKT_CNP, f, 0, t)
     if kind == EV_PACE:
         st.in_ring[f] = RING_OUT
         if st.snd_nxt[f] < net.f_npkts[f]:
@@ -919,13 +927,18 @@ def _arrive(net, st, link, t):
                     if not _schedule(st, max(t + net.f_gap[s], net.f_start[s]), (np.int64(s) << EV_BITS) | EV_START):
                         return STATUS_HEAP_FULL
     if marked and net.params[P_CC] == CC_PAPER:
-        # the notification point: at most one CNP per flow per cnp_interval, before the ACK
+        # the notification point: a CNP at once (before the ACK) if none went out for this flow
+        # in the last cnp_interval, else one when the interval ends
         last = st.np_last_cnp[f]
         if last < 0 or t - last >= net.params[P_CNP_INTERVAL]:
             st.np_last_cnp[f] = t
             status = _send_control(net, st, net.host_uplink[node], PKT_CNP, f, 0, t)
             if status != STATUS_SLICE:
                 return status
+        elif not st.np_pending[f]:
+            st.np_pending[f] = 1
+            if not _schedule(st, last + net.params[P_CNP_INTERVAL], (np.int64(f) << EV_BITS) | EV_CNP):
+                return STATUS_HEAP_FULL
     echo = marked if net.params[P_CC] == CC_HPCC else 0
     return _send_control(net, st, net.host_uplink[node], reply, f, st.rcv_nxt[f], t, echo)
 

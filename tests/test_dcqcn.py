@@ -170,3 +170,33 @@ def test_dctcp_is_refused_by_the_packet_engine():
     model = build_model(sc)
     with pytest.raises(UsageError, match="dctcp"):
         run_packet_engine(model, build_flow_table(sc, model.fabric))
+
+
+def _fluid_fixed_point():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "tools" / "dcqcn_fluid.py"
+    spec = importlib.util.spec_from_file_location("dcqcn_fluid", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.fixed_point
+
+
+def test_time_averaged_queue_grows_with_n_as_the_fluid_model_predicts():
+    """Paper preset with Pmax = 10 %, where the fluid model's equilibrium queue lies between Kmin
+    and Kmax for N = 2…8 (with the preset's 1 % it sits at the Kmax cliff from N = 4 on:
+    docs/dcqcn.md). Mean queue of the receiver's port from 100 to 300 ms."""
+    fixed_point = _fluid_fixed_point()
+    means = []
+    for n in (2, 4, 8):
+        area = []
+        for until in ("100ms", "300ms"):
+            sc = scenario(n, cc={"preset": "paper"}, until=until, size="10GB", switch={"ecn_pmax": 0.1})
+            model = build_model(sc)
+            raw = run_packet_engine(model, build_flow_table(sc, model.fabric))
+            area.append(raw.link_mean_queue[model.fabric.host_downlink[0]] * int(until[:-2]))
+        mean = (area[1] - area[0]) / 200
+        means.append(mean)
+        assert mean == pytest.approx(fixed_point(n, pmax=0.1), rel=0.25), n
+    assert means[0] < means[1] < means[2]
