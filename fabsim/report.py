@@ -39,6 +39,8 @@ def print_run_summary(result, console: Console, path: Path | None = None) -> Non
         table.add_row("packets dropped", f"{net['drops']:,}")
         table.add_row("bytes retransmitted", human_bytes(net["retransmitted_bytes"]))
         table.add_row("packets ECN-marked", f"{net['ecn_marked']:,}")
+        if net.get("cc_signals"):
+            table.add_row("DCQCN signals (CNPs or echoes)", f"{net['cc_signals']:,}")
         table.add_row("ports paused by PFC", f"{net['ports_paused']:,} (longest {human_duration_ns(net['pause_ns_max'])})")
         table.add_row("deepest queue", human_bytes(net["max_queue_bytes"]))
         console.print(table)
