@@ -1,8 +1,10 @@
 """The reference packet simulator (tests/reference/packetsim.py) against analytic results, and
-the packet kernel against the reference (``test_kernel_matches_reference``).
+the packet kernel against the reference (``test_kernel_matches_reference``, and with DCQCN
+``test_kernel_matches_reference_with_dcqcn``).
 
-Every scenario here uses ``cc.algorithm = "none"`` (line rate): that is what
-docs/packet-engine.md specifies.
+The analytic tests use ``cc.algorithm = "none"`` (line rate), what docs/packet-engine.md
+specifies; the DCQCN comparisons (docs/dcqcn.md) use both presets with small ECN thresholds and
+short timers, so that tiny scenarios see cuts, recoveries and paced senders.
 """
 
 from __future__ import annotations
@@ -80,6 +82,12 @@ def assert_conservation(model, flows, res):
     fab = model.fabric
     P = res["flow_packets"]
     D = res["flow_drops"]
+    cc = model.scenario.cc
+    # CNP packets (DCQCN, paper): 64 bytes from the receiver back over the flow's h links, never
+    # dropped; every one sent has reached the sender when a run completes.
+    C = res["flow_cnps"] if cc.algorithm == "dcqcn" and cc.preset == "paper" else [0] * len(flows)
+    if cc.algorithm == "none":
+        assert sum(res["flow_cnps"]) == 0
     npk = [n_packets(int(s), mtu) for s in flows.size_bytes]
     # Every sequence number is sent once for the first time; the rest are go-back-N resends.
     for f in range(len(flows)):
@@ -94,13 +102,13 @@ def assert_conservation(model, flows, res):
     for f in range(len(flows)):
         s, d, size = int(flows.src[f]), int(flows.dst[f]), int(flows.size_bytes[f])
         up[s] += wire_of(size, mtu, header) + res["flow_retx_bytes"][f] + header * (P[f] - npk[f])
-        up[d] += CTRL * (P[f] - D[f])
+        up[d] += CTRL * (P[f] - D[f] + C[f])
     assert [res["link_tx_bytes"][int(fab.host_uplink[h])] for h in range(fab.n_hosts)] == up
     # Packet-hops: a delivered data packet and its ACK cross h links each; a dropped one crosses
     # between 1 and h − 1; PFC frames one each.
     h = hops(model, flows)
-    lo = sum((P[f] - D[f]) * 2 * h[f] + D[f] for f in range(len(flows)))
-    hi = sum((P[f] - D[f]) * 2 * h[f] + D[f] * (h[f] - 1) for f in range(len(flows)))
+    lo = sum((P[f] - D[f]) * 2 * h[f] + D[f] + C[f] * h[f] for f in range(len(flows)))
+    hi = sum((P[f] - D[f]) * 2 * h[f] + D[f] * (h[f] - 1) + C[f] * h[f] for f in range(len(flows)))
     pfc_frames = res["packet_hops"] - lo
     if not model.scenario.switch.pfc:
         assert lo <= res["packet_hops"] <= hi
@@ -111,7 +119,7 @@ def assert_conservation(model, flows, res):
         assert pfc_frames >= 0 and pfc_frames % 2 == 0  # every PAUSE is followed by a RESUME
         data_wire = [wire_of(int(flows.size_bytes[f]), mtu, header) + res["flow_retx_bytes"][f]
                      + header * (P[f] - npk[f]) for f in range(len(flows))]
-        expect = sum(h[f] * (data_wire[f] + CTRL * P[f]) for f in range(len(flows))) + CTRL * pfc_frames
+        expect = sum(h[f] * (data_wire[f] + CTRL * (P[f] + C[f])) for f in range(len(flows))) + CTRL * pfc_frames
         assert sum(res["link_tx_bytes"]) == expect
         assert (pfc_frames > 0) == (sum(res["link_pause_ps"]) > 0)
     if not model.scenario.switch.ecn:
@@ -356,17 +364,47 @@ def test_until_stops_the_run():
 # Tiny random scenarios (≤ 8 hosts; a star or a 2-leaf/2-spine leaf-spine; ≤ 20 flows of 1–30
 # packets with coinciding start times; ECN with small thresholds set in [switch]; buffers small
 # enough to drop; PFC on and off; every ECMP mode; sometimes a collective for DAG starts). The
-# kernel must agree with the reference on every field, exactly.
+# kernel must agree with the reference on every field, exactly. With DCQCN the thresholds are
+# always a few packets, the timers 0.5–5 µs, the rate floor 1–7 Gb/s (so a paced flow still
+# finishes within a few hundred µs), and the rates trace is sampled and compared too.
 
 COMPARED = [
     "t_start_ps", "t_finish_ps", "flow_packets", "flow_retx_bytes", "flow_ecn", "flow_drops",
-    "link_tx_bytes", "link_max_queue", "link_drops", "link_ecn", "link_pause_ps",
+    "flow_cnps", "link_tx_bytes", "link_max_queue", "link_drops", "link_ecn", "link_pause_ps",
 ]  # fmt: skip
 
 
+def dcqcn_parameters(draw, preset: str, wire: int) -> dict:
+    """``[cc]`` keys that make DCQCN act within a few µs (docs/dcqcn.md; overrides of the preset)."""
+    def short_time():
+        return f"{draw(st.integers(1, 10)) * 500_000}ps"  # 0.5–5 µs
+
+    cc = {
+        "algorithm": "dcqcn",
+        "preset": preset,
+        "alpha_timer": short_time(),
+        "rate_timer": short_time(),
+        "g": draw(st.sampled_from([1 / 256, 1 / 16, 0.5])),
+        "initial_alpha": draw(st.sampled_from([1.0, 0.5])),
+        "fast_recovery": draw(st.sampled_from([0, 1, 2, 5])),
+        "min_rate": draw(st.sampled_from(["1Gbps", "3Gbps", "7Gbps"])),
+    }
+    if draw(st.booleans()):  # explicit (absolute) steps, large enough to see; else the preset's
+        cc["rai"] = draw(st.sampled_from(["100Mbps", "1Gbps", "5Gbps"]))
+        cc["rhai"] = draw(st.sampled_from(["1Gbps", "10Gbps"]))
+    if preset == "paper":
+        cc["cnp_interval"] = draw(st.sampled_from(["0ps", "500ns", "2us", "5us"]))
+        # 0 turns the byte counter off; else a few packets to 100 KB
+        cc["byte_counter"] = draw(st.sampled_from([0, draw(st.integers(2 * wire, 100_000))]))
+    else:
+        cc["rate_decrease_interval"] = short_time()
+    return cc
+
+
 @st.composite
-def tiny_scenarios(draw):
-    """A scenario document (dict) for ``fabsim.load_scenario``."""
+def tiny_scenarios(draw, algorithm: str = "none", preset: str | None = None):
+    """A scenario document (dict) for ``fabsim.load_scenario``; ``algorithm = "dcqcn"`` with
+    ``preset`` adds the parameters of ``dcqcn_parameters`` and a rates trace."""
     rates = ["25Gbps", "30Gbps", "100Gbps", "400Gbps"]
     host_rate = draw(st.sampled_from(rates))
     common = {
@@ -403,7 +441,12 @@ def tiny_scenarios(draw):
         "pfc_xoff": xoff,
         "pfc_xon": draw(st.integers(1, xoff)),
     }
-    if draw(st.integers(0, 2)):  # thresholds set in [switch] (else from the cc preset)
+    if algorithm == "dcqcn":  # thresholds of a few packets, marks likely
+        switch["ecn"] = draw(st.integers(0, 7)) > 0  # rarely off: then DCQCN never acts
+        switch["ecn_kmin"] = draw(st.integers(0, 4 * wire))
+        switch["ecn_kmax"] = switch["ecn_kmin"] + draw(st.integers(0, 8 * wire))
+        switch["ecn_pmax"] = draw(st.sampled_from([0.1, 0.5, 1.0]))
+    elif draw(st.integers(0, 2)):  # thresholds set in [switch] (else from the cc preset)
         switch["ecn_kmin"] = kmin
         switch["ecn_kmax"] = kmin + draw(st.integers(0, 10 * wire))
         switch["ecn_pmax"] = draw(st.sampled_from([0.0, 0.1, 0.5, 1.0]))
@@ -426,15 +469,22 @@ def tiny_scenarios(draw):
             "size": draw(st.integers(ranks, 8 * ranks * mtu)), "gap": f"{draw(st.sampled_from([0, 700_000]))}ps",
             "placement": "random", "start": f"{draw(st.integers(0, 20)) * 500_000}ps",
         })
-    return {
+    doc = {
         "run": {"seed": draw(st.integers(0, 2**32)), "until": "50ms"},
         "topology": topology,
         "switch": switch,
         "host": {"mtu": mtu, "header": header, "rto": f"{draw(st.sampled_from([10, 30, 100]))}us", "nack": draw(st.booleans())},
         "routing": {"ecmp": draw(st.sampled_from(["flow", "packet", "adaptive"]))},
-        "cc": {"algorithm": "none", "preset": draw(st.sampled_from(["hpcc", "paper", "paper"]))},
         "traffic": traffic,
     }
+    if algorithm == "dcqcn":
+        doc["cc"] = dcqcn_parameters(draw, preset, wire)
+        # rates samples every cc_sample, at the driver's slice ends (gcd with queue_sample)
+        doc["output"] = {"cc_sample": f"{draw(st.sampled_from([0, 1_000_000, 2_500_000, 10_000_000]))}ps",
+                         "queue_sample": f"{draw(st.sampled_from([0, 1_500_000, 10_000_000]))}ps"}
+    else:
+        doc["cc"] = {"algorithm": "none", "preset": draw(st.sampled_from(["hpcc", "paper", "paper"]))}
+    return doc
 
 
 def build(doc):
@@ -462,6 +512,16 @@ def compare(raw, expect: dict, doc) -> None:
     for name in ("packet_hops", "events", "end_ps", "stopped_at_until"):
         got = getattr(raw, name)
         assert got == expect[name], f"{name}: kernel {got} vs reference {expect[name]}\n{doc}"
+    # the rates trace (DCQCN with output.cc_sample): (t, flow, Rc, Rt, α), floats bit for bit
+    got = [] if raw.rate_samples is None else list(zip(*(np.asarray(c).tolist() for c in raw.rate_samples)))
+    want = [tuple(x) for x in expect["rate_samples"]]
+    if got != want:
+        bad = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+        raise AssertionError(
+            f"rate_samples differ ({len(got)} vs {len(want)} samples); first at {bad}: kernel "
+            f"{got[bad] if bad < len(got) else None} vs reference {want[bad] if bad < len(want) else None}"
+            f"\nscenario: {doc}"
+        )
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -482,9 +542,8 @@ KERNEL_CASES = [
      "switch": {"buffer": 1536, "dt_alpha": 0.5, "pfc": False, "ecn_kmin": 0, "ecn_kmax": 0, "ecn_pmax": 0.0},
      "host": {"mtu": 256, "header": 0, "rto": "10us"}, "cc": {"algorithm": "none"},
      "traffic": [{"kind": "flow", "flows": [{"src": 0, "dst": 1, "size": 257}]}]},
-    # "paper" preset thresholds are scaled to the port rate like "hpcc" ones (docs/scenario.md
-    # [switch] ecn_kmin: "When unset, the preset value is scaled to each port's rate"):
-    # 100 Gb/s ports → Kmin 20 KB, Kmax 800 KB.
+    # "paper" preset thresholds are absolute, not scaled to the port rate like "hpcc" ones
+    # (docs/packet-engine.md § ECN marking): 5 KB and 200 KB on 100 Gb/s ports too.
     {"run": {"seed": 3}, "topology": {"kind": "star", "hosts": 5, "host_rate": "100Gbps", "link_delay": "1us"},
      "cc": {"algorithm": "none", "preset": "paper"}, "switch": {"buffer": "1MiB"},
      "traffic": [{"kind": "incast", "receiver": 0, "senders": 4, "size": "100KB"}]},
@@ -496,6 +555,12 @@ KERNEL_CASES = [
      "cc": {"algorithm": "none"},
      "traffic": [{"kind": "incast", "receiver": 3, "senders": 3, "size": 30_000},
                  {"kind": "permutation", "size": 12_000, "start": "2us"}]},
+    # Every flow received before run.until, its retransmission timer still pending after it: the
+    # run was not stopped there, and it ends at the last reception (docs/packet-engine.md § What
+    # is measured).
+    {"run": {"seed": 1, "until": "50us"}, "topology": {"kind": "star", "hosts": 2, "link_delay": "1us"},
+     "host": {"rto": "100us"}, "cc": {"algorithm": "none"},
+     "traffic": [{"kind": "flow", "flows": [{"src": 0, "dst": 1, "size": 1000}]}]},
     # Cut by run.until while ports are paused: open pause intervals are charged up to until.
     {"run": {"seed": 2, "until": "30us"}, "topology": {"kind": "star", "hosts": 5, "link_delay": "1us"},
      "switch": {"pfc": True, "pfc_xoff": 20_000, "pfc_xon": 10_000},
@@ -514,6 +579,102 @@ def test_kernel_matches_reference():
 
     @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(doc=tiny_scenarios())
+    def check(doc):
+        model, flows = build(doc)
+        expect = ref.simulate(model, flows)
+        raw = packetsim.run_packet_engine(model, flows)
+        compare(raw, expect, doc)
+
+    check()
+
+
+# ---- the kernel against the reference with DCQCN (docs/dcqcn.md) -------------------------------------
+
+
+def dcqcn_doc(preset: str, *, cc=None, switch=None, host=None, routing=None, topology=None, traffic=None,
+              run=None, output=None) -> dict:
+    """A small incast (4 × 60 KB into one 100 Gb/s host) with ECN at a few KB and µs timers."""
+    timers = ({"cnp_interval": "2us", "alpha_timer": "3us", "rate_timer": "3us", "byte_counter": "20KB",
+               "min_rate": "1Gbps"} if preset == "paper" else
+              {"alpha_timer": "1us", "rate_timer": "5us", "rate_decrease_interval": "2us"})
+    return {
+        "run": {"seed": 3, **(run or {})},
+        "topology": topology or {"kind": "star", "hosts": 5, "host_rate": "100Gbps", "link_delay": "1us"},
+        "switch": {"buffer": "1MiB", "ecn_kmin": 2_000, "ecn_kmax": 8_000, "ecn_pmax": 0.5, "pfc": True,
+                   **(switch or {})},
+        "host": {"mtu": MTU, "header": HEADER, **(host or {})},
+        "routing": routing or {},
+        "output": {"cc_sample": "1us", **(output or {})},
+        "cc": {"algorithm": "dcqcn", "preset": preset, **timers, **(cc or {})},
+        "traffic": traffic or [{"kind": "incast", "receiver": 0, "senders": 4, "size": 60_000}],
+    }
+
+
+# Fixed cases first (deferred CNPs; drops and go-back-N while paced; CNPs sprayed per packet over a
+# leaf-spine; a run cut by until with samples up to it; hyper increase), then random ones.
+DCQCN_CASES = [
+    *[dcqcn_doc(p) for p in ("paper", "hpcc")],
+    *[dcqcn_doc(p, switch={"pfc": False, "buffer": 12_000}, host={"rto": "10us", "nack": nack},
+                cc={"min_rate": "2Gbps"})
+      for p in ("paper", "hpcc") for nack in (False, True)],
+    *[dcqcn_doc(p, topology={**LEAF_SPINE, "links_per_pair": 2}, routing={"ecmp": "packet"},
+                traffic=[{"kind": "permutation", "size": 30_000},
+                         {"kind": "incast", "receiver": 3, "senders": 3, "size": 20_000, "start": "1us"}])
+      for p in ("paper", "hpcc")],
+    *[dcqcn_doc(p, run={"until": "9us"}, output={"cc_sample": "2us", "queue_sample": "3us"}) for p in ("paper", "hpcc")],
+    dcqcn_doc("paper", cc={"fast_recovery": 0, "byte_counter": 3_000, "rai": "1Gbps", "rhai": "5Gbps", "g": 0.5,
+                           "cnp_interval": "0us"},
+              traffic=[{"kind": "incast", "receiver": 0, "senders": 2, "size": 90_000}]),
+]
+
+
+def test_dcqcn_acts_in_a_tiny_incast():
+    """DCQCN does something in scenarios this small: signals, cuts, recoveries, paced senders."""
+    from fabsim import packetsim
+
+    traffic = [{"kind": "incast", "receiver": 0, "senders": 4, "size": 200_000}]
+    for preset, cc in (("paper", {"cnp_interval": "4us", "rate_timer": "1500ns"}),
+                       ("hpcc", {"rate_timer": "2us", "rate_decrease_interval": "3us"})):
+        doc = dcqcn_doc(preset, cc=cc, traffic=traffic)
+        model, flows = build(doc)
+        res = ref.simulate(model, flows)
+        assert_complete(res, flows)
+        assert_conservation(model, flows, res)
+        compare(packetsim.run_packet_engine(model, flows), res, doc)
+        assert all(c > 0 for c in res["flow_cnps"]), res["flow_cnps"]
+        samples = {(t, f): rc for t, f, rc, _, _ in res["rate_samples"]}
+        # every sender was cut well below its 100 Gb/s line rate, so it was paced...
+        for f in range(len(flows)):
+            assert min(rc for (_, g), rc in samples.items() if g == f) < 100 * GBPS / 4, (preset, f)
+        # ...and recovered between cuts: Rc grew from one 1 µs sample to the next
+        ups = sum(1 for (t, f), rc in samples.items() if samples.get((t + US, f), 0.0) > rc)
+        assert ups >= 10, (preset, ups)
+        if preset == "paper":  # the receiver's uplink: an ACK per data packet delivered, and the CNPs
+            delivered = sum(res["flow_packets"]) - sum(res["flow_drops"])
+            assert res["link_tx_bytes"][int(model.fabric.host_uplink[0])] == CTRL * (delivered + sum(res["flow_cnps"]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(doc=st.sampled_from(["paper", "hpcc"]).flatmap(lambda preset: tiny_scenarios("dcqcn", preset)))
+def test_reference_completes_random_dcqcn_scenarios(doc):
+    model, flows = build(doc)
+    res = ref.simulate(model, flows)
+    assert_complete(res, flows)
+    assert_conservation(model, flows, res)
+
+
+@pytest.mark.parametrize("preset", ["paper", "hpcc"])
+def test_kernel_matches_reference_with_dcqcn(preset):
+    """The kernel and the reference agree exactly with DCQCN, rates trace included."""
+    from fabsim import packetsim
+
+    for doc in DCQCN_CASES:
+        if doc["cc"]["preset"] == preset:
+            model, flows = build(doc)
+            compare(packetsim.run_packet_engine(model, flows), ref.simulate(model, flows), doc)
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(doc=tiny_scenarios("dcqcn", preset))
     def check(doc):
         model, flows = build(doc)
         expect = ref.simulate(model, flows)

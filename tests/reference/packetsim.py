@@ -25,31 +25,66 @@ Interpretation choices where the document leaves room (each is marked "Interpret
 5. A flow whose packets are all acknowledged while it waits in its send ring leaves the ring
    when it reaches the front (the pull moves on to the next flow).
 6. ``pause_ps`` accumulates closed PAUSE→RESUME intervals; a port still paused when the run ends
-   is charged up to ``end_ps`` (``until_ps`` when the run was cut there, the last reception when
-   every flow completed, else the time of the last event processed).
+   is charged up to ``end_ps`` (the last reception when every flow completed, else ``until_ps``
+   when events remained after it, else the time of the last event processed). A run in which
+   every flow completed is not ``stopped_at_until``, even if timers were pending after
+   ``until_ps``.
 7. ``events`` counts events popped and processed (those after ``until_ps`` are not).
+
+DCQCN (``cc.algorithm = "dcqcn"``, docs/dcqcn.md and the PACE/CNP paragraph of
+docs/packet-engine.md) is the class ``ReactionPoint`` (one per flow: Rc, Rt, α, the stages and
+the three lazy timers) plus the pacing in ``pull`` / ``make_eligible`` / ``on_pace`` and the
+notification point in ``receive_data``. Rates are Python floats computed with the formulas'
+operations in the formulas' order. Interpretation choices:
+
+8. The byte counter counts the wire bytes of every data packet the flow puts into its NIC
+   (first sends and resends) once the reaction point runs (after the first CNP); when the count
+   reaches ``byte_counter`` it restarts from 0 (the excess over ``byte_counter`` is not carried)
+   and one expiry is applied. The pacing gap of that packet uses Rc *before* that expiry ("the
+   rate when the packet is sent").
+9. A flow that goes back (NACK, RTO) while neither in its ring nor waiting for ``PACE`` (it had
+   sent its last packet) may still not send before the end of its last packet's gap: if that
+   time is in the future it waits for a ``PACE`` then, else it rejoins its ring. No ``PACE`` is
+   scheduled after a flow's last packet (there is nothing to bring back).
+10. A CNP is a 64-byte control packet carrying number 0 (what ``ecmp = "packet"`` hashes for it);
+    at a switch it is forwarded like an ACK (control queue, shared buffer, never dropped). A
+    marked packet that finds a CNP sent for its flow less than ``cnp_interval`` ago schedules
+    the deferred ``CNP_DUE`` event (unless one is pending) when it is received, after its
+    successors' ``START`` events and before its ACK is queued.
+11. The hpcc echo of a NACK counts as a signal even when the NACK itself is stale. ``flow_cnps``
+    counts the signals the sender received: CNPs (paper), echoing ACK/NACKs (hpcc).
+12. The ``rates`` samples (``output.cc_sample``) are taken where the driver takes them: at the
+    ends of its slices (multiples of gcd(queue_sample, cc_sample), capped at ``until``) that
+    are multiples of ``cc_sample``, up to the slice in which the last event falls; a sample
+    brings every flow that started and is not received up to the sample time (its timers'
+    expiries ≤ t), which changes nothing later (the timers are applied in time order anyway).
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 
 MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
 PS_PER_S = 10**12
-CTRL_BYTES = 64  # ACK, NACK, PAUSE and RESUME on the wire (the Ethernet minimum frame)
+CTRL_BYTES = 64  # ACK, NACK, CNP, PAUSE and RESUME on the wire (the Ethernet minimum frame)
 
 # Packet kinds.
-DATA, ACK, PAUSE, RESUME, NACK = 0, 1, 2, 3, 4
-# Event kinds (the argument is a flow id for START / RTO, a link id for TX_DONE / ARRIVE).
-START, TX_DONE, ARRIVE, RTO = 0, 1, 2, 3
+DATA, ACK, PAUSE, RESUME, NACK, CNP = 0, 1, 2, 3, 4, 5
+# Event kinds (the argument is a flow id for START / RTO / PACE / CNP_DUE, a link id for
+# TX_DONE / ARRIVE). CNP_DUE is the receiver's deferred CNP (the kernel's EV_CNP).
+START, TX_DONE, ARRIVE, RTO, PACE, CNP_DUE = 0, 1, 2, 3, 4, 5
+# Where a flow is with respect to its host's send ring.
+OUT, IN_RING, PACED = 0, 1, 2  # not in it / in it / waiting for its PACE event
 # Queues of a port.
 CTRL_Q, DATA_Q = 0, 1
 
 # ECN presets (docs/packet-engine.md § ECN marking): Kmin, Kmax per 25 Gb/s of port rate; Pmax.
 ECN_PRESETS = {"hpcc": (100_000, 400_000, 0.2), "paper": (5_000, 200_000, 0.01)}
 PRESET_RATE_BPS = 25_000_000_000
+HORIZON_PS = 2**62  # the end of a run without run.until (the driver's T_MAX_PS)
 
 
 # ---- the hash and the random stream (pure Python, from their definitions) -------------------
@@ -98,7 +133,7 @@ class Packet:
     """One packet. ``seq`` is the data sequence number, or the cumulative number an ACK carries.
 
     ``in_link`` is the link it arrived on at the switch currently holding it (data packets);
-    ``ce`` its ECN mark.
+    ``ce`` its ECN mark (on an ACK or NACK: the hpcc dialect's echo of the data packet's mark).
     """
 
     __slots__ = ("kind", "flow", "seq", "wire", "payload", "in_link", "ce")
@@ -113,8 +148,160 @@ class Packet:
         self.ce = False
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
-        names = {DATA: "DATA", ACK: "ACK", PAUSE: "PAUSE", RESUME: "RESUME", NACK: "NACK"}
+        names = {DATA: "DATA", ACK: "ACK", PAUSE: "PAUSE", RESUME: "RESUME", NACK: "NACK", CNP: "CNP"}
         return f"{names[self.kind]}(f={self.flow}, seq={self.seq}, w={self.wire})"
+
+
+# ---- DCQCN's reaction point ------------------------------------------------------------------
+
+
+class ReactionPoint:
+    """The DCQCN sender state of one flow (docs/dcqcn.md § Reaction point, § Timers without events).
+
+    ``params`` is the resolved ``fabsim.cc.Dcqcn``; ``line`` the line rate of the flow's NIC and
+    ``rai`` / ``rhai`` its additive and hyper steps (all floats, bit/s). The three periodic
+    timers are kept as their next expiry time (``None`` while not running) and applied lazily:
+    ``advance(t)`` applies every expiry at or before ``t`` in time order, ties in the order
+    α timer, decrease check, rate timer — the result of one event per expiry.
+    """
+
+    def __init__(self, params, line: float, rai: float, rhai: float):
+        self.prm = params
+        self.paper = params.dialect == "paper"
+        self.line = line
+        self.rai = rai
+        self.rhai = rhai
+        self.g = float(params.g)
+        self.min_rate = float(params.min_rate_bps)
+        self.F = int(params.fast_recovery)
+        self.rc = line  # current rate Rc
+        self.rt = line  # target rate Rt
+        self.alpha = float(params.initial_alpha)
+        self.T = 0  # timer stage
+        self.BC = 0  # byte-counter stage (paper)
+        self.bytes = 0  # bytes counted since the last byte-counter expiry or CNP (paper)
+        self.running = False  # a congestion signal has arrived
+        self.t_alpha = None  # next α-timer expiry
+        self.t_dec = None  # next decrease check (hpcc)
+        self.t_rate = None  # next rate-timer expiry
+        self.sig_alpha = False  # hpcc: a signal arrived in the current α period
+        self.sig_dec = False  # hpcc: a signal arrived since the last decrease check
+        self.increased = False  # hpcc: an increase step happened since the last cut
+
+    # -- the timers --
+
+    def advance(self, t: int) -> None:
+        """Apply every timer expiry at or before ``t``, in time order."""
+        while True:
+            due = [(x, order) for order, x in enumerate((self.t_alpha, self.t_dec, self.t_rate))
+                   if x is not None and x <= t]
+            if not due:
+                return
+            x, order = min(due)  # earliest; at equal times α, then decrease, then rate
+            if order == 0:
+                self.t_alpha = x + self.prm.alpha_timer_ps
+                if self.paper or not self.sig_alpha:
+                    self.alpha = (1.0 - self.g) * self.alpha  # a period without a signal
+                else:
+                    self.alpha = (1.0 - self.g) * self.alpha + self.g
+                    self.sig_alpha = False
+            elif order == 1:
+                self.t_dec = x + self.prm.rate_decrease_interval_ps
+                if self.sig_dec:
+                    self.sig_dec = False
+                    self.hpcc_cut(x)
+            else:
+                self.t_rate = x + self.prm.rate_timer_ps
+                if self.paper:
+                    self.T += 1
+                    self.paper_increase()
+                else:
+                    self.hpcc_increase()
+
+    # -- paper --
+
+    def paper_increase(self) -> None:
+        """One increase step, the stages already counted."""
+        F, T, BC = self.F, self.T, self.BC
+        rt = self.rt
+        if max(T, BC) <= F:
+            pass  # fast recovery: Rt stays
+        elif min(T, BC) > F:
+            rt = rt + (min(T, BC) - F) * self.rhai  # hyper increase
+        else:
+            rt = rt + self.rai  # additive increase
+        self.rt = min(rt, self.line)
+        self.rc = (self.rt + self.rc) / 2.0
+
+    def paper_cnp(self, t: int) -> None:
+        """A CNP reaches the sender at ``t`` (expiries up to ``t`` already applied)."""
+        a = self.alpha
+        self.rt = self.rc
+        self.rc = max(self.min_rate, self.rc * (1.0 - a / 2.0))  # the α before this CNP
+        self.alpha = (1.0 - self.g) * a + self.g
+        self.T = self.BC = 0
+        self.bytes = 0
+        self.t_alpha = t + self.prm.alpha_timer_ps
+        self.t_rate = t + self.prm.rate_timer_ps
+        self.running = True
+
+    # -- hpcc --
+
+    def hpcc_cut(self, x: int) -> None:
+        """A decrease check at ``x`` with a signal since the previous one."""
+        if self.increased:  # CLAMP_TARGET_RATE 0: Rt ← Rc only after an increase
+            self.rt = self.rc
+        self.rc = max(self.min_rate, self.rc * (1.0 - self.alpha / 2.0))
+        self.T = 0
+        self.increased = False
+        self.t_rate = x + self.prm.rate_timer_ps
+
+    def hpcc_increase(self) -> None:
+        """A rate-timer expiry; the stage is counted after the step."""
+        if self.T == self.F:
+            self.rt = min(self.rt + self.rai, self.line)  # one additive step
+        elif self.T > self.F:
+            self.rt = min(self.rt + self.rhai, self.line)  # hyper steps (constant)
+        self.rc = self.rc / 2.0 + self.rt / 2.0
+        self.T += 1
+        self.increased = True
+
+    def hpcc_echo(self, t: int) -> None:
+        """An ACK or NACK echoing a mark reaches the sender at ``t``."""
+        if not self.running:
+            self.running = True
+            self.alpha = float(self.prm.initial_alpha)
+            self.t_alpha = t + self.prm.alpha_timer_ps
+            self.t_dec = t + self.prm.rate_decrease_interval_ps + 1000  # + 1 ns
+            self.sig_dec = True  # the first signal: for the decrease check only
+        else:
+            self.sig_alpha = self.sig_dec = True
+
+    # -- what the engine calls --
+
+    def signal(self, t: int) -> None:
+        """A congestion signal at ``t``: a CNP (paper) or an echo (hpcc)."""
+        self.advance(t)
+        if self.paper:
+            self.paper_cnp(t)
+        else:
+            self.hpcc_echo(t)
+
+    def on_send(self, t: int, wire: int) -> int:
+        """The flow puts a packet of ``wire`` bytes into its NIC at ``t``: the earliest time it
+        may send the next one (§ Pacing); then the byte counter (Interpretation 8)."""
+        self.advance(t)
+        nxt = t
+        if self.rc < self.line:
+            nxt = t + math.ceil(float(wire) * 8e12 / self.rc)
+        B = int(self.prm.byte_counter_bytes)
+        if self.paper and B > 0 and self.running:
+            self.bytes += wire
+            if self.bytes >= B:
+                self.bytes = 0
+                self.BC += 1
+                self.paper_increase()
+        return nxt
 
 
 # ---- the simulator ---------------------------------------------------------------------------
@@ -126,9 +313,9 @@ class PacketSim:
     def __init__(self, model, flows):
         sc = model.scenario
         fab = model.fabric
-        if sc.cc.algorithm != "none":
+        if sc.cc.algorithm not in ("none", "dcqcn"):
             raise ValueError(
-                f'the reference packet simulator implements cc.algorithm = "none" only, not {sc.cc.algorithm!r}'
+                f'the reference packet simulator implements cc.algorithm = "none" and "dcqcn", not {sc.cc.algorithm!r}'
             )
         if sc.failures:
             raise ValueError("the reference packet simulator does not model [[failures]]")
@@ -194,13 +381,31 @@ class PacketSim:
         succ = [int(x) for x in flows.succ]
         self.f_succ = [succ[succ_ptr[f] : succ_ptr[f + 1]] for f in range(n)]
 
+        # --- [cc]: DCQCN (docs/dcqcn.md) -----------------------------------------------------
+        self.dcqcn = None
+        self.paper = False
+        self.cc_sample = 0
+        self.slice_ps = 0
+        if sc.cc.algorithm == "dcqcn":
+            from fabsim.cc import resolve  # parameter resolution is shared definition, not engine code
+
+            self.dcqcn = resolve(sc)
+            self.paper = self.dcqcn.dialect == "paper"
+            self.cc_sample = int(sc.output.cc_sample_ps)
+            self.slice_ps = math.gcd(int(sc.output.queue_sample_ps), self.cc_sample)
+        self.f_line = [float(self.link_rate[self.host_uplink[s]]) for s in self.f_src]
+
         # --- per-flow state ------------------------------------------------------------------
         self.snd_nxt = [0] * n
         self.snd_una = [0] * n
         self.snd_max = [0] * n  # highest snd_nxt reached: below it a transmission is a resend
         self.rcv_nxt = [0] * n
         self.t_progress = [0] * n
-        self.in_ring = [False] * n
+        self.in_ring = [OUT] * n  # OUT, IN_RING or PACED
+        self.next_send = [0] * n  # pacing: the flow may not send before (DCQCN)
+        self.rp: list = [None] * n  # ReactionPoint of each started flow (DCQCN)
+        self.last_cnp = [None] * n  # time the receiver sent its last CNP for the flow (paper)
+        self.cnp_pending = [False] * n  # a deferred CNP event is pending for the flow (paper)
         self.nack_for = [-1] * n  # rcv_nxt of the last NACK sent, per flow
         self.rings = [deque() for _ in range(self.n_hosts)]
 
@@ -224,6 +429,8 @@ class PacketSim:
         self.flow_ecn = [0] * n
         self.flow_drops = [0] * n
         self.flow_received = [0] * n  # data packets that reached the destination host
+        self.flow_cnps = [0] * n  # congestion signals the sender received (CNPs / echoes)
+        self.rate_samples: list = []  # (t_ps, flow, Rc, Rt, α) every output.cc_sample
         self.link_tx_bytes = [0] * L
         self.link_max_queue = [0] * L
         self.link_drops = [0] * L
@@ -334,24 +541,38 @@ class PacketSim:
         if not ring:
             return False
         f = ring.popleft()
+        self.in_ring[f] = OUT
         while self.snd_nxt[f] >= self.f_packets[f]:  # every packet already acknowledged
-            self.in_ring[f] = False
             if not ring:
                 return False
             f = ring.popleft()
+            self.in_ring[f] = OUT
         seq = self.snd_nxt[f]
         payload = min(self.mtu, self.f_size[f] - seq * self.mtu)
+        wire = payload + self.header
         self.snd_nxt[f] = seq + 1
-        if self.snd_nxt[f] < self.f_packets[f]:
-            ring.append(f)
-        else:
-            self.in_ring[f] = False
         self.flow_packets[f] += 1
         if seq < self.snd_max[f]:  # Interpretation 4
             self.flow_retx_bytes[f] += payload
         self.snd_max[f] = max(self.snd_max[f], seq + 1)
-        self.enqueue(self.host_uplink[h], DATA_Q, Packet(DATA, f, seq, payload + self.header, payload))
+        if self.dcqcn is not None:  # § Pacing: the gap at the rate of this send
+            self.next_send[f] = self.rp[f].on_send(self.now, wire)
+        if self.snd_nxt[f] < self.f_packets[f]:
+            self.make_eligible(f)  # back to the end of the ring, or PACE later
+        self.enqueue(self.host_uplink[h], DATA_Q, Packet(DATA, f, seq, wire, payload))
         return True
+
+    def make_eligible(self, f: int) -> None:
+        """Flow ``f`` has packets to send: it joins the end of its ring unless it is in it or
+        waits for ``PACE`` already, or (DCQCN) waits for a ``PACE`` at the end of its gap."""
+        if self.in_ring[f] != OUT:
+            return
+        if self.next_send[f] > self.now:  # Interpretation 9 when the flow had left the ring
+            self.in_ring[f] = PACED
+            self.schedule(self.next_send[f], PACE, f)
+        else:
+            self.rings[self.f_src[f]].append(f)
+            self.in_ring[f] = IN_RING
 
     # ---- events ------------------------------------------------------------------------------
 
@@ -362,10 +583,22 @@ class PacketSim:
         self.snd_nxt[f] = self.snd_una[f] = 0
         self.t_progress[f] = t
         h = self.f_src[f]
+        if self.dcqcn is not None:  # Rc = Rt = line rate, α = initial_alpha
+            rai, rhai = self.dcqcn.steps_for(self.f_line[f])
+            self.rp[f] = ReactionPoint(self.dcqcn, self.f_line[f], float(rai), float(rhai))
         self.rings[h].append(f)
-        self.in_ring[f] = True
+        self.in_ring[f] = IN_RING
         self.schedule(t + self.rto, RTO, f)
         self.try_start(self.host_uplink[h])
+
+    def on_pace(self, f: int) -> None:
+        """PACE(f): the paced flow may send again (docs/packet-engine.md § The send ring)."""
+        self.in_ring[f] = OUT
+        if self.snd_nxt[f] < self.f_packets[f]:
+            h = self.f_src[f]
+            self.rings[h].append(f)
+            self.in_ring[f] = IN_RING
+            self.try_start(self.host_uplink[h])
 
     def on_tx_done(self, l: int) -> None:
         """§ TX_DONE(l), steps 1–5."""
@@ -411,10 +644,20 @@ class PacketSim:
             self.forward(node, l, p)
         elif p.kind == DATA:
             self.receive_data(node, p)
-        elif p.kind == NACK:
-            self.receive_nack(node, p)
+        elif p.kind == CNP:
+            self.congestion_signal(p.flow)
         else:
-            self.receive_ack(p)
+            if p.ce and self.dcqcn is not None and not self.paper:
+                self.congestion_signal(p.flow)  # hpcc: the ACK / NACK echoes a mark
+            if p.kind == NACK:
+                self.receive_nack(node, p)
+            else:
+                self.receive_ack(p)
+
+    def congestion_signal(self, f: int) -> None:
+        """A CNP (paper) or an echoing ACK / NACK (hpcc) reaches the sender of ``f``."""
+        self.flow_cnps[f] += 1
+        self.rp[f].signal(self.now)
 
     def on_pfc_frame(self, port: int, kind: int) -> None:
         """PAUSE / RESUME of the data priority of ``port`` (= rev of the link it came on)."""
@@ -476,8 +719,32 @@ class PacketSim:
                     if self.preds_left[s] == 0:
                         self.schedule(max(t + self.f_gap[s], self.f_start[s]), START, s)
         uplink = self.host_uplink[h]
-        self.enqueue(uplink, CTRL_Q, Packet(reply, f, self.rcv_nxt[f], CTRL_BYTES))
+        if self.dcqcn is not None and self.paper and p.ce:
+            # the notification point: a CNP at once if none went out for f in the last
+            # cnp_interval, else one (a single pending CNP event) when that interval ends
+            last = self.last_cnp[f]
+            if last is None or t - last >= self.dcqcn.cnp_interval_ps:
+                self.send_cnp(f)
+            elif not self.cnp_pending[f]:
+                self.cnp_pending[f] = True
+                self.schedule(last + self.dcqcn.cnp_interval_ps, CNP_DUE, f)
+        ack = Packet(reply, f, self.rcv_nxt[f], CTRL_BYTES)
+        if self.dcqcn is not None and not self.paper:
+            ack.ce = p.ce  # hpcc: the echo
+        self.enqueue(uplink, CTRL_Q, ack)
         self.try_start(uplink)
+
+    def send_cnp(self, f: int) -> None:
+        """The receiver of ``f`` sends a CNP now (Interpretation 10), then try_start."""
+        self.last_cnp[f] = self.now
+        uplink = self.host_uplink[self.f_dst[f]]
+        self.enqueue(uplink, CTRL_Q, Packet(CNP, f, 0, CTRL_BYTES))
+        self.try_start(uplink)
+
+    def on_cnp_due(self, f: int) -> None:
+        """CNP(f): the deferred CNP of a flow whose packets were marked within cnp_interval."""
+        self.cnp_pending[f] = False
+        self.send_cnp(f)
 
     def receive_nack(self, h: int, p: Packet) -> None:
         """§ ARRIVE: a NACK at the source host: go back to the first missing packet."""
@@ -487,9 +754,7 @@ class PacketSim:
         self.snd_una[f] = p.seq
         self.t_progress[f] = self.now
         self.snd_nxt[f] = p.seq
-        if not self.in_ring[f]:
-            self.rings[h].append(f)
-            self.in_ring[f] = True
+        self.make_eligible(f)
         self.try_start(self.host_uplink[h])
 
     def receive_ack(self, p: Packet) -> None:
@@ -509,35 +774,62 @@ class PacketSim:
             self.snd_nxt[f] = self.snd_una[f]
             self.t_progress[f] = t
             h = self.f_src[f]
-            if not self.in_ring[f]:
-                self.rings[h].append(f)
-                self.in_ring[f] = True
-            self.try_start(self.host_uplink[h])
+            self.make_eligible(f)
             self.schedule(t + self.rto, RTO, f)
+            self.try_start(self.host_uplink[h])
         else:
             self.schedule(self.t_progress[f] + self.rto, RTO, f)
 
     # ---- the loop ----------------------------------------------------------------------------
 
+    def sample_rates_if(self, t: int) -> None:
+        """At a slice end ``t`` that is a multiple of ``cc_sample``: (t, f, Rc, Rt, α) of every
+        flow that started and is not received, its timers brought up to ``t``."""
+        if t % self.cc_sample:
+            return
+        for f in range(self.n_flows):
+            if self.t_start[f] >= 0 and self.t_finish[f] < 0:
+                rp = self.rp[f]
+                rp.advance(t)
+                self.rate_samples.append((t, f, rp.rc, rp.rt, rp.alpha))
+
     def run(self, until_ps: int | None = None) -> dict:
         if until_ps is None:
             until_ps = self.default_until
-        handlers = {START: self.on_start, TX_DONE: self.on_tx_done, ARRIVE: self.on_arrive, RTO: self.on_rto}
+        handlers = {START: self.on_start, TX_DONE: self.on_tx_done, ARRIVE: self.on_arrive, RTO: self.on_rto,
+                    PACE: self.on_pace, CNP_DUE: self.on_cnp_due}
+        # The rates samples (Interpretation 12): slice ends every slice_ps up to the horizon.
+        sampling = self.dcqcn is not None and self.cc_sample > 0
+        horizon = until_ps if until_ps is not None else HORIZON_PS
+        slice_end = min(self.slice_ps, horizon) if sampling else None
         stopped = False
         while self.heap:
             t, _, kind, arg = self.heap[0]
             if until_ps is not None and t > until_ps:
                 stopped = True
                 break
+            while sampling and slice_end < t:  # the slices before t are over
+                self.sample_rates_if(slice_end)
+                slice_end = min(slice_end + self.slice_ps, horizon)
             heapq.heappop(self.heap)
             assert t >= self.now, "time went backwards"
             self.now = t
             self.events += 1
             handlers[kind](arg)
-        if stopped:
+        if sampling:
+            while stopped and slice_end < horizon:
+                self.sample_rates_if(slice_end)
+                slice_end = min(slice_end + self.slice_ps, horizon)
+            self.sample_rates_if(slice_end)  # the slice in which the run ended
+        # § What is measured: every flow received → the last reception (retransmission timers
+        # still pending at until are not traffic, and the run was not cut short); else until
+        # when events remained after it; else the last event.
+        complete = self.n_flows > 0 and all(t >= 0 for t in self.t_finish)
+        if complete:
+            end_ps = max(self.t_finish)
+            stopped = False
+        elif stopped:
             end_ps = until_ps
-        elif self.n_flows and all(t >= 0 for t in self.t_finish):
-            end_ps = max(self.t_finish)  # retransmission timers that fire later are not traffic
         else:
             end_ps = self.now
         for l in range(self.n_links):  # Interpretation 6
@@ -551,6 +843,8 @@ class PacketSim:
             "flow_ecn": self.flow_ecn,
             "flow_drops": self.flow_drops,
             "flow_received": self.flow_received,
+            "flow_cnps": self.flow_cnps,
+            "rate_samples": self.rate_samples,
             "link_tx_bytes": self.link_tx_bytes,
             "link_max_queue": self.link_max_queue,
             "link_drops": self.link_drops,
@@ -574,8 +868,10 @@ def simulate(model, flows, *, until_ps: int | None = None) -> dict:
     Returns plain lists keyed like ``fabsim.raw.RawRun``'s fields: per flow ``t_start_ps``,
     ``t_finish_ps`` (−1 if never started / received), ``flow_packets``, ``flow_retx_bytes``,
     ``flow_ecn``, ``flow_drops``, ``flow_received`` (data packets that reached the destination,
-    in order or not); per directed link ``link_tx_bytes``, ``link_max_queue``,
-    ``link_drops``, ``link_ecn``, ``link_pause_ps``; and ``packet_hops``, ``events``, ``end_ps``,
-    ``stopped_at_until``, ``residual_bytes``.
+    in order or not), ``flow_cnps`` (DCQCN congestion signals the sender received); per directed
+    link ``link_tx_bytes``, ``link_max_queue``, ``link_drops``, ``link_ecn``, ``link_pause_ps``;
+    and ``packet_hops``, ``events``, ``end_ps``, ``stopped_at_until``, ``residual_bytes``, and
+    ``rate_samples``: ``(t_ps, flow, Rc, Rt, α)`` tuples in the order of ``RawRun.rate_samples``
+    (empty unless DCQCN runs with ``output.cc_sample``).
     """
     return PacketSim(model, flows).run(until_ps)
