@@ -111,16 +111,22 @@ def test_paper_np_sends_one_cnp_per_interval_to_a_flow_whose_every_packet_is_mar
 @pytest.mark.parametrize("preset", ["paper", "hpcc"])
 def test_long_flows_share_a_bottleneck_fairly_and_fill_it(preset):
     """N long flows into one 40 Gb/s receiver, measured in steady state (40–60 ms)."""
+    queues = []
     for n in (2, 4, 8):
-        got = []
-        for until in ("40ms", "60ms"):
-            sc = scenario(n, cc={"preset": preset}, until=until, size="10GB")
+        got, area = [], []
+        for until_ms in (40, 60):
+            sc = scenario(n, cc={"preset": preset}, until=f"{until_ms}ms", size="10GB")
             model = build_model(sc)
-            got.append(run_packet_engine(model, build_flow_table(sc, model.fabric)).flow_received)
+            raw = run_packet_engine(model, build_flow_table(sc, model.fabric))
+            got.append(raw.flow_received)
+            area.append(raw.link_mean_queue[model.fabric.host_downlink[0]] * until_ms)
         x = (got[1] - got[0]).astype(np.float64) * 4096 * 8 / 20e-3
         jain = x.sum() ** 2 / (n * (x**2).sum())
         assert jain >= 0.95, (n, jain)
         assert x.sum() / 40e9 >= 0.90, (n, x.sum() / 40e9)
+        queues.append((area[1] - area[0]) / 20)
+    if preset == "hpcc":  # equilibrium below Kmax for every N here (paper: docs/dcqcn.md)
+        assert queues[0] < queues[1] < queues[2], queues
 
 
 @pytest.mark.parametrize("preset", ["paper", "hpcc"])
