@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .build import build_model
+from .errors import UsageError
 from .flowsim import run_flow_engine
 from .packetsim import run_packet_engine
 from .results import Result, assemble
@@ -16,6 +17,12 @@ def simulate(scenario: Scenario, progress=None) -> Result:
     ``progress`` is None or a callable taking a ``fabsim.raw.Progress``; it is called between
     kernel slices (a few times a second on long runs).
     """
+    if scenario.failures:
+        # resolved and checked (fabsim.failures), not yet simulated: refuse rather than ignore
+        raise UsageError(
+            f"{scenario.source}: failures[0]: the engines do not simulate failures yet; remove "
+            "the [[failures]] tables to run this scenario (fabsim validate checks them)"
+        )
     model = build_model(scenario)
     flows = build_flow_table(scenario, model.fabric)
     if scenario.run.engine == "flow":

@@ -88,3 +88,14 @@ def print_validate(model: Model, flows: FlowTable, console: Console) -> None:
         what = f"{gen.op} / {gen.algorithm} ({gen.job})" if gen.kind == "collective" else ""
         traffic.add_row(str(i), gen.kind, gen.tag, what, f"{int(counts[i]):,}", human_bytes(volume[i]))
     console.print(traffic)
+
+    if sc.failures:
+        from .failures import resolve_failures
+
+        table = Table(title=f"failures (routing detects them after {format_time(sc.routing.detect_ps)})")
+        for col in ("#", "target", "fails", "tier", "at", "restored"):
+            table.add_column(col)
+        for fl in resolve_failures(sc, model.fabric):
+            restored = "never" if fl.restored_ps is None else format_time(fl.restored_ps)
+            table.add_row(str(fl.index), fl.target, fl.element, fl.tier, format_time(fl.at_ps), restored)
+        console.print(table)

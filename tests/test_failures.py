@@ -1,0 +1,187 @@
+"""Failures: targets resolved on the fabric, and routing tables after a failure (DESIGN §6)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fabsim
+from fabsim.build import build_model
+from fabsim.failures import down_links, resolve_failures
+from fabsim.topology import Routing, fat_tree, leaf_spine
+
+G = 100 * 10**9
+US = 10**6
+
+
+def hosts_under(fabric, switch: int) -> list[int]:
+    return [h for h in range(fabric.n_hosts) if int(fabric.host_switch[h]) == switch]
+
+
+# ---- equal-cost paths lost to a failure --------------------------------------------------------
+
+@pytest.mark.parametrize("spines", [2, 4, 8])
+def test_leaf_spine_link_failure_costs_pairs_behind_it_one_in_s_paths(spines):
+    f = leaf_spine(4, spines, 2, 1, G, G, US)
+    r = Routing.build(f)
+    leaf0, leaf1, spine0 = f.node_id("leaf0"), f.node_id("leaf1"), f.node_id("spine0")
+    down = r.with_links_down([f.link_between(leaf0, spine0)])
+    for a in hosts_under(f, leaf0):
+        for b in hosts_under(f, leaf1):
+            for src, dst in ((a, b), (b, a)):
+                before, after = r.count_paths(src, dst), down.count_paths(src, dst)
+                assert before == spines and (before - after) / before == pytest.approx(1 / spines)
+    # pairs not behind the failed link keep every path
+    c, d = hosts_under(f, f.node_id("leaf2"))[0], hosts_under(f, f.node_id("leaf3"))[0]
+    assert down.count_paths(c, d) == r.count_paths(c, d) == spines
+
+
+@pytest.mark.parametrize("k", [4, 8])
+def test_fat_tree_edge_agg_failure_costs_two_in_k_inter_pod_paths(k):
+    f = fat_tree(k, G, G, US)
+    r = Routing.build(f)
+    tor0, agg0 = f.node_id("tor0"), f.node_id("agg0")
+    down = r.with_links_down([f.link_between(tor0, agg0)])
+    src = hosts_under(f, tor0)[0]
+    for dst in range(f.n_hosts):
+        pod = int(f.host_switch[dst] - f.n_hosts) // (k // 2)
+        if pod == 0:
+            continue
+        before, after = r.count_paths(src, dst), down.count_paths(src, dst)
+        assert before == k * k // 4
+        assert (before - after) / before == pytest.approx(2 / k)
+
+
+@pytest.mark.parametrize("k", [4, 8])
+def test_fat_tree_agg_core_failure_costs_four_in_k_squared_inter_pod_paths(k):
+    f = fat_tree(k, G, G, US)
+    r = Routing.build(f)
+    agg0, core0 = f.node_id("agg0"), f.node_id("core0")
+    down = r.with_links_down([f.link_between(agg0, core0)])
+    pod0 = [h for h in range(f.n_hosts) if int(f.host_switch[h] - f.n_hosts) < k // 2]
+    others = [h for h in range(f.n_hosts) if h not in pod0]
+    for src in pod0[:: k // 2]:
+        for dst in others[:: k]:
+            before, after = r.count_paths(src, dst), down.count_paths(src, dst)
+            assert (before - after) / before == pytest.approx(4 / k**2)
+            assert (r.count_paths(dst, src) - down.count_paths(dst, src)) / before == pytest.approx(4 / k**2)
+    # inter-pod pairs outside pod 0 do not use the link
+    assert down.count_paths(others[0], others[-1]) == r.count_paths(others[0], others[-1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["fat_tree", "leaf_spine"]), st.lists(st.integers(0, 10**6), min_size=1, max_size=4),
+       st.integers(0, 10**6))
+def test_after_detect_no_candidate_uses_a_down_link_and_untouched_paths_stay(kind, picks, seed):
+    f = fat_tree(4, G, G, US) if kind == "fat_tree" else leaf_spine(4, 3, 2, 2, G, G, US)
+    r = Routing.build(f)
+    switch_links = np.flatnonzero((f.link_src >= f.n_hosts) & (f.link_dst >= f.n_hosts) & (np.arange(f.n_links) < f.link_rev))
+    dead = np.unique(switch_links[np.asarray(picks) % switch_links.size])
+    down = r.with_links_down(dead)
+    is_down = np.zeros(f.n_links, np.bool_)
+    is_down[dead] = True
+    is_down[f.link_rev[dead]] = True
+    for s in range(f.n_hosts, f.n_nodes):
+        for h in range(f.n_hosts):
+            assert not is_down[down.candidates(s, h)].any()
+    rng = np.random.default_rng(seed)
+    for flow in range(30):
+        src, dst = (int(x) for x in rng.choice(f.n_hosts, 2, replace=False))
+        before = r.path(src, dst, flow, seed=seed)
+        after = down.path(src, dst, flow, seed=seed)
+        if after is None:
+            continue  # partitioned
+        assert not is_down[after].any()
+        if not is_down[before].any():
+            assert np.array_equal(before, after), (src, dst, flow)
+
+
+# ---- resolving [[failures]] ----------------------------------------------------------------------
+
+def scenario(failures, seed=1, detect="100us"):
+    return fabsim.load_scenario({
+        "run": {"seed": seed},
+        "topology": {"kind": "fat_tree", "k": 4},
+        "routing": {"detect": detect},
+        "traffic": [{"kind": "permutation", "size": "1MB"}],
+        "failures": failures,
+    })
+
+
+def resolved(failures, **kw):
+    sc = scenario(failures, **kw)
+    return resolve_failures(sc, build_model(sc).fabric), build_model(sc).fabric
+
+
+def test_link_and_switch_targets_and_their_timeline():
+    (link, switch), f = resolved([
+        {"target": "link:agg1-tor0", "at": "1ms", "duration": "2ms"},
+        {"target": "switch:core1", "at": "4ms"},
+    ], detect="50us")
+    assert link.element == "link:tor0-agg1" and link.tier == "tor-agg" and link.node == -1  # canonical order
+    a, b = f.node_id("agg1"), f.node_id("tor0")
+    assert sorted(link.links.tolist()) == sorted([f.link_between(a, b), f.link_between(b, a)])
+    assert (link.at_ps, link.detected_ps, link.restored_ps, link.restore_detected_ps) == (
+        10**9, 10**9 + 50 * US, 3 * 10**9, 3 * 10**9 + 50 * US)
+    core = f.node_id("core1")
+    assert switch.element == "switch:core1" and switch.tier == "core" and switch.node == core
+    assert switch.restored_ps is None and switch.restore_detected_ps is None
+    ends = set(f.link_src[switch.links].tolist()) | set(f.link_dst[switch.links].tolist())
+    assert core in ends and switch.links.size == 2 * 4  # k = 4 pods, one agg each, both ways
+    assert np.all((f.link_src[switch.links] == core) | (f.link_dst[switch.links] == core))
+
+
+def test_random_targets_follow_the_seed():
+    def element(seed):
+        (x, y), _ = resolved([{"target": "random_link:agg-core", "at": "1ms"},
+                              {"target": "random_switch:agg", "at": "1ms"}], seed=seed)
+        assert x.tier == "agg-core" and y.tier == "agg"
+        return x.element, y.element
+
+    assert element(7) == element(7)
+    assert len({element(seed) for seed in range(20)}) > 5
+
+
+def test_down_links_over_time_with_overlapping_failures():
+    (a, b), f = resolved([
+        {"target": "link:agg0-core0", "at": "1ms", "duration": "1ms"},
+        {"target": "switch:core0", "at": "1500us", "duration": "2ms"},
+    ])
+    link = f.link_between(f.node_id("agg0"), f.node_id("core0"))
+    def is_down(t_us, detected=False):
+        return bool(down_links([a, b], f.n_links, t_us * US, detected)[link])
+
+    assert not is_down(999) and is_down(1000) and is_down(1999)
+    assert is_down(2500)  # restored as a link, but its switch is still down
+    assert not is_down(3500)
+    assert not is_down(1050, detected=True) and is_down(1100, detected=True)
+    assert is_down(3550, detected=True) and not is_down(3600, detected=True)
+
+
+def test_run_refuses_failures_until_the_engines_simulate_them(tmp_path, capsys):
+    from fabsim.cli import main
+
+    path = tmp_path / "fail.toml"
+    path.write_text(
+        '[topology]\nkind = "fat_tree"\nk = 4\n[[traffic]]\nkind = "permutation"\nsize = "1MB"\n'
+        '[[failures]]\ntarget = "link:tor0-agg1"\nat = "1ms"\n'
+    )
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    assert "failures[0]" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_validate_shows_which_element_each_failure_takes_down(tmp_path, capsys):
+    from fabsim.cli import main
+
+    path = tmp_path / "fail.toml"
+    path.write_text(
+        '[topology]\nkind = "fat_tree"\nk = 4\n[[traffic]]\nkind = "permutation"\nsize = "1MB"\n'
+        '[[failures]]\ntarget = "random_link:agg-core"\nat = "1ms"\nduration = "1ms"\n'
+    )
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr()
+    (fl,), _ = resolved([{"target": "random_link:agg-core", "at": "1ms", "duration": "1ms"}])
+    assert fl.element in out.out + out.err and "2 ms" in out.out + out.err
