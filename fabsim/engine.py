@@ -17,11 +17,11 @@ def simulate(scenario: Scenario, progress=None) -> Result:
     ``progress`` is None or a callable taking a ``fabsim.raw.Progress``; it is called between
     kernel slices (a few times a second on long runs).
     """
-    if scenario.failures:
-        # resolved and checked (fabsim.failures), not yet simulated: refuse rather than ignore
+    if scenario.failures and scenario.run.engine == "packet":
+        # resolved and checked (fabsim.failures); the packet engine does not simulate them yet
         raise UsageError(
-            f"{scenario.source}: failures[0]: the engines do not simulate failures yet; remove "
-            "the [[failures]] tables to run this scenario (fabsim validate checks them)"
+            f"{scenario.source}: failures[0]: the packet engine does not simulate failures yet; run "
+            "with --engine flow, or remove the [[failures]] tables (fabsim validate checks them)"
         )
     model = build_model(scenario)
     flows = build_flow_table(scenario, model.fabric)

@@ -100,3 +100,147 @@ def down_links(failures: list[ResolvedFailure], n_links: int, t_ps: int, detecte
         if start <= t_ps and (end is None or t_ps < end):
             down[fl.links] = True
     return down
+
+
+def change_times(failures: list[ResolvedFailure]) -> list[int]:
+    """Every time at which a link's state or the routing tables change, in order."""
+    times = set()
+    for fl in failures:
+        times.update(t for t in (fl.at_ps, fl.detected_ps, fl.restored_ps, fl.restore_detected_ps) if t is not None)
+    return sorted(times)
+
+
+def reroute(model, flows, hash_id, path_ptr, path_link, routing_down: np.ndarray, movable: np.ndarray,
+            black_hole: int):
+    """Paths after routing converged on ``routing_down`` links: ``movable`` flows take their
+    hashed path over the surviving tables (resilient selection: a flow whose path avoided every
+    change keeps it); a movable flow whose destination is unreachable gets the one-link path
+    ``[black_hole]`` (a link of capacity 0: it stalls until routing finds a path again); the
+    others keep theirs.
+
+    Returns ``(path_ptr, path_link, changed, unreachable)``.
+    """
+    from .topology import Routing  # noqa: PLC0415 (keeps failures importable without the tables)
+    from .native import codes
+
+    fabric, sc = model.fabric, model.scenario
+    base = model.routing.failure_free
+    routing = Routing.build(fabric, ~routing_down, base) if routing_down.any() else base
+    src, dst = flows.src, flows.dst
+    d = routing.dist[fabric.host_switch[src] - fabric.n_hosts, routing.host_edge[dst]]
+    dead_end = routing_down[fabric.host_uplink[src]] | routing_down[fabric.host_downlink[dst]]
+    unreachable = movable & ((d == codes.DIST_UNREACHABLE) | dead_end)
+    todo = np.flatnonzero(movable)
+    reach = todo[~unreachable[todo]]
+    hops = np.diff(path_ptr)
+    new_hops = hops.copy()
+    if todo.size:
+        sub_hops = np.ones(todo.size, np.int64)
+        sub_link = np.full(todo.size, black_hole, np.int32)
+        if reach.size:
+            r_ptr, r_link = routing.paths(src[reach], dst[reach], hash_id[reach], flows.channel[reach], sc.run.seed)
+            sub_hops[~unreachable[todo]] = np.diff(r_ptr)
+            first = np.zeros(todo.size + 1, np.int64)
+            np.cumsum(sub_hops, out=first[1:])
+            merged = np.empty(int(first[-1]), np.int32)
+            is_reach = np.repeat(~unreachable[todo], sub_hops)
+            merged[is_reach] = r_link
+            merged[~is_reach] = black_hole
+            sub_link = merged
+        new_hops[todo] = sub_hops
+    new_ptr = np.zeros_like(path_ptr)
+    np.cumsum(new_hops, out=new_ptr[1:])
+    new_link = np.empty(int(new_ptr[-1]), np.int32)
+    keep = np.ones(len(flows), np.bool_)
+    keep[todo] = False
+    # kept paths: copy entry ranges; moved paths: from the sub-CSR
+    entry_flow_old = np.repeat(np.arange(len(flows)), hops)
+    kept_entries = keep[entry_flow_old]
+    new_entry_flow = np.repeat(np.arange(len(flows)), new_hops)
+    new_link[keep[new_entry_flow]] = path_link[kept_entries]
+    changed = np.zeros(len(flows), np.bool_)
+    if todo.size:
+        new_link[~keep[new_entry_flow]] = sub_link
+        changed[todo] = hops[todo] != new_hops[todo]
+        same = todo[hops[todo] == new_hops[todo]]
+        h = hops[same]
+        offset = np.arange(int(h.sum())) - np.repeat(np.cumsum(h) - h, h)
+        differs = path_link[np.repeat(path_ptr[same], h) + offset] != new_link[np.repeat(new_ptr[same], h) + offset]
+        changed[same] = np.bincount(np.repeat(np.arange(same.size), h), weights=differs, minlength=same.size) > 0
+    return new_ptr, new_link, changed, unreachable
+
+
+def _crossing(path_ptr: np.ndarray, path_link: np.ndarray, links: np.ndarray) -> np.ndarray:
+    """bool per flow: its path uses one of ``links``."""
+    hops = np.diff(path_ptr)
+    on = np.isin(path_link, links)
+    return np.bincount(np.repeat(np.arange(hops.size), hops), weights=on, minlength=hops.size) > 0
+
+
+class FailureLog:
+    """What each failure hit, filled in by an engine driver at the failure's change times.
+
+    A flow is *hit* by a failure if it was sending across the element while it was down, or if
+    routing moved it off (or back onto) the element; ``flows_rerouted`` counts the flows whose
+    path changed when routing detected the failure or its restoration.
+    """
+
+    def __init__(self, failures: list[ResolvedFailure], n_flows: int):
+        self.failures = failures
+        self.hit = np.zeros((len(failures), n_flows), np.bool_)
+        self.moved = np.zeros((len(failures), n_flows), np.bool_)
+        self.unreachable = np.zeros(n_flows, np.bool_)
+        self.dropped_packets = np.zeros(len(failures), np.int64)
+        self.dropped_bytes = np.zeros(len(failures), np.int64)
+
+    @property
+    def flow_hit(self) -> np.ndarray:
+        return self.hit.any(axis=0)
+
+    def links_failed(self, t: int, path_ptr, path_link, active: np.ndarray) -> None:
+        """Flows sending at ``t`` across an element that is down then."""
+        for i, fl in enumerate(self.failures):
+            if fl.at_ps <= t and (fl.restored_ps is None or t < fl.restored_ps):
+                self.hit[i] |= active & _crossing(path_ptr, path_link, fl.links)
+
+    def rerouted(self, t, old_ptr, old_link, new_ptr, new_link, changed, unreachable, active) -> None:
+        """Routing converged at ``t``: attribute moved and stranded flows to the failures whose
+        detection (or restoration's detection) happened then."""
+        self.unreachable = unreachable.copy()  # as of the last convergence
+        for i, fl in enumerate(self.failures):
+            if t not in (fl.detected_ps, fl.restore_detected_ps):
+                continue
+            near = _crossing(old_ptr, old_link, fl.links) | _crossing(new_ptr, new_link, fl.links)
+            self.moved[i] |= changed & near
+            self.hit[i] |= (changed & near) | (unreachable & _crossing(old_ptr, old_link, fl.links))
+
+    def finish(self, end_ps: int, n_links: int) -> dict:
+        """Per-failure columns of the ``failures`` trace and per-link down time, up to ``end_ps``."""
+        down_ps = np.zeros(n_links, np.int64)
+        intervals: dict[int, list[tuple[int, int]]] = {}
+        for fl in self.failures:
+            stop = min(fl.restored_ps if fl.restored_ps is not None else end_ps, end_ps)
+            if fl.at_ps < stop:
+                for link in fl.links.tolist():
+                    intervals.setdefault(link, []).append((fl.at_ps, stop))
+        for link, spans in intervals.items():  # overlapping failures of a link count once
+            spans.sort()
+            total, cur_a, cur_b = 0, spans[0][0], spans[0][1]
+            for a, b in spans[1:]:
+                if a > cur_b:
+                    total += cur_b - cur_a
+                    cur_a, cur_b = a, b
+                else:
+                    cur_b = max(cur_b, b)
+            down_ps[link] = total + cur_b - cur_a
+        return {
+            "failures": self.failures,
+            "end_ps": end_ps,
+            "link_down_ps": down_ps,
+            "flows_hit": self.hit.sum(axis=1),
+            "flows_rerouted": self.moved.sum(axis=1),
+            "hit": self.hit,
+            "dropped_packets": self.dropped_packets,
+            "dropped_bytes": self.dropped_bytes,
+            "unreachable": self.unreachable,
+        }

@@ -8,11 +8,12 @@ import numpy as np
 
 from fabsim.native import codes
 from fabsim.native.flow import (
-    CLK_DONE, CLK_EVENTS, CLK_SOLVES, CLK_T_NOW, FlowNet, new_state, run_until,
+    CLK_ACTIVE, CLK_DONE, CLK_EVENTS, CLK_SOLVES, CLK_T_NOW, FlowNet, new_state, rebuild, run_until,
 )
 
 from .build import Model
 from .errors import SimulationError
+from .failures import FailureLog, change_times, down_links, reroute, resolve_failures
 from .raw import RawRun, Slicer, flow_paths, wire_bytes
 
 T_MAX_PS = 2**62
@@ -23,15 +24,15 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
     sc, fabric = model.scenario, model.fabric
     wall0 = time.perf_counter()
     path_ptr, path_link, hash_id = flow_paths(model, flows)
-    hops = np.diff(path_ptr)
-    delay = np.add.reduceat(fabric.link_delay_ps[path_link], path_ptr[:-1]) if len(flows) else np.zeros(0, np.int64)
-    path_delay = delay.astype(np.int64) + (hops - 1) * sc.switch.latency_ps
+    first_ptr, first_link = path_ptr, path_link
     wire = wire_bytes(flows.size_bytes, sc.host.mtu_bytes, sc.host.header_bytes)
+    # one extra link of capacity 0 after the fabric's: flows whose destination routing cannot
+    # reach wait on it
     net = FlowNet(
-        link_cap_bps=fabric.link_rate_bps.astype(np.float64),
+        link_cap_bps=np.append(fabric.link_rate_bps.astype(np.float64), 0.0),
         path_ptr=path_ptr,
         path_link=path_link,
-        path_delay_ps=path_delay,
+        path_delay_ps=_path_delay(model, path_ptr, path_link),
         wire_bytes=wire,
         start_ps=flows.start_ps,
         gap_ps=flows.gap_ps,
@@ -40,20 +41,40 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
     )
     st = new_state(net, flows.pred_count)
     until = sc.run.until_ps if sc.run.until_ps is not None else T_MAX_PS
+    failures = resolve_failures(sc, fabric)
+    changes = [t for t in change_times(failures) if t <= until]
+    log = FailureLog(failures, len(flows))
+    routing_down = np.zeros(fabric.n_links, np.bool_)
 
     slicer = Slicer(until, wall0=wall0)
     status = codes.STATUS_SLICE
-    while status == codes.STATUS_SLICE and slicer.more():
-        t_end = slicer.next_end()
+    while True:
+        # failures change capacities and routes at their times, before the flow events then
+        limit = changes[0] - 1 if changes else None
+        t_end = slicer.next_end(limit)
         status = run_until(net, st, np.int64(t_end))
         slicer.done()
         slicer.report(progress, status == codes.STATUS_DONE, st.clock[CLK_T_NOW], st.clock[CLK_DONE],
                       len(flows), st.clock[CLK_EVENTS])
+        stalled = status == codes.STATUS_DONE and st.clock[CLK_ACTIVE] > 0
+        if changes and (t_end == changes[0] - 1 or stalled):
+            t = changes.pop(0)
+            net, st, routing_down = _apply_failures(model, flows, hash_id, failures, log, net, st, routing_down, t)
+            slicer.t_end = t - 1
+            if rebuild(net, st, np.int64(t)) == codes.STATUS_HEAP_FULL:
+                status = codes.STATUS_HEAP_FULL
+                break
+            status = codes.STATUS_SLICE
+            continue
+        if status != codes.STATUS_SLICE or not slicer.more():
+            break
     if status == codes.STATUS_HEAP_FULL:
         raise SimulationError("the flow engine's event heap overflowed (an internal sizing error)", status)
 
     stopped = status == codes.STATUS_SLICE and not slicer.more() and st.clock[CLK_DONE] < len(flows)
     end_ps = int(until) if stopped else int(st.clock[CLK_T_NOW])
+    path_ptr, path_link = first_ptr, first_link  # the paths flows started on (traces, ideal FCT)
+    path_delay = _path_delay(model, path_ptr, path_link)
     # bytes on the wire so far; flows still sending are brought up to the end time
     rem = st.rem_bytes.copy()
     sending = st.state == codes.FLOW_ACTIVE
@@ -77,4 +98,44 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
         solves=int(st.clock[CLK_SOLVES]),
         wall_s=time.perf_counter() - wall0,
         stopped_at_until=bool(stopped),
+        failures=log.finish(end_ps, fabric.n_links) if failures else None,
+        flow_failure_hit=log.flow_hit if failures else None,
     )
+
+
+def _path_delay(model: Model, path_ptr: np.ndarray, path_link: np.ndarray) -> np.ndarray:
+    """Propagation plus switch latency along each path (the black-hole link has none)."""
+    fabric = model.fabric
+    hops = np.diff(path_ptr)
+    if not hops.size:
+        return np.zeros(0, np.int64)
+    delay = np.add.reduceat(np.append(fabric.link_delay_ps, 0)[path_link], path_ptr[:-1])
+    return delay.astype(np.int64) + (hops - 1) * model.scenario.switch.latency_ps
+
+
+def _apply_failures(model, flows, hash_id, failures, log, net, st, routing_down, t):
+    """Capacities and (on a detection) paths at ``t``; returns the new (net, st, routing_down)."""
+    fabric = model.fabric
+    n_links = fabric.n_links
+    down = down_links(failures, n_links, t)
+    net = net._replace(link_cap_bps=np.append(np.where(down, 0.0, fabric.link_rate_bps.astype(np.float64)), 0.0))
+    active = st.state == codes.FLOW_ACTIVE
+    log.links_failed(t, net.path_ptr, net.path_link, active)
+    new_down = down_links(failures, n_links, t, detected=True)
+    if np.array_equal(new_down, routing_down):
+        return net, st, routing_down
+    # routing converged: flows that have not finished sending take the surviving paths
+    movable = st.state <= codes.FLOW_ACTIVE
+    path_ptr, path_link, changed, unreachable = reroute(
+        model, flows, hash_id, net.path_ptr, net.path_link, new_down, movable, n_links,
+    )
+    log.rerouted(t, net.path_ptr, net.path_link, path_ptr, path_link, changed, unreachable, active)
+    n_entries = path_link.shape[0]
+    net = net._replace(path_ptr=path_ptr, path_link=path_link, path_delay_ps=_path_delay(model, path_ptr, path_link))
+    st = st._replace(
+        entry_flow=np.repeat(np.arange(len(flows), dtype=np.int32), np.diff(path_ptr)),
+        entry_next=np.full(n_entries, -1, np.int32),
+        entry_prev=np.full(n_entries, -1, np.int32),
+        lf_flow=np.empty(n_entries, np.int32),
+    )
+    return net, st, new_down

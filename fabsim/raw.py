@@ -46,9 +46,11 @@ class Slicer:
     def more(self) -> bool:
         return self.t_end < self.until_ps
 
-    def next_end(self) -> int:
-        """The end of the next slice (ps); starts its wall clock."""
+    def next_end(self, limit: int | None = None) -> int:
+        """The end of the next slice (ps), at most ``limit``; starts its wall clock."""
         self.t_end = min(self.t_end + self.slice_ps, self.until_ps)
+        if limit is not None:
+            self.t_end = min(self.t_end, limit)
         self._started = time.perf_counter()
         return self.t_end
 
@@ -107,6 +109,8 @@ class RawRun:
     queue_samples: tuple | None = None  # (t_ps, link_id, queue_bytes) every output.queue_sample
     rate_samples: tuple | None = None  # (t_ps, flow_id, rate_bps, target_bps, alpha) every output.cc_sample
     flow_cnps: np.ndarray | None = None  # DCQCN congestion signals (CNPs or ECN echoes) per flow
+    failures: dict | None = None  # FailureLog.finish(): per-failure impact and per-link down time
+    flow_failure_hit: np.ndarray | None = None  # bool per flow
 
 
 def packets(size_bytes: np.ndarray, mtu_bytes: int) -> np.ndarray:

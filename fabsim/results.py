@@ -99,7 +99,7 @@ def assemble(model: Model, flows, raw: RawRun) -> Result:
         "retransmitted_bytes": _or(raw.flow_retx_bytes, np.zeros(n, np.int64)),
         "ecn_marked": _or(raw.flow_ecn, np.zeros(n, np.int64)),
         "drops": _or(raw.flow_drops, np.zeros(n, np.int64)),
-        "failure_hit": np.zeros(n, np.bool_),
+        "failure_hit": _or(raw.flow_failure_hit, np.zeros(n, np.bool_)),
         "completed": done,
     }, meta)
 
@@ -127,9 +127,9 @@ def assemble(model: Model, flows, raw: RawRun) -> Result:
         "drops": _or(raw.link_drops, np.zeros(L, np.int64)),
         "ecn_marked": _or(raw.link_ecn, np.zeros(L, np.int64)),
         "pause_ns": _ns(_or(raw.link_pause_ps, np.zeros(L, np.int64))),
-        "down_ns": np.zeros(L, np.int64),
+        "down_ns": _ns(raw.failures["link_down_ps"]) if raw.failures else np.zeros(L, np.int64),
     }, meta)
-    failures_table = make_table("failures", _empty_failures(), meta)
+    failures_table = make_table("failures", _failure_columns(raw.failures, flows) if raw.failures else _empty_failures(), meta)
 
     extra = {}
     if raw.queue_samples is not None and sc.output.queue_sample_ps:
@@ -214,6 +214,36 @@ def _network(raw: RawRun) -> dict | None:
     }
 
 
+def _failure_columns(log: dict, flows) -> dict:
+    """The ``failures`` trace from a driver's FailureLog (times the run did not reach are null)."""
+    fl = log["failures"]
+    end = log["end_ps"]
+    hit = log["hit"]
+
+    def reached(values):
+        values = np.array([-1 if v is None else v for v in values], np.int64)
+        return _masked(_ns(values), (values >= 0) & (values <= end))
+
+    hosts = [np.union1d(flows.src[h], flows.dst[h]).size for h in hit]
+    jobs = [np.unique(flows.job[h][flows.job[h] >= 0]).size for h in hit]
+    n = len(fl)
+    return {
+        "failure_id": np.array([f.index for f in fl], np.int32),
+        "target": [f.element for f in fl],
+        "tier": [f.tier for f in fl],
+        "at_ns": _ns(np.array([f.at_ps for f in fl], np.int64)),
+        "detected_ns": reached([f.detected_ps for f in fl]),
+        "restored_ns": reached([f.restored_ps for f in fl]),
+        "dropped_packets": log["dropped_packets"],
+        "dropped_bytes": log["dropped_bytes"],
+        "flows_hit": log["flows_hit"].astype(np.int64),
+        "flows_rerouted": log["flows_rerouted"].astype(np.int64),
+        "hosts_hit": np.array(hosts, np.int64),
+        "jobs_hit": np.array(jobs, np.int64),
+        "added_delay_ns": np.ma.masked_all(n, np.int64),
+    }
+
+
 def _empty_failures() -> dict:
     return {
         "failure_id": np.zeros(0, np.int32), "target": [], "tier": [],
@@ -248,6 +278,7 @@ def _summary(model: Model, flows, raw: RawRun, done, fct_ps, slowdown, jobs) -> 
         "events_per_s": raw.events / raw.wall_s if raw.wall_s > 0 else None,
         "flows": len(flows),
         "flows_completed": int(done.sum()),
+        "flows_unreachable": int((raw.failures["unreachable"] & ~done).sum()) if raw.failures else 0,
         "fct_ns": percentiles(fct_ps[done] / PS_PER_NS),
         "slowdown": percentiles(slowdown[done]),
         "jobs": jobs,

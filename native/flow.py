@@ -457,6 +457,46 @@ def run_until(net, st, t_end):
 
 
 @kernel
+def rebuild(net, st, t):
+    """Capacities or paths changed at ``t`` (a failure, its detection or its restoration):
+    bring every active flow's bytes up to ``t``, put the active flows on the links of their
+    (possibly new) paths in ``net`` and re-solve all of them. ``st``'s per-entry arrays must be
+    sized for ``net``'s paths. Returns a STATUS_* code."""
+    clk = st.clock
+    st.link_head[:] = -1
+    n = 0
+    for f in range(st.state.shape[0]):
+        if st.state[f] == FLOW_ACTIVE:
+            st.rem_bytes[f] -= st.rate_bps[f] * (t - st.t_rem[f]) / (8.0 * _PS_PER_S)
+            st.t_rem[f] = t
+            _link_in(net.path_ptr, net.path_link, st.link_head, st.entry_next, st.entry_prev, f)
+            st.comp[n] = f
+            n += 1
+    if n == 0:
+        return STATUS_SLICE
+    maxmin(net, st, st.comp, n)
+    clk[CLK_SOLVES] += 1
+    epoch = -clk[CLK_SOLVES]  # negative: never one of run_until's component-search epochs
+    for i in range(n):
+        f = st.comp[i]
+        st.flow_mark[f] = epoch
+        r = st.rate_bps[f]
+        if r > 0.0:
+            st.t_done[f] = t + np.int64(np.ceil(max(st.rem_bytes[f], 0.0) * 8.0 * _PS_PER_S / r))
+        else:
+            st.t_done[f] = T_NEVER
+    clk[CLK_DONE_HEAP] = _compact_done(st, clk[CLK_DONE_HEAP], epoch)
+    for i in range(n):
+        f = st.comp[i]
+        if st.t_done[f] != T_NEVER:
+            size = heap_push(st.done_t, st.done_seq, st.done_val, clk[CLK_DONE_HEAP], st.t_done[f], f, f)
+            if size < 0:
+                return STATUS_HEAP_FULL
+            clk[CLK_DONE_HEAP] = size
+    return STATUS_SLICE
+
+
+@kernel
 def _compact_done(st, size, epoch):
     """Rebuild the transmission-end heap from its valid entries; returns its new size.
 

@@ -185,3 +185,99 @@ def test_validate_shows_which_element_each_failure_takes_down(tmp_path, capsys):
     out = capsys.readouterr()
     (fl,), _ = resolved([{"target": "random_link:agg-core", "at": "1ms", "duration": "1ms"}])
     assert fl.element in out.out + out.err and "2 ms" in out.out + out.err
+
+
+# ---- the flow engine under failures ---------------------------------------------------------------
+
+from fabsim.engine import simulate  # noqa: E402
+
+
+def leaf_spine_run(failures, flows, spines=2, detect="100us", **run):
+    sc = fabsim.load_scenario({
+        "run": {"engine": "flow", **run},
+        "topology": {"kind": "leaf_spine", "leaves": 2, "spines": spines, "hosts_per_leaf": 2,
+                     "host_rate": "100Gbps", "fabric_rate": "100Gbps"},
+        "routing": {"detect": detect},
+        "traffic": [{"kind": "flow", "flows": flows}],
+        "failures": failures,
+    })
+    return sc, simulate(sc)
+
+
+def uplink_of(sc, src, dst, flow_id=0):
+    """The leaf–spine cable that flow ``flow_id`` (src → dst) uses, as a failure target."""
+    model = build_model(sc)
+    f = model.fabric
+    path = model.routing.path(src, dst, flow_id, seed=sc.run.seed)
+    up = int(path[1])
+    return f"link:{f.node_name(int(f.link_src[up]))}-{f.node_name(int(f.link_dst[up]))}"
+
+
+def test_a_flow_stalls_for_the_detect_window_then_moves_to_a_surviving_spine():
+    flow = {"src": 0, "dst": 2, "size": "10MB"}
+    sc, _ = leaf_spine_run([], [flow])
+    target = uplink_of(sc, 0, 2)
+    sc, r = leaf_spine_run([{"target": target, "at": "200us"}], [flow], detect="150us")
+    (row,) = r.flows.to_pylist()
+    assert row["completed"] and row["failure_hit"]
+    assert row["fct_ns"] == row["ideal_fct_ns"] + 150_000  # no bytes move while it is stalled
+    (fl,) = r.failures.to_pylist()
+    assert (fl["target"], fl["at_ns"], fl["detected_ns"], fl["restored_ns"]) == (target, 200_000, 350_000, None)
+    assert (fl["flows_hit"], fl["flows_rerouted"], fl["hosts_hit"]) == (1, 1, 2)
+    down = [x for x in r.links.to_pylist() if x["down_ns"]]
+    assert len(down) == 2 and all(x["down_ns"] == row["finish_ns"] - 200_000 for x in down)
+
+
+def test_a_flap_moves_the_flow_back_when_the_restoration_is_detected():
+    flow = {"src": 0, "dst": 2, "size": "10MB"}
+    sc, _ = leaf_spine_run([], [flow])
+    target = uplink_of(sc, 0, 2)
+    sc, r = leaf_spine_run([{"target": target, "at": "100us", "duration": "300us"}], [flow], detect="50us")
+    (row,) = r.flows.to_pylist()
+    assert row["fct_ns"] == row["ideal_fct_ns"] + 50_000
+    (fl,) = r.failures.to_pylist()
+    assert fl["restored_ns"] == 400_000 and fl["flows_rerouted"] == 1
+    down = [x["down_ns"] for x in r.links.to_pylist() if x["down_ns"]]
+    assert down == [300_000, 300_000]
+
+
+def test_flows_away_from_the_failure_keep_their_paths_and_are_not_hit():
+    flows = [{"src": 0, "dst": 2, "size": "4MB"}, {"src": 1, "dst": 3, "size": "4MB"}]
+    for seed in range(1, 100):  # a seed that puts the two flows on different spines
+        sc, _ = leaf_spine_run([], flows, spines=4, seed=seed)
+        model = build_model(sc)
+        if model.routing.path(0, 2, 0, seed=seed)[1] != model.routing.path(1, 3, 1, seed=seed)[1]:
+            break
+    sc, r = leaf_spine_run([{"target": uplink_of(sc, 0, 2), "at": "100us"}], flows, spines=4, seed=seed)
+    hit = [row["failure_hit"] for row in r.flows.to_pylist()]
+    assert hit == [True, False]
+    assert r.failures.to_pylist()[0]["flows_rerouted"] == 1
+
+
+def test_an_unreachable_destination_leaves_its_flows_incomplete_and_the_run_ends():
+    flows = [{"src": 0, "dst": 2, "size": "10MB"}, {"src": 1, "dst": 3, "size": "1MB"}]
+    sc, r = leaf_spine_run([{"target": "link:h2-leaf1", "at": "100us"}], flows)
+    rows = r.flows.to_pylist()
+    assert not rows[0]["completed"] and rows[0]["failure_hit"] and rows[0]["finish_ns"] is None
+    assert rows[1]["completed"] and not rows[1]["failure_hit"]
+    assert r.summary["flows_unreachable"] == 1 and r.summary["flows_completed"] == 1
+
+
+def test_ring_allreduce_survives_an_aggregation_switch_failure():
+    def run(failures):
+        sc = fabsim.load_scenario({
+            "run": {"engine": "flow", "seed": 3},
+            "topology": {"kind": "fat_tree", "k": 4, "host_rate": "100Gbps"},
+            "traffic": [{"kind": "collective", "op": "allreduce", "algorithm": "ring", "size": "64MB"}],
+            "failures": failures,
+        })
+        return simulate(sc)
+
+    base = run([])
+    hit = run([{"target": "switch:agg1", "at": "500us"}])
+    assert all(hit.flows["completed"].to_pylist())
+    (fl,) = hit.failures.to_pylist()
+    assert fl["flows_hit"] > 0 and fl["jobs_hit"] == 1
+    t_base = max(base.flows["finish_ns"].to_pylist())
+    t_hit = max(hit.flows["finish_ns"].to_pylist())
+    assert t_hit >= t_base + 100_000  # at least the detect window (100 µs) of stall
