@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty output directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
     p.add_argument("--json", action="store_true", help="print summary.json on stdout")
+    p.add_argument("--baseline", action="store_true",
+                   help="also run without the [[failures]] (same seed) and report the delay they add")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("warmup", help="compile and cache every kernel")
@@ -94,7 +96,7 @@ def _cmd_run(args, console: Console) -> int:
     display = progress_display(console, enabled=not args.quiet)
     try:
         with display:
-            result = simulate(sc, progress=display.update)
+            result = simulate(sc, progress=display.update, baseline=args.baseline)
         path = result.write(out_dir, overwrite=args.overwrite)
     except KeyboardInterrupt:
         console.print(

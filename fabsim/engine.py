@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from .build import build_model
 from .errors import UsageError
 from .flowsim import run_flow_engine
@@ -11,11 +13,13 @@ from .scenario import Scenario
 from .traffic import build_flow_table
 
 
-def simulate(scenario: Scenario, progress=None) -> Result:
+def simulate(scenario: Scenario, progress=None, baseline: bool = False) -> Result:
     """Run ``scenario`` and return its traces in memory.
 
     ``progress`` is None or a callable taking a ``fabsim.raw.Progress``; it is called between
-    kernel slices (a few times a second on long runs).
+    kernel slices (a few times a second on long runs). With ``baseline`` the scenario also runs
+    without its failures (same seed, same flows), first, and the failures' added delays are
+    measured against that run.
     """
     if scenario.failures and scenario.run.engine == "packet":
         # resolved and checked (fabsim.failures); the packet engine does not simulate them yet
@@ -25,8 +29,9 @@ def simulate(scenario: Scenario, progress=None) -> Result:
         )
     model = build_model(scenario)
     flows = build_flow_table(scenario, model.fabric)
-    if scenario.run.engine == "flow":
-        raw = run_flow_engine(model, flows, progress)
-    else:
-        raw = run_packet_engine(model, flows, progress)
-    return assemble(model, flows, raw)
+    run = run_flow_engine if scenario.run.engine == "flow" else run_packet_engine
+    base = None
+    if baseline and scenario.failures:
+        base_model = dataclasses.replace(model, scenario=dataclasses.replace(scenario, failures=()))
+        base = run(base_model, flows, progress)
+    return assemble(model, flows, run(model, flows, progress), base)

@@ -45,14 +45,37 @@ def print_run_summary(result, console: Console, path: Path | None = None) -> Non
         table.add_row("deepest queue", human_bytes(net["max_queue_bytes"]))
         console.print(table)
 
+    failures = result.failures.to_pylist()
+    if failures:
+        impact = Table(title="failures" + (" (added delay against the run without them)" if "baseline" in s else ""))
+        for col in ("element", "down", "flows hit", "rerouted", "added delay"):
+            impact.add_column(col, overflow="fold")
+        for fl in failures:
+            def when(ns):
+                return "—" if ns is None else human_duration_ns(ns)
+
+            down = f"{when(fl['at_ns'])} → {when(fl['restored_ns']) if fl['restored_ns'] is not None else 'end'}"
+            impact.add_row(
+                escape(fl["target"]), down, f"{fl['flows_hit']:,}", f"{fl['flows_rerouted']:,}", when(fl["added_delay_ns"]),
+            )
+        console.print(impact)
+        if s.get("flows_unreachable"):
+            console.print(f"[bold]{s['flows_unreachable']:,} flows could not complete[/]: their destination became unreachable")
+
     if s["jobs"]:
         jobs = Table(title="jobs")
-        for col in ("job", "iterations", "iteration time", "collective time", "GPU idle"):
+        cols = ["job", "iterations", "iteration time", "collective time", "GPU idle"]
+        if "baseline" in s:
+            cols.append("added by failures")
+        for col in cols:
             jobs.add_column(col, justify="right")
         for name, j in s["jobs"].items():
             idle = "—" if j["idle_fraction"] is None else f"{100 * j['idle_fraction']:.1f} %"
-            jobs.add_row(
+            row = [
                 escape(name), f"{j['iterations_completed']}/{j['iterations']}",
                 human_duration_ns(j["mean_iteration_ns"]), human_duration_ns(j["mean_collective_ns"]), idle,
-            )
+            ]
+            if "baseline" in s:
+                row.append("—" if j.get("added_ns") is None else human_duration_ns(j["added_ns"]))
+            jobs.add_row(*row)
         console.print(jobs)

@@ -69,8 +69,12 @@ def _masked(values: np.ndarray, valid: np.ndarray) -> np.ma.MaskedArray:
     return np.ma.masked_array(values, mask=~valid)
 
 
-def assemble(model: Model, flows, raw: RawRun) -> Result:
-    """Build the flows, collectives, links and failures tables and the run summary."""
+def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -> Result:
+    """Build the flows, collectives, links and failures tables and the run summary.
+
+    ``baseline``: the same scenario run without its failures (``fabsim run --baseline``); it
+    fills ``failures.added_delay_ns`` and the summary's added completion times.
+    """
     from . import __version__
 
     sc, fabric = model.scenario, model.fabric
@@ -129,7 +133,10 @@ def assemble(model: Model, flows, raw: RawRun) -> Result:
         "pause_ns": _ns(_or(raw.link_pause_ps, np.zeros(L, np.int64))),
         "down_ns": _ns(raw.failures["link_down_ps"]) if raw.failures else np.zeros(L, np.int64),
     }, meta)
-    failures_table = make_table("failures", _failure_columns(raw.failures, flows) if raw.failures else _empty_failures(), meta)
+    added = _added(flows, raw, baseline) if baseline is not None else None
+    failures_table = make_table(
+        "failures", _failure_columns(raw.failures, flows, added) if raw.failures else _empty_failures(), meta,
+    )
 
     extra = {}
     if raw.queue_samples is not None and sc.output.queue_sample_ps:
@@ -140,7 +147,12 @@ def assemble(model: Model, flows, raw: RawRun) -> Result:
         extra["rates"] = make_table("rates", {
             "t_ns": _ns(t_ps), "flow_id": flow_id, "rate_bps": rate, "target_bps": target, "alpha": alpha,
         }, meta)
+    if added is not None:
+        for j, name in enumerate(flows.jobs):
+            jobs_summary[name]["added_ns"] = added["jobs"][j]
     summary = _summary(model, flows, raw, done, fct_ps, slowdown, jobs_summary)
+    if added is not None:
+        summary["baseline"] = added["summary"]
     return Result(flows_table, collectives_table, links_table, failures_table, summary, sc.output.format, extra)
 
 
@@ -214,7 +226,35 @@ def _network(raw: RawRun) -> dict | None:
     }
 
 
-def _failure_columns(log: dict, flows) -> dict:
+def _added(flows, raw: RawRun, base: RawRun) -> dict:
+    """Completion time added by the failures, against the baseline run: per flow (both runs
+    complete), per job (its last reception) and in total."""
+    done = (raw.t_finish_ps >= 0) & (base.t_finish_ps >= 0)
+    fct = raw.t_finish_ps - raw.t_start_ps
+    fct_base = base.t_finish_ps - base.t_start_ps
+    per_flow = np.where(done, fct - fct_base, 0)
+    jobs = []
+    for j in range(len(flows.jobs)):
+        mine = flows.job == j
+        if mine.any() and (raw.t_finish_ps[mine] >= 0).all():
+            jobs.append(int(raw.t_finish_ps[mine].max() - base.t_finish_ps[mine].max()) // PS_PER_NS)
+        else:
+            jobs.append(None)  # the job did not complete in the failed run
+    return {
+        "per_flow_ps": per_flow,
+        "jobs": jobs,
+        "summary": {
+            "flows_slower": int((per_flow > 0).sum()),
+            "flows_not_completed": int(((raw.t_finish_ps < 0) & (base.t_finish_ps >= 0)).sum()),
+            "added_fct_ns_total": int(per_flow.sum()) // PS_PER_NS,
+            "added_fct_ns_max": int(per_flow.max(initial=0)) // PS_PER_NS,
+            "completion_ns": int(raw.t_finish_ps.max(initial=0)) // PS_PER_NS,
+            "baseline_completion_ns": int(base.t_finish_ps.max(initial=0)) // PS_PER_NS,
+        },
+    }
+
+
+def _failure_columns(log: dict, flows, added: dict | None = None) -> dict:
     """The ``failures`` trace from a driver's FailureLog (times the run did not reach are null)."""
     fl = log["failures"]
     end = log["end_ps"]
@@ -240,7 +280,10 @@ def _failure_columns(log: dict, flows) -> dict:
         "flows_rerouted": log["flows_rerouted"].astype(np.int64),
         "hosts_hit": np.array(hosts, np.int64),
         "jobs_hit": np.array(jobs, np.int64),
-        "added_delay_ns": np.ma.masked_all(n, np.int64),
+        "added_delay_ns": (
+            np.array([int(added["per_flow_ps"][h].sum()) // PS_PER_NS for h in hit], np.int64)
+            if added is not None else np.ma.masked_all(n, np.int64)
+        ),
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -281,3 +283,39 @@ def test_ring_allreduce_survives_an_aggregation_switch_failure():
     t_base = max(base.flows["finish_ns"].to_pylist())
     t_hit = max(hit.flows["finish_ns"].to_pylist())
     assert t_hit >= t_base + 100_000  # at least the detect window (100 µs) of stall
+
+
+def test_baseline_reports_the_delay_the_failure_adds_to_the_job(tmp_path):
+    spec = {
+        "run": {"engine": "flow", "seed": 3},
+        "topology": {"kind": "fat_tree", "k": 4, "host_rate": "100Gbps"},
+        "traffic": [{"kind": "collective", "op": "allreduce", "algorithm": "ring", "size": "64MB", "iterations": 2}],
+        "failures": [{"target": "switch:agg1", "at": "500us", "duration": "2ms"}],
+    }
+    with_baseline = simulate(fabsim.load_scenario(spec), baseline=True)
+    failed = simulate(fabsim.load_scenario(spec))
+    alone = simulate(fabsim.load_scenario({**spec, "failures": []}))
+    last = lambda r: max(r.flows["finish_ns"].to_pylist())  # noqa: E731
+    (job,) = with_baseline.summary["jobs"].values()
+    assert job["added_ns"] == last(failed) - last(alone) > 0
+    assert with_baseline.summary["baseline"]["completion_ns"] == last(failed)
+    assert with_baseline.summary["baseline"]["baseline_completion_ns"] == last(alone)
+    # per failure: the added FCT of the flows it hit
+    (fl,) = with_baseline.failures.to_pylist()
+    hit = np.asarray(failed.flows["failure_hit"])
+    fct = np.asarray(failed.flows["fct_ns"]) - np.asarray(alone.flows["fct_ns"])
+    assert fl["added_delay_ns"] == pytest.approx(fct[hit].sum(), abs=hit.sum())
+    assert failed.failures.to_pylist()[0]["added_delay_ns"] is None  # only with a baseline
+    # the failed run itself is the same with or without the baseline
+    assert with_baseline.flows["finish_ns"].to_pylist() == failed.flows["finish_ns"].to_pylist()
+
+
+def test_cli_baseline_fills_added_delay(tmp_path, capsys):
+    from fabsim.cli import main
+    from fabsim.trace import read_run
+
+    out = tmp_path / "run"
+    assert main(["run", str(Path(__file__).resolve().parent.parent / "scenarios/failures/link-flap.toml"),
+                 "--out", str(out), "--baseline", "--quiet"]) == 0
+    (fl,) = read_run(out)["failures"].to_pylist()
+    assert fl["added_delay_ns"] is not None and fl["added_delay_ns"] > 0
