@@ -214,7 +214,7 @@ class FailureLog:
             self.moved[i] |= changed & near
             self.hit[i] |= (changed & near) | (unreachable & _crossing(old_ptr, old_link, fl.links))
 
-    def finish(self, end_ps: int, n_links: int) -> dict:
+    def finish(self, end_ps: int, n_links: int, link_bytes: np.ndarray) -> dict:
         """Per-failure columns of the ``failures`` trace and per-link down time, up to ``end_ps``."""
         down_ps = np.zeros(n_links, np.int64)
         intervals: dict[int, list[tuple[int, int]]] = {}
@@ -237,6 +237,7 @@ class FailureLog:
             "failures": self.failures,
             "end_ps": end_ps,
             "link_down_ps": down_ps,
+            "link_bytes": link_bytes,
             "flows_hit": self.hit.sum(axis=1),
             "flows_rerouted": self.moved.sum(axis=1),
             "hit": self.hit,

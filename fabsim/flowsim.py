@@ -44,6 +44,8 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
     failures = resolve_failures(sc, fabric)
     changes = [t for t in change_times(failures) if t <= until]
     log = FailureLog(failures, len(flows))
+    accounted = np.zeros(len(flows), np.float64)  # wire bytes already put on the links of a path
+    link_bytes = np.zeros(fabric.n_links + 1, np.float64)
     routing_down = np.zeros(fabric.n_links, np.bool_)
 
     slicer = Slicer(until, wall0=wall0)
@@ -59,6 +61,7 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
         stalled = status == codes.STATUS_DONE and st.clock[CLK_ACTIVE] > 0
         if changes and (t_end == changes[0] - 1 or stalled):
             t = changes.pop(0)
+            _account(st, net, wire, t, accounted, link_bytes)
             net, st, routing_down = _apply_failures(model, flows, hash_id, failures, log, net, st, routing_down, t)
             slicer.t_end = t - 1
             if rebuild(net, st, np.int64(t)) == codes.STATUS_HEAP_FULL:
@@ -73,6 +76,8 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
 
     stopped = status == codes.STATUS_SLICE and not slicer.more() and st.clock[CLK_DONE] < len(flows)
     end_ps = int(until) if stopped else int(st.clock[CLK_T_NOW])
+    if failures:
+        _account(st, net, wire, end_ps, accounted, link_bytes)
     path_ptr, path_link = first_ptr, first_link  # the paths flows started on (traces, ideal FCT)
     path_delay = _path_delay(model, path_ptr, path_link)
     # bytes on the wire so far; flows still sending are brought up to the end time
@@ -98,9 +103,21 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
         solves=int(st.clock[CLK_SOLVES]),
         wall_s=time.perf_counter() - wall0,
         stopped_at_until=bool(stopped),
-        failures=log.finish(end_ps, fabric.n_links) if failures else None,
+        failures=log.finish(end_ps, fabric.n_links, link_bytes[:-1]) if failures else None,
         flow_failure_hit=log.flow_hit if failures else None,
     )
+
+
+def _account(st, net, wire, t, accounted, link_bytes) -> None:
+    """Put the bytes each flow sent since the last call on the links of its current path."""
+    sent = np.where(st.state >= codes.FLOW_SENT, wire.astype(np.float64), 0.0)
+    active = st.state == codes.FLOW_ACTIVE
+    rem = st.rem_bytes[active] - st.rate_bps[active] * (t - st.t_rem[active]) / 8e12
+    sent[active] = wire[active] - np.maximum(rem, 0.0)
+    new = sent - accounted
+    accounted[:] = sent
+    hops = np.diff(net.path_ptr)
+    link_bytes += np.bincount(net.path_link, weights=np.repeat(new, hops), minlength=link_bytes.size)
 
 
 def _path_delay(model: Model, path_ptr: np.ndarray, path_link: np.ndarray) -> np.ndarray:

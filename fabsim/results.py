@@ -113,6 +113,8 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
     L = fabric.n_links
     if raw.link_tx_bytes is not None:
         tx_bytes = raw.link_tx_bytes
+    elif raw.failures is not None:  # flows changed paths: the driver accounted per path
+        tx_bytes = np.round(raw.failures["link_bytes"]).astype(np.int64)
     else:  # fluid model: a flow's bytes so far crossed every link of its path
         hops = np.diff(raw.path_ptr)
         tx = np.bincount(raw.path_link, weights=np.repeat(raw.sent_bytes, hops).astype(np.float64), minlength=L)

@@ -319,3 +319,41 @@ def test_cli_baseline_fills_added_delay(tmp_path, capsys):
                  "--out", str(out), "--baseline", "--quiet"]) == 0
     (fl,) = read_run(out)["failures"].to_pylist()
     assert fl["added_delay_ns"] is not None and fl["added_delay_ns"] > 0
+
+
+def test_permutation_over_a_leaf_spine_with_a_dead_uplink_is_balls_into_bins():
+    """Per-flow ECMP puts each of a leaf's H flows on one of its n live uplinks uniformly: the
+    uplink loads are H balls in n bins, so the expected number of idle uplinks is n(1 − 1/n)^H.
+    Averaged over seeds, the flow engine's link bytes match that (and the dead uplink and the
+    dead spine's path to its leaf carry nothing)."""
+    leaves, spines, hosts = 4, 4, 8
+    expected = np.array([(n * (1 - 1 / n) ** hosts) for n in (3, 4, 4, 3)])  # leaf0 lost an uplink;
+    # leaf3's flows go to leaf0, which spine0 no longer reaches: 3 candidates, and its live
+    # uplink to spine0 stays idle
+    expected[3] += 1
+    idle = []
+    for seed in range(1, 81):
+        sc = fabsim.load_scenario({
+            "run": {"engine": "flow", "seed": seed},
+            "topology": {"kind": "leaf_spine", "leaves": leaves, "spines": spines, "hosts_per_leaf": hosts,
+                         "host_rate": "100Gbps", "fabric_rate": "100Gbps"},
+            "routing": {"detect": "0"},
+            "traffic": [{"kind": "permutation", "pattern": "shift", "size": "1MB"}],
+            "failures": [{"target": "link:leaf0-spine0", "at": "0"}],
+        })
+        r = simulate(sc)
+        f = build_model(sc).fabric
+        tx = np.asarray(r.links["tx_bytes"])
+        dead = f.link_between(f.node_id("leaf0"), f.node_id("spine0"))
+        assert tx[dead] == 0 and tx[f.link_rev[dead]] == 0
+        per_leaf = []
+        for leaf in range(leaves):
+            node = f.node_id(f"leaf{leaf}")
+            up = [f.link_between(node, f.node_id(f"spine{s}")) for s in range(spines)]
+            live = [l for l in up if l != dead]
+            assert tx[live].sum() == pytest.approx(hosts * np.asarray(r.flows["size_bytes"])[0] * (1 + 48 / 4096), rel=1e-3)
+            per_leaf.append(sum(tx[l] == 0 for l in live))
+        idle.append(per_leaf)
+    idle = np.asarray(idle, np.float64)
+    mean, err = idle.mean(axis=0), idle.std(axis=0, ddof=1) / np.sqrt(len(idle))
+    assert np.all(np.abs(mean - expected) <= 3.5 * err + 1e-9), (mean, expected, err)
