@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 from .build import build_model
-from .errors import UsageError
 from .flowsim import run_flow_engine
 from .packetsim import run_packet_engine
 from .results import Result, assemble
@@ -21,12 +20,6 @@ def simulate(scenario: Scenario, progress=None, baseline: bool = False) -> Resul
     without its failures (same seed, same flows), first, and the failures' added delays are
     measured against that run.
     """
-    if scenario.failures and scenario.run.engine == "packet":
-        # resolved and checked (fabsim.failures); the packet engine does not simulate them yet
-        raise UsageError(
-            f"{scenario.source}: failures[0]: the packet engine does not simulate failures yet; run "
-            "with --engine flow, or remove the [[failures]] tables (fabsim validate checks them)"
-        )
     model = build_model(scenario)
     flows = build_flow_table(scenario, model.fabric)
     run = run_flow_engine if scenario.run.engine == "flow" else run_packet_engine

@@ -14,6 +14,7 @@ from fabsim.native.wheel import wheel_geometry
 from .build import Model
 from .cc import resolve as resolve_cc
 from .errors import SimulationError, UsageError
+from .failures import FailureLog, change_times, down_links, reroute, resolve_failures
 from .raw import RawRun, Slicer, flow_paths, hash_ids, packets, wire_bytes
 
 T_MAX_PS = 2**62
@@ -166,8 +167,10 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
     rate_samples: list[tuple[int, tuple]] = []
     slicer = Slicer(until, fixed_ps=math.gcd(sample_ps, cc_ps), wall0=wall0)
     status = codes.STATUS_SLICE
+    fails = _Failures(model, flows, net) if sc.failures else None
     while status == codes.STATUS_SLICE and slicer.more():
-        t_end = slicer.next_end()
+        # failures change links and routes at their times, before the packet events then
+        t_end = slicer.next_end(fails.next_change() - 1 if fails and fails.pending() else None)
         status = k.run_until(net, st, np.int64(t_end))
         while status == k.STATUS_POOL_LOW and (not cap or pool < cap):
             pool = min(2 * pool, cap) if cap else 2 * pool
@@ -184,6 +187,12 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
                 st.period_max_q[busy] = st.dq_bytes[busy]
         slicer.report(progress, status == codes.STATUS_DONE, st.clock[k.C_T_NOW], st.clock[k.C_DONE],
                       len(flows), st.clock[k.C_EVENTS])
+        if fails and fails.pending() and status in (codes.STATUS_SLICE, codes.STATUS_DONE):
+            unfinished = int(st.clock[k.C_DONE]) < len(flows)
+            if t_end == fails.next_change() - 1 or (status == codes.STATUS_DONE and unfinished):
+                t = fails.next_change()
+                net, status = fails.apply(net, st, t)
+                slicer.t_end = t - 1
     if status in (k.STATUS_POOL_LOW, k.STATUS_POOL_FULL):
         raise SimulationError(
             f"{sc.source}: run.packet_pool: all {pool:,} packets of the pool are in use; "
@@ -233,9 +242,89 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
         link_ecn=st.l_ecn.copy(),
         link_pause_ps=pause.astype(np.int64),
         queue_samples=_concat_samples(samples),
+        failures=fails.finish(st, end_ps) if fails else None,
+        flow_failure_hit=fails.log.flow_hit if fails else None,
         rate_samples=_concat_rates(rate_samples) if cc_ps else None,
         flow_cnps=st.f_cnp.copy(),
     )
+
+
+class _Failures:
+    """Applies a scenario's failures to the packet kernel at their times (docs/failures.md)."""
+
+    def __init__(self, model: Model, flows, net):
+        self.model, self.flows = model, flows
+        fabric = model.fabric
+        self.failures = resolve_failures(model.scenario, fabric)
+        self.changes = [t for t in change_times(self.failures) if t <= (model.scenario.run.until_ps or T_MAX_PS)]
+        self.log = FailureLog(self.failures, len(flows))
+        self.routing_down = np.zeros(fabric.n_links, np.bool_)
+        self.path_ptr, self.path_link, self.hash_id = flow_paths(model, flows)
+        self.snapshots: list[tuple[int, np.ndarray]] = [(0, np.zeros(len(flows), np.int64))]
+
+    def pending(self) -> bool:
+        return bool(self.changes)
+
+    def next_change(self) -> int:
+        return self.changes[0]
+
+    def apply(self, net, st, t: int):
+        """Links fail or come back at ``t``; on a detection, the routing tables change."""
+        self.changes.pop(0)
+        self.snapshots.append((t, st.f_fail.copy()))
+        fabric = self.model.fabric
+        status = codes.STATUS_SLICE
+        down_now = down_links(self.failures, fabric.n_links, t)
+        for fl in self.failures:
+            if fl.at_ps == t:
+                status = max(status, k.fail_links(net, st, fl.links.astype(np.int64), np.int64(t)), key=_severity)
+        back = np.flatnonzero((st.busy & k.BUSY_DEAD > 0) & ~down_now)
+        if back.size:
+            status = max(status, k.restore_links(net, st, back.astype(np.int64), np.int64(t)), key=_severity)
+        active = (st.t_start >= 0) & (st.t_finish < 0)
+        self.log.links_failed(t, self.path_ptr, self.path_link, active)
+        new_down = down_links(self.failures, fabric.n_links, t, detected=True)
+        if not np.array_equal(new_down, self.routing_down):
+            from .topology import Routing
+
+            base = self.model.routing.failure_free
+            r = Routing.build(fabric, ~new_down, base) if new_down.any() else base
+            net = net._replace(link_up=r.link_up, dist=r.dist, group=r.group, group_ptr=r.group_ptr,
+                               group_port=r.group_port)
+            movable = st.t_finish < 0
+            path_ptr, path_link, changed, unreachable = reroute(
+                self.model, self.flows, self.hash_id, self.path_ptr, self.path_link, new_down, movable,
+                fabric.n_links,
+            )
+            self.log.rerouted(t, self.path_ptr, self.path_link, path_ptr, path_link, changed, unreachable, active)
+            self.path_ptr, self.path_link, self.routing_down = path_ptr, path_link, new_down
+            st.f_abandon[unreachable & (st.f_abandon == 0)] = 1
+            again = np.flatnonzero(~unreachable & (st.f_abandon > 0)).astype(np.int64)
+            if again.size:
+                status = max(status, k.revive(net, st, again, np.int64(t)), key=_severity)
+        return net, status
+
+    def finish(self, st, end_ps: int) -> dict:
+        """The failures' impact: packets lost per failure, flows that lost packets while it was
+        in force (from its failure to the detection of its restoration)."""
+        self.snapshots.append((end_ps, st.f_fail.copy()))
+        for (t0, a), (_, b) in zip(self.snapshots, self.snapshots[1:]):
+            lost = b > a
+            for i, fl in enumerate(self.failures):
+                until = fl.restore_detected_ps if fl.restore_detected_ps is not None else T_MAX_PS
+                if fl.at_ps <= t0 < until:
+                    self.log.hit[i] |= lost
+        for i, fl in enumerate(self.failures):
+            self.log.dropped_packets[i] = int(st.l_fail_pkts[fl.links].sum() + st.l_bh_pkts[fl.links].sum())
+            self.log.dropped_bytes[i] = int(st.l_fail_bytes[fl.links].sum() + st.l_bh_bytes[fl.links].sum())
+        out = self.log.finish(end_ps, self.model.fabric.n_links, None)
+        out["black_holed_packets"] = np.array([int(st.l_bh_pkts[fl.links].sum()) for fl in self.failures], np.int64)
+        return out
+
+
+def _severity(status: int) -> int:
+    """Order of kernel statuses: anything but SLICE/DONE wins."""
+    return 0 if status in (codes.STATUS_SLICE, codes.STATUS_DONE) else 1
 
 
 def _concat_samples(samples) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

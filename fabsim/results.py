@@ -113,7 +113,7 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
     L = fabric.n_links
     if raw.link_tx_bytes is not None:
         tx_bytes = raw.link_tx_bytes
-    elif raw.failures is not None:  # flows changed paths: the driver accounted per path
+    elif raw.failures is not None and raw.failures["link_bytes"] is not None:  # flows changed paths
         tx_bytes = np.round(raw.failures["link_bytes"]).astype(np.int64)
     else:  # fluid model: a flow's bytes so far crossed every link of its path
         hops = np.diff(raw.path_ptr)
@@ -239,7 +239,8 @@ def _added(flows, raw: RawRun, base: RawRun) -> dict:
     for j in range(len(flows.jobs)):
         mine = flows.job == j
         if mine.any() and (raw.t_finish_ps[mine] >= 0).all():
-            jobs.append(int(raw.t_finish_ps[mine].max() - base.t_finish_ps[mine].max()) // PS_PER_NS)
+            # as the traces show it: the difference of the two finish_ns
+            jobs.append(int(raw.t_finish_ps[mine].max()) // PS_PER_NS - int(base.t_finish_ps[mine].max()) // PS_PER_NS)
         else:
             jobs.append(None)  # the job did not complete in the failed run
     return {

@@ -42,6 +42,7 @@ PKT_PAUSE = 2
 PKT_RESUME = 3
 PKT_NACK = 4
 PKT_CNP = 5
+PKT_LOST = 8  # flag on the kind of a packet on a failed link's wire: dropped where the wire ends
 CONTROL_WIRE_BYTES = 64  # ACK, NACK, CNP, PAUSE and RESUME frames: the Ethernet minimum frame
 
 # ECMP modes and buffer policies (PacketNet.params).
@@ -90,6 +91,9 @@ CC_HPCC = 2  # Mellanox CX4 as in the HPCC ns-3 code: ECN echo on ACKs, periodic
 RP_RUNNING = 1  # the first congestion signal has arrived: the timers run
 RP_ALPHA_CNP = 2  # hpcc: a signal arrived in the current alpha period
 RP_DEC_CNP = 4  # hpcc: a signal arrived since the last decrease check
+# busy bits of a port
+BUSY_TX = 1  # a packet is being transmitted (its TX_DONE is pending)
+BUSY_DEAD = 2  # the link is failed: it starts nothing
 # in_ring states of a flow
 RING_OUT = 0
 RING_IN = 1
@@ -172,7 +176,7 @@ class PacketState(NamedTuple):
     dq_head: np.ndarray  # int32[L] data queue
     dq_tail: np.ndarray
     dq_bytes: np.ndarray  # int64[L]
-    busy: np.ndarray  # int8[L]
+    busy: np.ndarray  # int8[L] BUSY_TX: transmitting; BUSY_DEAD: the link is failed
     tx_prio: np.ndarray  # int8[L] 0 control, 1 data: the queue whose head is on the wire
     paused: np.ndarray  # int8[L]
     pause_since: np.ndarray  # int64[L]
@@ -186,6 +190,10 @@ class PacketState(NamedTuple):
     l_drops: np.ndarray  # int64[L]
     l_ecn: np.ndarray  # int64[L]
     pause_ps: np.ndarray  # int64[L]
+    l_fail_pkts: np.ndarray  # int64[L] packets lost on the wire or in the queue when it failed
+    l_fail_bytes: np.ndarray  # int64[L]
+    l_bh_pkts: np.ndarray  # int64[L] packets routed onto it while failed (black-holed)
+    l_bh_bytes: np.ndarray  # int64[L]
     # switches and PFC
     used: np.ndarray  # int64[nodes] bytes buffered at each switch
     ingress: np.ndarray  # int64[L] data bytes buffered downstream of each link
@@ -225,6 +233,9 @@ class PacketState(NamedTuple):
     np_last_cnp: np.ndarray  # int64[F] time of the last CNP the receiver sent (−1: none)
     np_pending: np.ndarray  # int8[F] a mark arrived since then: an EV_CNP is pending
     f_cnp: np.ndarray  # int64[F] congestion signals the sender received (CNPs or echoes)
+    f_fail: np.ndarray  # int64[F] data packets lost to failures
+    f_abandon: np.ndarray  # int8[F] destination unreachable: 1 its timer stops at its next
+    # expiry, 2 it has stopped
 
 
 def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_buckets: int) -> PacketState:
@@ -264,6 +275,8 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         tx_bytes=links(0, np.int64), max_q=links(0, np.int64), q_area=links(0.0, np.float64),
         q_t=links(0, np.int64), period_max_q=links(0, np.int64), l_drops=links(0, np.int64), l_ecn=links(0, np.int64),
         pause_ps=links(0, np.int64),
+        l_fail_pkts=links(0, np.int64), l_fail_bytes=links(0, np.int64),
+        l_bh_pkts=links(0, np.int64), l_bh_bytes=links(0, np.int64),
         used=np.zeros(n_nodes, np.int64), ingress=links(0, np.int64), pause_sent=links(0, np.int8),
         ring_head=np.full(n_hosts, -1, np.int32), ring_tail=np.full(n_hosts, -1, np.int32),
         ring_next=flows(-1, np.int32), in_ring=flows(0, np.int8),
@@ -278,7 +291,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         rp_t_inc=flows(T_NEVER, np.int64), rp_next=flows(0, np.int64),
         rp_stage_t=flows(0, np.int32), rp_stage_bc=flows(0, np.int32), rp_bytes=flows(0, np.int64),
         rp_flags=flows(0, np.int8), np_last_cnp=flows(-1, np.int64), np_pending=flows(0, np.int8),
-        f_cnp=flows(0, np.int64),
+        f_cnp=flows(0, np.int64), f_fail=flows(0, np.int64), f_abandon=flows(0, np.int8),
     )
     st.clock[C_FREE] = 0 if pool > 0 else -1
     _seed_starts(net, st)
@@ -565,7 +578,7 @@ def _make_eligible(net, st, f, host, t):
 @hot(inline="always")
 def _try_start(net, st, link, t):
     """A port looks for work (docs/packet-engine.md, "try_start"). Returns a status code."""
-    if st.busy[link]:
+    if st.busy[link]:  # transmitting, or failed
         return STATUS_SLICE
     p = st.cq_head[link]
     prio = 0
@@ -605,7 +618,7 @@ def _try_start(net, st, link, t):
                 _push_data(st, link, p, t)
     if p < 0:
         return STATUS_SLICE
-    st.busy[link] = 1
+    st.busy[link] = BUSY_TX
     st.tx_prio[link] = prio
     if not _schedule(st, t + _ser_ps(st.pkt_wire[p], net.link_rate_bps[link]), (np.int64(link) << EV_BITS) | EV_TX_DONE):
         return STATUS_HEAP_FULL
@@ -735,6 +748,9 @@ def _event(net, st, v, t):
         if not _schedule(st, t + net.params[P_RTO], (f << EV_BITS) | EV_RTO):
             return STATUS_HEAP_FULL
         return _try_start(net, st, net.host_uplink[host], t)
+    if st.f_abandon[f]:
+        st.f_abandon[f] = 2  # the timer has stopped; revive() restarts it
+        return STATUS_SLICE
     if st.snd_una[f] < net.f_npkts[f]:
         if t - st.t_progress[f] >= net.params[P_RTO]:
             # go-back-N
@@ -754,7 +770,8 @@ def _event(net, st, v, t):
 def _tx_done(net, st, link, t):
     """TX_DONE(link): the packet on the wire has left the port (steps 1–5)."""
     n_hosts = net.params[P_N_HOSTS]
-    st.busy[link] = 0
+    dead = st.busy[link] & BUSY_DEAD
+    st.busy[link] = dead
     w = np.int64(0)
     # 1. leave the queue
     if st.tx_prio[link] == 0:
@@ -787,7 +804,15 @@ def _tx_done(net, st, link, t):
             # 3. ECN at dequeue
             if net.params[P_ECN] and net.params[P_ECN_DEQUEUE] and _ecn_mark(net, st, link, st.dq_bytes[link]):
                 _mark(st, link, p)
-    # 4. into the pipe
+    # 4. into the pipe (a failed link's last packet is lost instead)
+    if dead:
+        st.l_fail_pkts[link] += 1
+        st.l_fail_bytes[link] += w
+        if st.pkt_kind[p] == PKT_DATA:
+            st.f_fail[st.pkt_flow[p]] += 1
+            st.f_drops[st.pkt_flow[p]] += 1
+        _free(st, p)
+        return STATUS_SLICE
     st.pkt_next[p] = -1
     st.pkt_t_arr[p] = t + net.pipe_delay_ps[link]
     if st.pipe_tail[link] >= 0:
@@ -823,6 +848,12 @@ def _arrive(net, st, link, t):
     st.pkt_next[p] = -1
     node = net.link_dst[link]
     kind = st.pkt_kind[p]
+    if kind & PKT_LOST:
+        if kind == PKT_DATA | PKT_LOST:
+            st.f_fail[st.pkt_flow[p]] += 1
+            st.f_drops[st.pkt_flow[p]] += 1
+        _free(st, p)
+        return STATUS_SLICE
 
     if kind == PKT_PAUSE or kind == PKT_RESUME:
         port = net.link_rev[link]
@@ -847,6 +878,15 @@ def _arrive(net, st, link, t):
             _free(st, p)
             return STATUS_SLICE
         w = np.int64(st.pkt_wire[p])
+        if st.busy[egress] & BUSY_DEAD:
+            # routing has not yet learned of the failure: the packet is black-holed
+            st.l_bh_pkts[egress] += 1
+            st.l_bh_bytes[egress] += w
+            if kind == PKT_DATA:
+                st.f_fail[f] += 1
+                st.f_drops[f] += 1
+            _free(st, p)
+            return STATUS_SLICE
         if kind != PKT_DATA:
             st.used[node] += w
             _push_control(st, egress, p)
@@ -1010,3 +1050,102 @@ def sample_rates(net, st, t):
             alpha[i] = st.rp_alpha[f]
             i += 1
     return ids, rc, rt, alpha
+
+
+# ---- failures (docs/failures.md) ----------------------------------------------------------------
+
+@kernel
+def _drop_queued(net, st, link, p, t):
+    """Packet ``p``, queued at port ``link`` when the link failed, is lost."""
+    w = np.int64(st.pkt_wire[p])
+    st.l_fail_pkts[link] += 1
+    st.l_fail_bytes[link] += w
+    node = net.link_src[link]
+    if st.pkt_kind[p] == PKT_DATA:
+        f = st.pkt_flow[p]
+        st.f_fail[f] += 1
+        st.f_drops[f] += 1
+        _q_change(st, link, t, -w)
+    status = STATUS_SLICE
+    if node >= net.params[P_N_HOSTS]:
+        st.used[node] -= w
+        inl = st.pkt_in_link[p]
+        if st.pkt_kind[p] == PKT_DATA and inl >= 0:
+            st.ingress[inl] -= w
+            if st.pause_sent[inl] and st.ingress[inl] < net.params[P_XON]:
+                st.pause_sent[inl] = 0
+                status = _send_control(net, st, net.link_rev[inl], PKT_RESUME, 0, 0, t)
+    _free(st, p)
+    return status
+
+
+@kernel
+def fail_links(net, st, links, t):
+    """The directed ``links`` fail at ``t``: packets on their wires are lost where the wire ends,
+    packets in their queues now (the one being transmitted when its transmission ends), their
+    PFC state is cleared. Returns a STATUS_* code."""
+    status = STATUS_SLICE
+    for i in range(links.shape[0]):
+        link = links[i]
+        if st.busy[link] & BUSY_DEAD:
+            continue
+        p = st.pipe_head[link]
+        while p >= 0:
+            st.pkt_kind[p] |= PKT_LOST
+            st.l_fail_pkts[link] += 1
+            st.l_fail_bytes[link] += st.pkt_wire[p]
+            p = st.pkt_next[p]
+        for prio in range(2):
+            head = st.cq_head[link] if prio == 0 else st.dq_head[link]
+            keep = -1
+            if st.busy[link] & BUSY_TX and st.tx_prio[link] == prio:
+                keep = head  # on the wire: lost when its transmission ends (TX_DONE)
+                p = st.pkt_next[keep]
+                st.pkt_next[keep] = -1
+            else:
+                p = head
+            while p >= 0:
+                nxt = st.pkt_next[p]
+                s = _drop_queued(net, st, link, p, t)
+                if s != STATUS_SLICE:
+                    status = s
+                p = nxt
+            if prio == 0:
+                st.cq_head[link] = keep
+                st.cq_tail[link] = keep
+            else:
+                st.dq_head[link] = keep
+                st.dq_tail[link] = keep
+        if st.paused[link]:
+            st.paused[link] = 0
+            st.pause_ps[link] += t - st.pause_since[link]
+        st.pause_sent[link] = 0
+        st.busy[link] |= BUSY_DEAD
+    return status
+
+
+@kernel
+def restore_links(net, st, links, t):
+    """The directed ``links`` carry packets again from ``t``."""
+    status = STATUS_SLICE
+    for i in range(links.shape[0]):
+        st.busy[links[i]] &= BUSY_TX
+    for i in range(links.shape[0]):
+        s = _try_start(net, st, links[i], t)
+        if s != STATUS_SLICE:
+            status = s
+    return status
+
+
+@kernel
+def revive(net, st, flows, t):
+    """Flows whose destination is reachable again: their retransmission timer restarts at ``t``."""
+    for i in range(flows.shape[0]):
+        f = flows[i]
+        stopped = st.f_abandon[f] == 2
+        st.f_abandon[f] = 0
+        if stopped and st.t_start[f] >= 0 and st.snd_una[f] < net.f_npkts[f]:
+            st.t_progress[f] = t
+            if not _schedule(st, t + net.params[P_RTO], (np.int64(f) << EV_BITS) | EV_RTO):
+                return STATUS_HEAP_FULL
+    return STATUS_SLICE

@@ -162,17 +162,19 @@ def test_down_links_over_time_with_overlapping_failures():
     assert is_down(3550, detected=True) and not is_down(3600, detected=True)
 
 
-def test_run_refuses_failures_until_the_engines_simulate_them(tmp_path, capsys):
+def test_packet_run_with_a_failure_writes_its_traces(tmp_path, capsys):
     from fabsim.cli import main
+    from fabsim.trace import read_run
 
     path = tmp_path / "fail.toml"
     path.write_text(
-        '[topology]\nkind = "fat_tree"\nk = 4\n[[traffic]]\nkind = "permutation"\nsize = "1MB"\n'
-        '[[failures]]\ntarget = "link:tor0-agg1"\nat = "1ms"\n'
+        '[run]\nengine = "packet"\n[topology]\nkind = "fat_tree"\nk = 4\n[cc]\nalgorithm = "none"\n'
+        '[[traffic]]\nkind = "permutation"\nsize = "1MB"\n'
+        '[[failures]]\ntarget = "switch:core0"\nat = "20us"\n'
     )
-    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
-    assert "failures[0]" in capsys.readouterr().err
-    assert not (tmp_path / "out").exists()
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    (fl,) = read_run(tmp_path / "out")["failures"].to_pylist()
+    assert fl["target"] == "switch:core0" and fl["detected_ns"] == 120_000
 
 
 def test_validate_shows_which_element_each_failure_takes_down(tmp_path, capsys):
@@ -357,3 +359,94 @@ def test_permutation_over_a_leaf_spine_with_a_dead_uplink_is_balls_into_bins():
     idle = np.asarray(idle, np.float64)
     mean, err = idle.mean(axis=0), idle.std(axis=0, ddof=1) / np.sqrt(len(idle))
     assert np.all(np.abs(mean - expected) <= 3.5 * err + 1e-9), (mean, expected, err)
+
+
+# ---- the packet engine under failures -------------------------------------------------------------
+
+def packet_run(failures, flows, until=None, detect="50us", **extra):
+    run = {"engine": "packet"}
+    if until:
+        run["until"] = until
+    sc = fabsim.load_scenario({
+        "run": run,
+        "topology": {"kind": "leaf_spine", "leaves": 2, "spines": 2, "hosts_per_leaf": 2,
+                     "host_rate": "100Gbps", "fabric_rate": "100Gbps"},
+        "routing": {"detect": detect},
+        "host": {"rto": "100us"},
+        "cc": {"algorithm": "none"},
+        "switch": {"pfc": True},
+        "traffic": [{"kind": "flow", "flows": flows}],
+        "failures": failures,
+        **extra,
+    })
+    return sc, simulate(sc)
+
+
+FLOW = {"src": 0, "dst": 2, "size": "4MB"}
+
+
+def test_packet_flow_loses_packets_to_a_failure_and_recovers_over_the_other_spine():
+    sc, _ = packet_run([], [FLOW])
+    target = uplink_of(sc, 0, 2)
+    sc, r = packet_run([{"target": target, "at": "100us"}], [FLOW])
+    (row,) = r.flows.to_pylist()
+    assert row["completed"] and row["failure_hit"] and row["drops"] > 0 and row["retransmitted_bytes"] > 0
+    assert row["fct_ns"] >= row["ideal_fct_ns"] + 50_000  # at least the black-hole window
+    (fl,) = r.failures.to_pylist()
+    assert fl["dropped_packets"] >= row["drops"] and fl["dropped_bytes"] > 0
+    assert (fl["flows_hit"], fl["flows_rerouted"], fl["detected_ns"]) == (1, 1, 150_000)
+    # every data packet sent was received or lost
+    raw_packets = row["packets"]
+    assert raw_packets >= 4_000_000 // 4096
+
+
+def test_no_packet_crosses_a_down_link_after_detection():
+    sc, _ = packet_run([], [FLOW])
+    target = uplink_of(sc, 0, 2)
+    fail = [{"target": target, "at": "100us"}]
+    _, early = packet_run(fail, [FLOW], until="160us")  # just after detection (150 µs)
+    _, late = packet_run(fail, [FLOW])
+    down = np.asarray(late.links["down_ns"]) > 0
+    assert down.sum() == 2
+    assert np.array_equal(np.asarray(early.links["tx_bytes"])[down], np.asarray(late.links["tx_bytes"])[down])
+
+
+def test_packet_flap_restores_the_link_and_the_flow_completes():
+    sc, _ = packet_run([], [FLOW])
+    target = uplink_of(sc, 0, 2)
+    sc, r = packet_run([{"target": target, "at": "100us", "duration": "60us"}], [FLOW], detect="20us")
+    (row,) = r.flows.to_pylist()
+    assert row["completed"] and row["failure_hit"]
+    (fl,) = r.failures.to_pylist()
+    assert fl["restored_ns"] == 160_000 and fl["flows_rerouted"] == 1  # moved off, then back
+    assert [x["down_ns"] for x in r.links.to_pylist() if x["down_ns"]] == [60_000, 60_000]
+
+
+def test_packet_flow_to_an_unreachable_host_ends_incomplete_and_the_run_ends():
+    flows = [FLOW, {"src": 1, "dst": 3, "size": "1MB"}]
+    sc, r = packet_run([{"target": "link:h2-leaf1", "at": "100us"}], flows)
+    rows = r.flows.to_pylist()
+    assert not rows[0]["completed"] and rows[0]["failure_hit"]
+    assert rows[1]["completed"]
+    assert r.summary["flows_unreachable"] == 1
+
+
+def test_packet_ring_allreduce_survives_an_agg_switch_and_baseline_measures_it():
+    spec = {
+        "run": {"engine": "packet", "seed": 3},
+        "topology": {"kind": "fat_tree", "k": 4, "host_rate": "100Gbps"},
+        "routing": {"detect": "50us"},
+        "host": {"rto": "200us"},
+        "cc": {"algorithm": "none"},
+        "switch": {"pfc": True},
+        "traffic": [{"kind": "collective", "op": "allreduce", "algorithm": "ring", "size": "4MB"}],
+        "failures": [{"target": "switch:agg1", "at": "100us"}],
+    }
+    r = simulate(fabsim.load_scenario(spec), baseline=True)
+    assert all(r.flows["completed"].to_pylist())
+    alone = simulate(fabsim.load_scenario({**spec, "failures": []}))
+    last = lambda x: max(x.flows["finish_ns"].to_pylist())  # noqa: E731
+    (job,) = r.summary["jobs"].values()
+    assert job["added_ns"] == last(r) - last(alone)
+    (fl,) = r.failures.to_pylist()
+    assert fl["target"] == "switch:agg1" and fl["jobs_hit"] == 1
