@@ -150,6 +150,7 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
             "t_ns": _ns(t_ps), "flow_id": flow_id, "rate_bps": rate, "target_bps": target, "alpha": alpha,
         }, meta)
     if added is not None:
+        extra["baseline"] = make_table("baseline", _baseline_rows(flows, raw, baseline, done), meta)
         for j, name in enumerate(flows.jobs):
             jobs_summary[name]["added_ns"] = added["jobs"][j]
     summary = _summary(model, flows, raw, done, fct_ps, slowdown, jobs_summary)
@@ -226,6 +227,41 @@ def _network(raw: RawRun) -> dict | None:
         "max_queue_bytes": int(raw.link_max_queue.max(initial=0)),
         "cc_signals": int(raw.flow_cnps.sum()) if raw.flow_cnps is not None else 0,
     }
+
+
+def _baseline_rows(flows, raw: RawRun, base: RawRun, done) -> dict:
+    """Per flow and per collective iteration: time in this run, in the baseline, added."""
+    base_done = base.t_finish_ps >= 0
+    fct = np.where(done, raw.t_finish_ps - raw.t_start_ps, 0) // PS_PER_NS
+    base_fct = np.where(base_done, base.t_finish_ps - base.t_start_ps, 0) // PS_PER_NS
+    coll = _collective_durations(flows, raw, done)
+    base_coll = _collective_durations(flows, base, base_done)
+    n, c = len(flows), len(coll[0])
+    time_ns = np.concatenate([fct, coll[0]])
+    ok = np.concatenate([done, coll[1]])
+    base_ns = np.concatenate([base_fct, base_coll[0]])
+    base_ok = np.concatenate([base_done, base_coll[1]])
+    return {
+        "kind": ["flow"] * n + ["collective"] * c,
+        "id": np.concatenate([np.arange(n), np.arange(c)]).astype(np.int32),
+        "time_ns": _masked(time_ns, ok),
+        "baseline_ns": _masked(base_ns, base_ok),
+        "added_ns": _masked(time_ns - base_ns, ok & base_ok),
+    }
+
+
+def _collective_durations(flows, raw: RawRun, done) -> tuple[np.ndarray, np.ndarray]:
+    """(duration_ns, complete) per collective iteration: first start to last reception."""
+    rows = len(flows.collectives)
+    sel = flows.collective >= 0
+    coll = flows.collective[sel]
+    start = np.full(rows, np.iinfo(np.int64).max)
+    np.minimum.at(start, coll, raw.t_start_ps[sel])
+    finish = np.full(rows, -1, np.int64)
+    np.maximum.at(finish, coll, raw.t_finish_ps[sel])
+    complete = np.ones(rows, bool)
+    np.logical_and.at(complete, coll, done[sel])
+    return np.where(complete, finish - start, 0) // PS_PER_NS, complete
 
 
 def _added(flows, raw: RawRun, base: RawRun) -> dict:

@@ -310,6 +310,13 @@ def test_baseline_reports_the_delay_the_failure_adds_to_the_job(tmp_path):
     assert failed.failures.to_pylist()[0]["added_delay_ns"] is None  # only with a baseline
     # the failed run itself is the same with or without the baseline
     assert with_baseline.flows["finish_ns"].to_pylist() == failed.flows["finish_ns"].to_pylist()
+    # per flow and per collective iteration, in the baseline trace
+    rows = with_baseline.extra["baseline"].to_pylist()
+    flows_rows = [r for r in rows if r["kind"] == "flow"]
+    assert [r["added_ns"] for r in flows_rows] == [int(x) for x in fct]
+    colls = [r for r in rows if r["kind"] == "collective"]
+    assert len(colls) == 2 and all(r["added_ns"] == r["time_ns"] - r["baseline_ns"] for r in colls)
+    assert colls[0]["time_ns"] == with_baseline.collectives["duration_ns"].to_pylist()[0]
 
 
 def test_cli_baseline_fills_added_delay(tmp_path, capsys):
@@ -450,3 +457,38 @@ def test_packet_ring_allreduce_survives_an_agg_switch_and_baseline_measures_it()
     assert job["added_ns"] == last(r) - last(alone)
     (fl,) = r.failures.to_pylist()
     assert fl["target"] == "switch:agg1" and fl["jobs_hit"] == 1
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(0, 10**6), st.integers(20, 200), st.sampled_from([None, 100, 400]), st.integers(1, 5))
+def test_packet_engine_never_transmits_on_a_down_link_after_detection(pick, at_us, duration_us, seed):
+    """Random leaf–spine cable, random time and duration: between the detection of the failure
+    and its restoration the dead links' byte counters do not move; every flow completes."""
+    spec = {
+        "run": {"engine": "packet", "seed": seed},
+        "topology": {"kind": "leaf_spine", "leaves": 3, "spines": 2, "hosts_per_leaf": 2,
+                     "host_rate": "100Gbps", "fabric_rate": "100Gbps"},
+        "routing": {"detect": "30us"},
+        "host": {"rto": "100us"},
+        "cc": {"algorithm": "none"},
+        "switch": {"pfc": True},
+        "traffic": [{"kind": "permutation", "size": "1MB"}],
+    }
+    probe = fabsim.load_scenario(spec)
+    f = build_model(probe).fabric
+    cables = np.flatnonzero((f.link_src >= f.n_hosts) & (f.link_dst >= f.n_hosts) & (np.arange(f.n_links) < f.link_rev))
+    cable = int(cables[pick % cables.size])
+    target = f"link:{f.node_name(int(f.link_src[cable]))}-{f.node_name(int(f.link_dst[cable]))}"
+    failure = {"target": target, "at": f"{at_us}us"}
+    if duration_us:
+        failure["duration"] = f"{duration_us}us"
+    detected = at_us + 30
+    end = at_us + duration_us if duration_us else None
+    runs = [simulate(fabsim.load_scenario({**spec, "failures": [failure],
+                                           "run": {**spec["run"], "until": f"{t}us"}}))
+            for t in (detected + 1, (end if end else detected + 400) - 1)]
+    full = simulate(fabsim.load_scenario({**spec, "failures": [failure]}))
+    dead = [cable, int(f.link_rev[cable])]
+    a, b = (np.asarray(r.links["tx_bytes"])[dead] for r in runs)
+    assert np.array_equal(a, b)
+    assert all(full.flows["completed"].to_pylist())

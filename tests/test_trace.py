@@ -37,6 +37,7 @@ EXPECTED = {
     "failures": "failure_id:i32 target:label tier:label at_ns:i64 detected_ns:i64? restored_ns:i64? "
                 "dropped_packets:i64 dropped_bytes:i64 flows_hit:i64 flows_rerouted:i64 hosts_hit:i64 "
                 "jobs_hit:i64 added_delay_ns:i64?",
+    "baseline": "kind:label id:i32 time_ns:i64? baseline_ns:i64? added_ns:i64?",
     "rates": "t_ns:i64 flow_id:i32 rate_bps:f64 target_bps:f64 alpha:f64",
 }
 TYPES = {
@@ -100,7 +101,8 @@ def tree(path: Path) -> dict[str, bytes]:
 
 
 def test_trace_names_are_those_of_design_section_8():
-    assert TRACES == ("flows", "collectives", "links", "queues", "failures", "rates")
+    # DESIGN §8's six, and `baseline` for the added times of §6 (fabsim run --baseline)
+    assert TRACES == ("flows", "collectives", "links", "queues", "failures", "baseline", "rates")
 
 
 @pytest.mark.parametrize("name", TRACES)

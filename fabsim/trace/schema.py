@@ -161,6 +161,13 @@ SCHEMAS: dict[str, pa.Schema] = {
          "ns: with `--baseline`, the sum over hit flows of fct_ns minus their fct_ns in the run "
          "without failures; null otherwise"),
     ),
+    "baseline": _schema(
+        ("kind", _LABEL, _REQUIRED, "`flow` or `collective`: what the row measures"),
+        ("id", _ID, _REQUIRED, "`flows.flow_id`, or the row of `collectives`"),
+        ("time_ns", _INT, _NULLABLE, "ns: its FCT (flow) or duration (collective) in this run; null if it did not finish"),
+        ("baseline_ns", _INT, _NULLABLE, "ns: the same in the run without failures; null if it did not finish there"),
+        ("added_ns", _INT, _NULLABLE, "ns: time_ns − baseline_ns; null unless both finished"),
+    ),
     "rates": _schema(
         ("t_ns", _INT, _REQUIRED, "ns: sample time, a multiple of `output.cc_sample`"),
         ("flow_id", _ID, _REQUIRED, "sampled flow (`flows.flow_id`)"),
