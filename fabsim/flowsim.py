@@ -59,7 +59,8 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
         slicer.report(progress, status == codes.STATUS_DONE, st.clock[CLK_T_NOW], st.clock[CLK_DONE],
                       len(flows), st.clock[CLK_EVENTS])
         stalled = status == codes.STATUS_DONE and st.clock[CLK_ACTIVE] > 0
-        if changes and (t_end == changes[0] - 1 or stalled):
+        finished = status == codes.STATUS_DONE and not stalled  # later failures change nothing
+        if changes and not finished and (t_end == changes[0] - 1 or stalled):
             t = changes.pop(0)
             _account(st, net, wire, t, accounted, link_bytes)
             net, st, routing_down = _apply_failures(model, flows, hash_id, failures, log, net, st, routing_down, t)

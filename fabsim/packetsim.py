@@ -189,7 +189,8 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
                       len(flows), st.clock[k.C_EVENTS])
         if fails and fails.pending() and status in (codes.STATUS_SLICE, codes.STATUS_DONE):
             unfinished = int(st.clock[k.C_DONE]) < len(flows)
-            if t_end == fails.next_change() - 1 or (status == codes.STATUS_DONE and unfinished):
+            due = t_end == fails.next_change() - 1 and status == codes.STATUS_SLICE
+            if due or (status == codes.STATUS_DONE and unfinished):
                 t = fails.next_change()
                 net, status = fails.apply(net, st, t)
                 slicer.t_end = t - 1
