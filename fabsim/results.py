@@ -361,6 +361,9 @@ def _summary(model: Model, flows, raw: RawRun, done, fct_ps, slowdown, jobs) -> 
         "flows": len(flows),
         "flows_completed": int(done.sum()),
         "flows_unreachable": int((raw.failures["unreachable"] & ~done).sum()) if raw.failures else 0,
+        "black_holed_packets": (
+            int(raw.failures["black_holed_packets"].sum()) if raw.failures and "black_holed_packets" in raw.failures else 0
+        ),
         "fct_ns": percentiles(fct_ps[done] / PS_PER_NS),
         "slowdown": percentiles(slowdown[done]),
         "jobs": jobs,

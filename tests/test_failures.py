@@ -402,6 +402,7 @@ def test_packet_flow_loses_packets_to_a_failure_and_recovers_over_the_other_spin
     (fl,) = r.failures.to_pylist()
     assert fl["dropped_packets"] >= row["drops"] and fl["dropped_bytes"] > 0
     assert (fl["flows_hit"], fl["flows_rerouted"], fl["detected_ns"]) == (1, 1, 150_000)
+    assert 0 < r.summary["black_holed_packets"] < fl["dropped_packets"]  # during the 50 µs window
     # every data packet sent was received or lost
     raw_packets = row["packets"]
     assert raw_packets >= 4_000_000 // 4096
