@@ -167,12 +167,7 @@ def _collectives(flows, raw: RawRun, done: np.ndarray):
     rows = len(ct)
     sel = flows.collective >= 0
     coll = flows.collective[sel]
-    start = np.full(rows, np.iinfo(np.int64).max)
-    np.minimum.at(start, coll, raw.t_start_ps[sel])
-    finish = np.full(rows, -1, np.int64)
-    np.maximum.at(finish, coll, raw.t_finish_ps[sel])
-    complete = np.ones(rows, bool)
-    np.logical_and.at(complete, coll, done[sel])
+    start, finish, complete = _collective_span(flows, raw, done)
     ideal = np.zeros(rows, np.int64)
     if rows:
         fin = ideal_finish(raw.ideal_fct_ps, flows.gap_ps, flows.succ_ptr, flows.succ, flows.collective)
@@ -250,8 +245,9 @@ def _baseline_rows(flows, raw: RawRun, base: RawRun, done) -> dict:
     }
 
 
-def _collective_durations(flows, raw: RawRun, done) -> tuple[np.ndarray, np.ndarray]:
-    """(duration_ns, complete) per collective iteration: first start to last reception."""
+def _collective_span(flows, raw: RawRun, done) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per collective iteration: first start (ps; int64 max if none started), last reception
+    (ps; −1 if none) and whether every flow of it completed."""
     rows = len(flows.collectives)
     sel = flows.collective >= 0
     coll = flows.collective[sel]
@@ -261,6 +257,12 @@ def _collective_durations(flows, raw: RawRun, done) -> tuple[np.ndarray, np.ndar
     np.maximum.at(finish, coll, raw.t_finish_ps[sel])
     complete = np.ones(rows, bool)
     np.logical_and.at(complete, coll, done[sel])
+    return start, finish, complete
+
+
+def _collective_durations(flows, raw: RawRun, done) -> tuple[np.ndarray, np.ndarray]:
+    """(duration_ns, complete) per collective iteration: first start to last reception."""
+    start, finish, complete = _collective_span(flows, raw, done)
     return np.where(complete, finish - start, 0) // PS_PER_NS, complete
 
 

@@ -437,23 +437,34 @@ def run_until(net, st, t_end):
             st.t_rem[f] = t
         maxmin(net, st, st.comp, n_comp)
         clk[CLK_SOLVES] += 1
-        for i in range(n_comp):
-            f = st.comp[i]
-            r = st.rate_bps[f]
-            if r > 0.0:
-                bits = max(st.rem_bytes[f], 0.0) * 8.0
-                st.t_done[f] = t + np.int64(np.ceil(bits * _PS_PER_S / r))
-            else:
-                st.t_done[f] = T_NEVER
-        if clk[CLK_DONE_HEAP] + n_comp > st.done_t.shape[0]:
-            clk[CLK_DONE_HEAP] = _compact_done(st, clk[CLK_DONE_HEAP], epoch)
-        for i in range(n_comp):
-            f = st.comp[i]
-            if st.t_done[f] != T_NEVER:
-                size = heap_push(st.done_t, st.done_seq, st.done_val, clk[CLK_DONE_HEAP], st.t_done[f], f, f)
-                if size < 0:
-                    return STATUS_HEAP_FULL
-                clk[CLK_DONE_HEAP] = size
+        if _reschedule(st, n_comp, t, epoch, False) == STATUS_HEAP_FULL:
+            return STATUS_HEAP_FULL
+
+
+@kernel(inline="always")
+def _reschedule(st, n, t, epoch, compact):
+    """Projected transmission ends of the re-solved flows ``comp[:n]`` (stamped ``epoch``) at
+    their new rates, pushed on the transmission-end heap (compacted first if it could overflow,
+    or if ``compact``). Returns a STATUS_* code."""
+    clk = st.clock
+    for i in range(n):
+        f = st.comp[i]
+        r = st.rate_bps[f]
+        if r > 0.0:
+            bits = max(st.rem_bytes[f], 0.0) * 8.0
+            st.t_done[f] = t + np.int64(np.ceil(bits * _PS_PER_S / r))
+        else:
+            st.t_done[f] = T_NEVER
+    if compact or clk[CLK_DONE_HEAP] + n > st.done_t.shape[0]:
+        clk[CLK_DONE_HEAP] = _compact_done(st, clk[CLK_DONE_HEAP], epoch)
+    for i in range(n):
+        f = st.comp[i]
+        if st.t_done[f] != T_NEVER:
+            size = heap_push(st.done_t, st.done_seq, st.done_val, clk[CLK_DONE_HEAP], st.t_done[f], f, f)
+            if size < 0:
+                return STATUS_HEAP_FULL
+            clk[CLK_DONE_HEAP] = size
+    return STATUS_SLICE
 
 
 @kernel
@@ -478,22 +489,8 @@ def rebuild(net, st, t):
     clk[CLK_SOLVES] += 1
     epoch = -clk[CLK_SOLVES]  # negative: never one of run_until's component-search epochs
     for i in range(n):
-        f = st.comp[i]
-        st.flow_mark[f] = epoch
-        r = st.rate_bps[f]
-        if r > 0.0:
-            st.t_done[f] = t + np.int64(np.ceil(max(st.rem_bytes[f], 0.0) * 8.0 * _PS_PER_S / r))
-        else:
-            st.t_done[f] = T_NEVER
-    clk[CLK_DONE_HEAP] = _compact_done(st, clk[CLK_DONE_HEAP], epoch)
-    for i in range(n):
-        f = st.comp[i]
-        if st.t_done[f] != T_NEVER:
-            size = heap_push(st.done_t, st.done_seq, st.done_val, clk[CLK_DONE_HEAP], st.t_done[f], f, f)
-            if size < 0:
-                return STATUS_HEAP_FULL
-            clk[CLK_DONE_HEAP] = size
-    return STATUS_SLICE
+        st.flow_mark[st.comp[i]] = epoch
+    return _reschedule(st, n, t, epoch, True)
 
 
 @kernel
