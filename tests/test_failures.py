@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import fabsim
 from fabsim.build import build_model
 from fabsim.failures import down_links, resolve_failures
+from fabsim.traffic import build_flow_table
 from fabsim.topology import Routing, fat_tree, leaf_spine
 
 G = 100 * 10**9
@@ -493,3 +494,38 @@ def test_packet_engine_never_transmits_on_a_down_link_after_detection(pick, at_u
     a, b = (np.asarray(r.links["tx_bytes"])[dead] for r in runs)
     assert np.array_equal(a, b)
     assert all(full.flows["completed"].to_pylist())
+
+
+def test_a_failed_port_forgets_its_pfc_state_and_drops_its_queue():
+    """fail_links on a port that is paused, has sent a PAUSE upstream and holds queued packets."""
+    from fabsim.native import packet as k
+    from fabsim.packetsim import _wheel_geometry, build_net
+
+    sc = fabsim.load_scenario({
+        "run": {"engine": "packet"},
+        "topology": {"kind": "leaf_spine", "leaves": 2, "spines": 2, "hosts_per_leaf": 2},
+        "cc": {"algorithm": "none"},
+        "traffic": [{"kind": "flow", "src": 0, "dst": 2, "size": "64KB"}],
+    })
+    model = build_model(sc)
+    flows = build_flow_table(sc, model.fabric)
+    net = build_net(model, flows)
+    st = k.new_state(net, flows.pred_count, 256, *_wheel_geometry(model))
+    f = model.fabric
+    link = f.link_between(f.node_id("leaf0"), f.node_id("spine0"))
+    st.paused[link], st.pause_since[link], st.pause_sent[link] = 1, 1_000, 1
+    # two data packets queued at the port (the first one on the wire), as the switch enqueues them
+    for seq in range(2):
+        p = k._alloc(st, 0, k.PKT_DATA, seq, 4144)
+        st.pkt_in_link[p] = int(f.host_uplink[0])
+        k._push_data(st, link, p, np.int64(0))
+        st.used[f.node_id("leaf0")] += 4144
+        st.ingress[int(f.host_uplink[0])] += 4144
+    st.busy[link] = k.BUSY_TX
+    st.tx_prio[link] = 1
+    assert k.fail_links(net, st, np.array([link], np.int64), np.int64(5_000)) == k.STATUS_SLICE
+    assert st.paused[link] == 0 and st.pause_ps[link] == 4_000 and st.pause_sent[link] == 0
+    assert st.busy[link] == k.BUSY_TX | k.BUSY_DEAD
+    # the queued packet is gone with its buffer bytes; the one on the wire is lost at its TX_DONE
+    assert st.dq_head[link] == st.dq_tail[link] >= 0 and st.dq_bytes[link] == 4144
+    assert st.used[f.node_id("leaf0")] == 4144 and st.l_fail_pkts[link] == 1 and st.f_fail[0] == 1
