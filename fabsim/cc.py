@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .errors import ScenarioError
 
 US = 1_000_000  # ps
@@ -41,10 +43,10 @@ class Dcqcn:
     scale_steps: bool  #: hpcc preset: R_AI and R_HAI are per 25 Gb/s of line rate
 
     def steps_for(self, line_rate_bps):
-        """(R_AI, R_HAI) for a sender with this line rate (arrays welcome)."""
+        """(R_AI, R_HAI) per sender, from its line rate (a float64 array)."""
         if self.scale_steps:
             return self.rai_bps * line_rate_bps / RATE_25G, self.rhai_bps * line_rate_bps / RATE_25G
-        return self.rai_bps + 0 * line_rate_bps, self.rhai_bps + 0 * line_rate_bps
+        return np.full_like(line_rate_bps, self.rai_bps), np.full_like(line_rate_bps, self.rhai_bps)
 
 
 PRESETS = {

@@ -82,11 +82,7 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
     path_ptr, path_link = first_ptr, first_link  # the paths flows started on (traces, ideal FCT)
     path_delay = _path_delay(model, path_ptr, path_link)
     # bytes on the wire so far; flows still sending are brought up to the end time
-    rem = st.rem_bytes.copy()
-    sending = st.state == codes.FLOW_ACTIVE
-    rem[sending] -= st.rate_bps[sending] * (end_ps - st.t_rem[sending]) / 8e12
-    sent = wire - np.maximum(np.round(rem), 0).astype(np.int64)
-    sent[st.t_start < 0] = 0
+    sent = wire - np.round(_unsent(st, wire, end_ps)).astype(np.int64)
     bottleneck = np.minimum.reduceat(fabric.link_rate_bps[path_link], path_ptr[:-1]) if len(flows) else np.zeros(0, np.int64)
     # the kernel's own arithmetic for a flow alone at its bottleneck rate (same rounding)
     ideal_fct = np.ceil(wire * 8.0 * 1e12 / bottleneck).astype(np.int64) + path_delay
@@ -109,12 +105,17 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
     )
 
 
+def _unsent(st, wire, t) -> np.ndarray:
+    """Wire bytes each flow has still to send at ``t`` (float; all of them before it starts)."""
+    rem = np.where(st.state >= codes.FLOW_SENT, 0.0, wire.astype(np.float64))
+    active = st.state == codes.FLOW_ACTIVE
+    rem[active] = np.maximum(st.rem_bytes[active] - st.rate_bps[active] * (t - st.t_rem[active]) / 8e12, 0.0)
+    return rem
+
+
 def _account(st, net, wire, t, accounted, link_bytes) -> None:
     """Put the bytes each flow sent since the last call on the links of its current path."""
-    sent = np.where(st.state >= codes.FLOW_SENT, wire.astype(np.float64), 0.0)
-    active = st.state == codes.FLOW_ACTIVE
-    rem = st.rem_bytes[active] - st.rate_bps[active] * (t - st.t_rem[active]) / 8e12
-    sent[active] = wire[active] - np.maximum(rem, 0.0)
+    sent = wire - _unsent(st, wire, t)
     new = sent - accounted
     accounted[:] = sent
     hops = np.diff(net.path_ptr)

@@ -573,6 +573,24 @@ def _make_eligible(net, st, f, host, t):
     return True
 
 
+@hot(inline="always")
+def _leave_ingress(net, st, inl, w, t):
+    """A data packet of ``w`` bytes that arrived over ``inl`` leaves its switch's buffer: the
+    ingress counter falls, and below XON the RESUME for an outstanding PAUSE goes out."""
+    st.ingress[inl] -= w
+    if st.pause_sent[inl] and st.ingress[inl] < net.params[P_XON]:
+        st.pause_sent[inl] = 0
+        return _send_control(net, st, net.link_rev[inl], PKT_RESUME, 0, 0, t)
+    return STATUS_SLICE
+
+
+@hot(inline="always")
+def _lost_data(st, f):
+    """A data packet of flow ``f`` is lost to a failure."""
+    st.f_fail[f] += 1
+    st.f_drops[f] += 1
+
+
 # ---- try_start ----------------------------------------------------------------------------------
 
 @hot(inline="always")
@@ -794,13 +812,9 @@ def _tx_done(net, st, link, t):
         # 2. leave the shared buffer and the ingress counter; RESUME below XON
         st.used[node] -= w
         if st.pkt_kind[p] == PKT_DATA:
-            inl = st.pkt_in_link[p]
-            st.ingress[inl] -= w
-            if st.pause_sent[inl] and st.ingress[inl] < net.params[P_XON]:
-                st.pause_sent[inl] = 0
-                status = _send_control(net, st, net.link_rev[inl], PKT_RESUME, 0, 0, t)
-                if status != STATUS_SLICE:
-                    return status
+            status = _leave_ingress(net, st, st.pkt_in_link[p], w, t)
+            if status != STATUS_SLICE:
+                return status
             # 3. ECN at dequeue
             if net.params[P_ECN] and net.params[P_ECN_DEQUEUE] and _ecn_mark(net, st, link, st.dq_bytes[link]):
                 _mark(st, link, p)
@@ -809,8 +823,7 @@ def _tx_done(net, st, link, t):
         st.l_fail_pkts[link] += 1
         st.l_fail_bytes[link] += w
         if st.pkt_kind[p] == PKT_DATA:
-            st.f_fail[st.pkt_flow[p]] += 1
-            st.f_drops[st.pkt_flow[p]] += 1
+            _lost_data(st, st.pkt_flow[p])
         _free(st, p)
         return STATUS_SLICE
     st.pkt_next[p] = -1
@@ -850,8 +863,7 @@ def _arrive(net, st, link, t):
     kind = st.pkt_kind[p]
     if kind & PKT_LOST:
         if kind == PKT_DATA | PKT_LOST:
-            st.f_fail[st.pkt_flow[p]] += 1
-            st.f_drops[st.pkt_flow[p]] += 1
+            _lost_data(st, st.pkt_flow[p])
         _free(st, p)
         return STATUS_SLICE
 
@@ -883,8 +895,7 @@ def _arrive(net, st, link, t):
             st.l_bh_pkts[egress] += 1
             st.l_bh_bytes[egress] += w
             if kind == PKT_DATA:
-                st.f_fail[f] += 1
-                st.f_drops[f] += 1
+                _lost_data(st, f)
             _free(st, p)
             return STATUS_SLICE
         if kind != PKT_DATA:
@@ -1062,19 +1073,13 @@ def _drop_queued(net, st, link, p, t):
     st.l_fail_bytes[link] += w
     node = net.link_src[link]
     if st.pkt_kind[p] == PKT_DATA:
-        f = st.pkt_flow[p]
-        st.f_fail[f] += 1
-        st.f_drops[f] += 1
+        _lost_data(st, st.pkt_flow[p])
         _q_change(st, link, t, -w)
     status = STATUS_SLICE
     if node >= net.params[P_N_HOSTS]:
         st.used[node] -= w
-        inl = st.pkt_in_link[p]
-        if st.pkt_kind[p] == PKT_DATA and inl >= 0:
-            st.ingress[inl] -= w
-            if st.pause_sent[inl] and st.ingress[inl] < net.params[P_XON]:
-                st.pause_sent[inl] = 0
-                status = _send_control(net, st, net.link_rev[inl], PKT_RESUME, 0, 0, t)
+        if st.pkt_kind[p] == PKT_DATA:
+            status = _leave_ingress(net, st, st.pkt_in_link[p], w, t)
     _free(st, p)
     return status
 

@@ -404,9 +404,8 @@ def test_packet_flow_loses_packets_to_a_failure_and_recovers_over_the_other_spin
     assert fl["dropped_packets"] >= row["drops"] and fl["dropped_bytes"] > 0
     assert (fl["flows_hit"], fl["flows_rerouted"], fl["detected_ns"]) == (1, 1, 150_000)
     assert 0 < r.summary["black_holed_packets"] < fl["dropped_packets"]  # during the 50 µs window
-    # every data packet sent was received or lost
-    raw_packets = row["packets"]
-    assert raw_packets >= 4_000_000 // 4096
+    # go-back-N: every lost data packet was sent again at least once
+    assert row["packets"] >= -(-4_000_000 // 4096) + row["drops"]
 
 
 def test_no_packet_crosses_a_down_link_after_detection():
