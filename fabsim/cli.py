@@ -51,6 +51,29 @@ def _parser() -> argparse.ArgumentParser:
                    help="also run without the [[failures]] (same seed) and report the delay they add")
     p.set_defaults(func=_cmd_run)
 
+    p = sub.add_parser("sweep", help="run a scenario over a grid of parameters and seeds")
+    p.add_argument("sweep", help="sweep file: a scenario with a [sweep] table (TOML)")
+    p.add_argument("--out", help="output directory (default: sweeps/<run.name>)")
+    p.add_argument("--jobs", type=int, help="worker processes (default: the number of cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask cluster at ADDRESS, or 'local' for a Dask LocalCluster")
+    p.add_argument("--resume", action="store_true", help="keep the finished runs of an earlier attempt")
+    p.add_argument("--dry-run", action="store_true", help="print the runs and their directories; run nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+    p.add_argument("--json", action="store_true", help="print the sweep's outcome (or, with --dry-run, its runs) as JSON")
+    p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("report", help="tables about a finished run or sweep")
+    p.add_argument("dir", help="a run directory (summary.json) or a sweep directory (runs.parquet)")
+    p.add_argument("--metric", help="sweep: the runs-table column to compare (default: slowdown_p99 and, with jobs, iteration_ns)")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("plot", help="PNG figures of a finished run or sweep (needs matplotlib: fabsim[plot])")
+    p.add_argument("dir", help="a run directory (summary.json) or a sweep directory (runs.parquet)")
+    p.add_argument("--out", help="where to write the PNGs (default: DIR/plots)")
+    p.add_argument("--metric", help="sweep: the runs-table column to plot against each parameter")
+    p.set_defaults(func=_cmd_plot)
+
     p = sub.add_parser("warmup", help="compile and cache every kernel")
     p.set_defaults(func=_cmd_warmup)
     return parser
@@ -112,18 +135,32 @@ def _cmd_run(args, console: Console) -> int:
     return 0
 
 
+def _cmd_sweep(args, console: Console) -> int:
+    from .sweep.cli import run_sweep_command
+
+    return run_sweep_command(args, console)
+
+
+def _cmd_report(args, console: Console) -> int:
+    from .report import print_report
+
+    print_report(args.dir, console, metric=args.metric)
+    return 0
+
+
+def _cmd_plot(args, console: Console) -> int:
+    from .plot import plot_dir
+
+    for path in plot_dir(args.dir, out_dir=args.out, metric=args.metric):
+        console.print(escape(str(path)), highlight=False, soft_wrap=True)
+    return 0
+
+
 def _cmd_warmup(args, console: Console) -> int:
-    from .engine import simulate
-    from .scenario import load_scenario
+    from .engine import warm
 
     started = time.perf_counter()
-    for engine in ("flow", "packet"):
-        simulate(load_scenario({
-            "run": {"engine": engine},
-            "topology": {"kind": "fat_tree", "k": 4},
-            "traffic": [{"kind": "collective", "op": "allreduce", "size": "64KiB", "ranks": 4}],
-            "cc": {"algorithm": "none"},
-        }))
+    warm()
     console.print(f"kernels compiled and cached in {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -28,3 +28,17 @@ def simulate(scenario: Scenario, progress=None, baseline: bool = False) -> Resul
         base_model = dataclasses.replace(model, scenario=dataclasses.replace(scenario, failures=()))
         base = run(base_model, flows, progress)
     return assemble(model, flows, run(model, flows, progress), base)
+
+
+def warm(engines: tuple[str, ...] = ("flow", "packet")) -> None:
+    """Compile, or load from Numba's on-disk cache, the kernels of ``engines`` by running a
+    tiny scenario in each."""
+    from .scenario import load_scenario
+
+    for engine in engines:
+        simulate(load_scenario({
+            "run": {"engine": engine},
+            "topology": {"kind": "fat_tree", "k": 4},
+            "traffic": [{"kind": "collective", "op": "allreduce", "size": "64KiB", "ranks": 4}],
+            "cc": {"algorithm": "none"},
+        }))

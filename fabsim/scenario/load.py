@@ -52,15 +52,25 @@ def load_scenario(
     override is checked exactly like the same value written in the file.
     """
     if isinstance(source, Mapping):
-        file = DICT_SOURCE
-        raw = copy.deepcopy(dict(source))
-        base_dir = os.getcwd()
-        default_name = "scenario"
-    else:
-        file = os.fspath(source)
-        raw = _read_toml(file)
-        base_dir = os.path.dirname(os.path.abspath(file))
-        default_name = Path(file).stem
+        return load_raw_scenario(source, DICT_SOURCE, os.getcwd(), "scenario", overrides)
+    file = os.fspath(source)
+    return load_raw_scenario(read_toml(file), file, os.path.dirname(os.path.abspath(file)), Path(file).stem, overrides)
+
+
+def load_raw_scenario(
+    raw: Mapping[str, Any],
+    file: str,
+    base_dir: str,
+    default_name: str,
+    overrides: Mapping[str, Any] | None = None,
+) -> Scenario:
+    """Validate an already-parsed scenario document that came from ``file``.
+
+    ``raw`` is not modified. Errors name ``file``; relative paths in the scenario resolve
+    against ``base_dir``; ``default_name`` names the run when ``run.name`` is not set. The sweep
+    loader uses this for the scenario part of a sweep file.
+    """
+    raw = copy.deepcopy(dict(raw))
     try:
         for key, value in (overrides or {}).items():
             _apply_override(raw, key, value)
@@ -89,7 +99,8 @@ def parse_set_option(text: str) -> tuple[str, Any]:
         return key, value
 
 
-def _read_toml(file: str) -> dict[str, Any]:
+def read_toml(file: str) -> dict[str, Any]:
+    """The TOML document in ``file``; unreadable or invalid files raise ``ScenarioError``."""
     try:
         with open(file, "rb") as fh:
             return tomllib.load(fh)
@@ -139,6 +150,11 @@ def _build(raw: dict[str, Any], file: str, base_dir: str, default_name: str) -> 
 
 
 # --- overrides ---------------------------------------------------------------------------------
+
+
+def canonical_key(key: str) -> str:
+    """The dotted key as errors write it (``"traffic.0.size"`` → ``"traffic[0].size"``)."""
+    return _display(_split_key(key))
 
 
 def _split_key(key: str) -> list[str | int]:
