@@ -32,13 +32,18 @@ def simulate(scenario: Scenario, progress=None, baseline: bool = False) -> Resul
 
 def warm(engines: tuple[str, ...] = ("flow", "packet")) -> None:
     """Compile, or load from Numba's on-disk cache, the kernels of ``engines`` by running a
-    tiny scenario in each."""
+    tiny scenario in each (with a link flap, so the failure kernels are compiled too)."""
     from .scenario import load_scenario
 
+    ccs = ({"algorithm": "none"}, {"algorithm": "dcqcn", "preset": "hpcc"}, {"algorithm": "dcqcn", "preset": "paper"})
     for engine in engines:
-        simulate(load_scenario({
-            "run": {"engine": engine},
-            "topology": {"kind": "fat_tree", "k": 4},
-            "traffic": [{"kind": "collective", "op": "allreduce", "size": "64KiB", "ranks": 4}],
-            "cc": {"algorithm": "none"},
-        }))
+        for cc in ccs if engine == "packet" else ccs[:1]:
+            simulate(load_scenario({
+                "run": {"engine": engine, "until": "1s"},
+                "topology": {"kind": "fat_tree", "k": 4},
+                "traffic": [{"kind": "collective", "op": "allreduce", "size": "64KiB", "ranks": 4}],
+                "cc": cc,
+                "failures": [{"target": "link:tor0-agg0", "at": "1us", "duration": "2us"}],
+                "routing": {"detect": "1us"},
+                "output": {"queue_sample": "1us", "cc_sample": "1us"},
+            }))

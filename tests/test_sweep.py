@@ -317,3 +317,13 @@ def test_resume_refuses_another_sweep_and_a_plain_rerun_refuses_a_full_directory
     assert "different sweep" in capsys.readouterr().err
     assert main(["sweep", str(file), "--out", str(root), "--resume", "--quiet", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["skipped"] == 12
+
+
+def test_a_sweep_without_finished_runs_reads_as_an_empty_dataset(tmp_path):
+    sweep = load_sweep(_write(tmp_path, SCENARIO + GRID))
+    root = tmp_path / "out"
+    root.mkdir()
+    (root / "sweep.json").write_text(json.dumps(sweep.manifest()))
+    flows = sweep_dataset(root, "flows").to_table()
+    assert flows.num_rows == 0
+    assert flows.schema.field("topology_spines").type == pa.int64() and "slowdown" in flows.schema.names

@@ -139,13 +139,14 @@ class DaskPool:
         from dask.distributed import as_completed
 
         futures = [self._client.submit(fn, a, pure=False) for a in args]
+        arg_of = {fut.key: a for fut, a in zip(futures, args)}
         try:
             for fut in as_completed(futures):
                 try:
                     yield fut.result()
                 except Exception as exc:  # noqa: BLE001 - e.g. the worker died (KilledWorker)
-                    i = futures.index(fut)
-                    yield {"run_id": args[i]["run_id"], "status": "failed", "error": _describe(exc), "wall_s": None}
+                    yield {"run_id": arg_of[fut.key]["run_id"], "status": "failed", "error": _describe(exc),
+                           "wall_s": None}
         finally:
             self._client.cancel(futures)
 

@@ -140,8 +140,11 @@ def sweep_dataset(root: str | os.PathLike, trace: str = "flows"):
     ext = FORMATS[manifest["format"]]
     files = [str(root / r["path"] / f"{trace}{ext}") for r in manifest["runs"]
              if (root / r["path"] / SUMMARY_FILE).is_file() and (root / r["path"] / f"{trace}{ext}").is_file()]
+    schema = None
+    if not files:  # no finished run yet: an empty dataset with the columns it will have
+        schema = pa.unify_schemas([SCHEMAS[trace], partition_schema(manifest)])
     return ds.dataset(
-        files, schema=None, format="ipc" if ext == ".arrow" else "parquet",
+        files, schema=schema, format="ipc" if ext == ".arrow" else "parquet",
         partitioning=ds.partitioning(partition_schema(manifest), flavor="hive"),
         partition_base_dir=str(root),
     )
