@@ -77,6 +77,7 @@ class Sweep:
     name: str
     raw: dict[str, Any]  # the scenario document without its [sweep] table
     parameters: tuple[Parameter, ...]
+    axes: tuple[tuple[str, ...], ...]  # the parameters' columns per axis: a grid key, or a zip group
     seeds: tuple[int, ...]
     baseline: bool
     format: str
@@ -104,6 +105,7 @@ class Sweep:
                 {"key": p.key, "column": p.column, "type": p.type, "values": list(p.values)}
                 for p in self.parameters
             ],
+            "axes": [list(axis) for axis in self.axes],
             "seeds": list(self.seeds),
             "runs": [
                 {"run_id": r.run_id, "path": r.path, "params": r.params, "seed": r.seed}
@@ -153,7 +155,7 @@ def _parse(doc: dict[str, Any], file: str, base_dir: str) -> Sweep:
             runs.append(RunSpec(len(runs), params, seed, "/".join(prefix + [f"seed={seed}"])))
     sweep = Sweep(
         file=file, base_dir=base_dir, name=base.run.name, raw=raw, parameters=parameters,
-        seeds=seeds, baseline=table.boolean("baseline", False), format=fmt, runs=tuple(runs),
+        axes=tuple(tuple(p.column for p in axis) for axis in axes), seeds=seeds, baseline=table.boolean("baseline", False), format=fmt, runs=tuple(runs),
     )
     for run in sweep.runs:  # parameters that are valid alone may still clash with each other
         try:
