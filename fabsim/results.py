@@ -107,7 +107,7 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
         "completed": done,
     }, meta)
 
-    coll_cols, jobs_summary = _collectives(flows, raw, done)
+    coll_cols, jobs_summary = _collectives(model, flows, raw, done)
     collectives_table = make_table("collectives", coll_cols, meta)
 
     L = fabric.n_links
@@ -159,7 +159,7 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
     return Result(flows_table, collectives_table, links_table, failures_table, summary, sc.output.format, extra)
 
 
-def _collectives(flows, raw: RawRun, done: np.ndarray):
+def _collectives(model: Model, flows, raw: RawRun, done: np.ndarray):
     """Per collective iteration: start, finish, duration, ideal, bandwidths, idle fraction."""
     from fabsim.native.flow import ideal_finish
 
@@ -170,7 +170,8 @@ def _collectives(flows, raw: RawRun, done: np.ndarray):
     start, finish, complete = _collective_span(flows, raw, done)
     ideal = np.zeros(rows, np.int64)
     if rows:
-        fin = ideal_finish(raw.ideal_fct_ps, flows.gap_ps, flows.succ_ptr, flows.succ, flows.collective)
+        alone = raw.ideal_fct_ps + _nic_sharing_ps(model, flows)
+        fin = ideal_finish(alone, flows.gap_ps, flows.succ_ptr, flows.succ, flows.collective)
         np.maximum.at(ideal, coll, fin[sel])
     duration = np.where(complete, finish - start, 0)
     dur_s = duration / 1e12
@@ -243,6 +244,30 @@ def _baseline_rows(flows, raw: RawRun, base: RawRun, done) -> dict:
         "baseline_ns": _masked(base_ns, base_ok),
         "added_ns": _masked(time_ns - base_ns, ok & base_ok),
     }
+
+
+def _nic_sharing_ps(model: Model, flows) -> np.ndarray:
+    """Per collective flow, the time its NICs spend on the other flows of its step: the flows a
+    rank sends in one step of an iteration (several channels, or an all-to-all's blocks) share
+    its uplink, and the flows it receives share its downlink, even on an idle fabric. A flow's
+    ideal in the collective's ideal time is its ideal FCT plus the larger of the two sums of the
+    others' serialization times (zero for one flow per rank and step, as in a ring)."""
+    host = model.scenario.host
+    fabric = model.fabric
+    extra = np.zeros(len(flows.size_bytes), np.int64)
+    mine = np.flatnonzero(flows.collective >= 0)
+    if not mine.size:
+        return extra
+    size = flows.size_bytes[mine]
+    wire = size + -(-size // host.mtu_bytes) * host.header_bytes
+    src, dst = flows.src[mine], flows.dst[mine]
+    rate = np.minimum(fabric.link_rate_bps[fabric.host_uplink[src]], fabric.link_rate_bps[fabric.host_downlink[dst]])
+    ser = np.ceil(wire * 8.0 * 1e12 / rate).astype(np.int64)
+    for end in (src, dst):
+        _, group = np.unique(np.stack([flows.collective[mine], flows.step[mine], end]), axis=1, return_inverse=True)
+        others = np.bincount(group.ravel(), weights=ser)[group.ravel()].astype(np.int64) - ser
+        extra[mine] = np.maximum(extra[mine], others)
+    return extra
 
 
 def _collective_span(flows, raw: RawRun, done) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -53,6 +53,28 @@ def test_ring_collectives_on_a_star_match_the_cost_model(n, op, algorithm, steps
     assert row["busbw_gbps"] / row["algbw_gbps"] == pytest.approx(factor(n), rel=1e-12)
 
 
+@pytest.mark.parametrize("n", [8, 16])
+def test_concurrent_flows_of_a_step_share_the_nic_in_the_ideal_time(n):
+    """A direct all-to-all sends its n − 1 blocks at once, and channels split each ring transfer
+    into parallel flows: on an idle star the iteration takes the NIC's serialization of all of
+    them, and ideal_ns says so."""
+    S, rate = 64 * MIB, 400 * GBPS
+    alpha_s = 2 * STAR_DELAY_PS / 1e12
+    star = {"kind": "star", "hosts": n, "host_rate": "400Gbps", "link_delay": "0.5us"}
+    a2a = simulate(scenario(star, [{"kind": "collective", "op": "all_to_all", "algorithm": "direct", "size": S}]))
+    row = a2a.collectives.to_pylist()[0]
+    expect_s = (n - 1) * wire(S // n) * 8 / rate + alpha_s
+    assert row["duration_ns"] / 1e9 == pytest.approx(expect_s, rel=1e-6)
+    assert row["ideal_ns"] == row["duration_ns"]
+
+    ring = [{"kind": "collective", "op": "allreduce", "algorithm": "ring", "size": S, "channels": 4}]
+    row = simulate(scenario(star, ring)).collectives.to_pylist()[0]
+    B = rate / 8 * MTU / (MTU + HEADER)
+    expect_s = 2 * (n - 1) * (alpha_s + S / (n * B))
+    assert row["duration_ns"] / 1e9 == pytest.approx(expect_s, rel=1e-5)
+    assert row["ideal_ns"] / 1e9 == pytest.approx(expect_s, rel=1e-5)
+
+
 @pytest.mark.parametrize("n", [8, 16, 64])
 def test_halving_doubling_allreduce_on_a_star(n):
     S, rate = 256 * MIB, 400 * GBPS
