@@ -30,8 +30,9 @@ class Slicer:
     """Ends of the kernel slices of a run: the driver returns to Python between slices for
     progress reports, trace samples and Ctrl-C.
 
-    With ``fixed_ps`` the slices are that long (queue sampling); otherwise they start at 10 µs
-    of simulated time and adapt so that each takes about ``wall_s`` of wall time.
+    With ``fixed_ps`` the slices end on the multiples of it (the sample times of the queue and
+    rates traces), also after a slice cut short by ``limit``; otherwise they start at 10 µs of
+    simulated time and adapt so that each takes about ``wall_s`` of wall time.
     """
 
     def __init__(self, until_ps: int, fixed_ps: int = 0, wall_s: float = 0.25, wall0: float | None = None):
@@ -48,7 +49,10 @@ class Slicer:
 
     def next_end(self, limit: int | None = None) -> int:
         """The end of the next slice (ps), at most ``limit``; starts its wall clock."""
-        self.t_end = min(self.t_end + self.slice_ps, self.until_ps)
+        if self.fixed:  # the next multiple, wherever the last slice ended
+            self.t_end = min((self.t_end // self.slice_ps + 1) * self.slice_ps, self.until_ps)
+        else:
+            self.t_end = min(self.t_end + self.slice_ps, self.until_ps)
         if limit is not None:
             self.t_end = min(self.t_end, limit)
         self._started = time.perf_counter()

@@ -430,6 +430,22 @@ def test_packet_flap_restores_the_link_and_the_flow_completes():
     assert [x["down_ns"] for x in r.links.to_pylist() if x["down_ns"]] == [60_000, 60_000]
 
 
+def test_queue_and_rate_samples_stay_on_their_grid_across_failure_times():
+    """Failures cut a kernel slice short at their times (here 100, 120, 160 and 180 µs, on the
+    10 µs sample grid); the samples must go on at every multiple until the end of the run."""
+    sc, _ = packet_run([], [FLOW])
+    target = uplink_of(sc, 0, 2)
+    sc, r = packet_run([{"target": target, "at": "100us", "duration": "60us"}], [FLOW], detect="20us",
+                       cc={"algorithm": "dcqcn"}, output={"queue_sample": "10us", "cc_sample": "10us"})
+    end = r.summary["simulated_ns"]
+    assert end > 300_000
+    rates = np.unique(np.asarray(r.extra["rates"]["t_ns"]))
+    assert np.array_equal(rates, np.arange(10_000, end + 1, 10_000))
+    queues = np.unique(np.asarray(r.extra["queues"]["t_ns"]))
+    assert queues.min() == 10_000 and queues.max() >= end - 10_000 and (queues % 10_000 == 0).all()
+    assert {100_000, 120_000, 160_000, 180_000} <= set(queues.tolist())
+
+
 def test_packet_flow_to_an_unreachable_host_ends_incomplete_and_the_run_ends():
     flows = [FLOW, {"src": 1, "dst": 3, "size": "1MB"}]
     sc, r = packet_run([{"target": "link:h2-leaf1", "at": "100us"}], flows)
