@@ -206,3 +206,27 @@ def test_time_averaged_queue_grows_with_n_as_the_fluid_model_predicts():
         means.append(mean)
         assert mean == pytest.approx(fixed_point(n, pmax=0.1), rel=0.25), n
     assert means[0] < means[1] < means[2]
+
+
+def test_without_the_kmax_cliff_the_paper_preset_queue_grows_with_n_as_the_model_says():
+    """The paper preset's marking line (5 KB → 200 KB at 1 %) continued to 2 MB instead of
+    jumping to 100 % at 200 KB: the mean queue grows with N and stays within 30 % of the fluid
+    model's equilibrium (fabsim is 18–23 % below it), so the flat queue of the preset itself
+    comes from the cliff (docs/dcqcn.md)."""
+    fixed_point = _fluid_fixed_point()
+    kmax = 2_000_000
+    pmax = 0.01 * (kmax - 5_000) / (200_000 - 5_000)
+    means = []
+    for n in (2, 4, 8):
+        area = []
+        for until in ("100ms", "300ms"):
+            sc = scenario(n, cc={"preset": "paper"}, until=until, size="10GB",
+                          switch={"ecn_kmin": "5KB", "ecn_kmax": f"{kmax}B", "ecn_pmax": pmax})
+            model = build_model(sc)
+            raw = run_packet_engine(model, build_flow_table(sc, model.fabric))
+            area.append(raw.link_mean_queue[model.fabric.host_downlink[0]] * int(until[:-2]))
+        mean = (area[1] - area[0]) / 200
+        means.append(mean)
+        assert mean == pytest.approx(fixed_point(n, kmax=kmax, pmax=pmax), rel=0.3), n
+    assert means[0] < means[1] < means[2]
+    assert means[2] > 200_000  # beyond the preset's Kmax
