@@ -98,7 +98,8 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("finish_ns", _INT, _NULLABLE, f"ns: when the iteration's last flow completed; {_NOT_DONE}"),
         ("duration_ns", _INT, _NULLABLE, f"ns: finish_ns − start_ns; {_NOT_DONE}"),
         ("ideal_ns", _INT, _REQUIRED,
-         "ns: duration the cost model of DESIGN §7 gives on an uncongested fabric"),
+         "ns: duration on an uncongested fabric: the dependency DAG with each flow at its ideal "
+         "FCT, flows of one step sharing their NICs (the cost models of DESIGN §7; docs/engines.md)"),
         ("algbw_gbps", _FLOAT, _NULLABLE,
          f"Gbit/s: algorithm bandwidth 8·size_bytes / duration; {_NOT_DONE}"),
         ("busbw_gbps", _FLOAT, _NULLABLE,
