@@ -267,6 +267,10 @@ def test_a_failed_run_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     assert [r["status"] for r in runs] == ["ok", "failed"]
     assert "spine7" in runs[1]["error"] and runs[1]["flows"] is None
     assert runs[0]["error"] is None and runs[0]["flows"] == 16
+    # the value's ":" is URI-escaped in the directory name and decoded by the readers
+    assert runs[0]["path"] == "failures_0_target=link%3Aleaf0-spine0/seed=1"
+    flows = sweep_dataset(root, "flows").to_table()
+    assert set(flows.column("failures_0_target").to_pylist()) == {"link:leaf0-spine0"}
 
 
 def test_killed_sweep_resumes_with_only_the_rest(tmp_path):
