@@ -33,7 +33,7 @@ from .report import (
     SIZE_BUCKETS,
     GridPoint,
     Parameter,
-    Sweep,
+    SweepResults,
     directory_kind,
     flows_by_size,
     format_value,
@@ -101,7 +101,7 @@ def plot_run(run_dir: str | Path, out_dir: str | Path) -> list[Path]:
     return written
 
 
-def plot_sweep(sweep: Sweep, out_dir: str | Path, metrics: list[str]) -> list[Path]:
+def plot_sweep(sweep: SweepResults, out_dir: str | Path, metrics: list[str]) -> list[Path]:
     """``<metric>_vs_<column>.png`` for every metric with a value and every parameter."""
     written = []
     for metric in metrics:
@@ -429,7 +429,7 @@ _RUN_FIGURES = (
 
 # ---- sweep figures -----------------------------------------------------------------------------------
 
-def _metric_vs_parameter(fig, sweep: Sweep, metric: str, points: list[GridPoint], axis: int) -> None:
+def _metric_vs_parameter(fig, sweep: SweepResults, metric: str, points: list[GridPoint], axis: int) -> None:
     """``metric`` (mean over seeds, min–max bars) against parameter ``axis``, one line per
     combination of the parameters that do not vary with it."""
     params = sweep.parameters
@@ -464,7 +464,7 @@ def _metric_vs_parameter(fig, sweep: Sweep, metric: str, points: list[GridPoint]
     ax.set_title(f"{sweep.name}: {metric} vs {param.key}")
 
 
-def _tick_notes(sweep: Sweep, points: list[GridPoint], axis: int, partners: list[int]) -> dict:
+def _tick_notes(sweep: SweepResults, points: list[GridPoint], axis: int, partners: list[int]) -> dict:
     """Per value of parameter ``axis``: the values of the parameters zipped with it, as
     ``"key=value"`` lines under its tick label."""
     params = sweep.parameters

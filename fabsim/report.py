@@ -7,9 +7,9 @@
 
 The figures are computed by small public functions that :mod:`fabsim.plot` draws as well:
 flow statistics per size bucket and per tag, per-job collective figures and the hottest links of
-a run; for a sweep, its manifest and runs table (:class:`Sweep`) and a metric's mean, standard
-deviation and range over seeds at every grid point (:func:`grid_stats`). They use pyarrow and
-NumPy only; what they describe is in ``docs/reports.md``.
+a run; for a sweep, its manifest and runs table (:class:`SweepResults`) and a metric's mean,
+standard deviation and range over seeds at every grid point (:func:`grid_stats`). They use
+pyarrow and NumPy only; what they describe is in ``docs/reports.md``.
 """
 
 from __future__ import annotations
@@ -28,13 +28,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import UsageError
+from .sweep.table import MANIFEST_FILE as SWEEP_MANIFEST  # a sweep directory holds these two files
+from .sweep.table import RUNS_FILE as SWEEP_RUNS
 from .trace.stats import percentiles
 from .trace.writer import SUMMARY_FILE, read_run, read_summary
 from .units import format_size, human_bytes, human_duration_ns
-
-#: A sweep directory holds these two files (written by ``fabsim sweep``).
-SWEEP_MANIFEST = "sweep.json"
-SWEEP_RUNS = "runs.parquet"
 
 #: Flow-size buckets of the reports: (label, lowest size in bytes, first size above; None = no bound).
 SIZE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
@@ -230,7 +228,7 @@ class Parameter:
 
 
 @dataclass(frozen=True)
-class Sweep:
+class SweepResults:
     """A sweep directory: its manifest (``sweep.json``) and runs table (``runs.parquet``)."""
 
     root: Path
@@ -297,7 +295,7 @@ class Sweep:
         return self.runs.filter(pc.equal(self.runs["status"], "failed")).to_pylist()
 
 
-def read_sweep(root: str | Path) -> Sweep:
+def read_sweep(root: str | Path) -> SweepResults:
     """The manifest and runs table of a sweep directory (UsageError if they are not readable)."""
     root = Path(root)
     try:
@@ -305,7 +303,7 @@ def read_sweep(root: str | Path) -> Sweep:
         runs = pq.read_table(root / SWEEP_RUNS)
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise UsageError(f"{root}: cannot read the sweep: {exc}") from exc
-    sweep = Sweep(root, manifest, runs)
+    sweep = SweepResults(root, manifest, runs)
     needed = ["path", "status", "error"] + [p.column for p in sweep.parameters]
     missing = [c for c in needed if c not in runs.column_names]
     if missing:
@@ -326,7 +324,7 @@ class GridPoint:
     max: float | None
 
 
-def grid_stats(sweep: Sweep, metric: str) -> list[GridPoint]:
+def grid_stats(sweep: SweepResults, metric: str) -> list[GridPoint]:
     """``metric`` per grid point over its ``ok`` runs with a value, grid points in manifest order."""
     params = sweep.parameters
     keys = list(zip(*(sweep.runs[p.column].to_pylist() for p in params))) or [()] * sweep.runs.num_rows
@@ -431,7 +429,7 @@ def print_run_report(run_dir: str | Path, console: Console) -> None:
     _print_failures(failures.to_pylist() if failures is not None else [], s, console)
 
 
-def print_sweep_report(sweep: Sweep, console: Console, metric: str | None = None) -> None:
+def print_sweep_report(sweep: SweepResults, console: Console, metric: str | None = None) -> None:
     """The tables of a sweep: its runs, then per metric its statistics over seeds at every grid
     point, then the failed runs with their errors."""
     metrics = sweep.metrics(metric)
@@ -595,7 +593,7 @@ def _links_table(links: list[dict], packets: bool) -> Table:
     return table
 
 
-def _sweep_table(sweep: Sweep) -> Table:
+def _sweep_table(sweep: SweepResults) -> Table:
     counts = sweep.status_counts()
     table = Table(title=f"sweep {escape(sweep.name)}", show_header=False)
     if sweep.manifest.get("source"):
@@ -611,7 +609,7 @@ def _sweep_table(sweep: Sweep) -> Table:
     return table
 
 
-def _grid_table(sweep: Sweep, metric: str) -> Table:
+def _grid_table(sweep: SweepResults, metric: str) -> Table:
     """``metric`` over seeds at every grid point: seeds ok, mean, standard deviation, min, max."""
     points = grid_stats(sweep, metric)
     empty = all(p.mean is None for p in points)

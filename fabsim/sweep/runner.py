@@ -143,7 +143,9 @@ def _prepare(root: Path, manifest: dict[str, Any], resume: bool) -> None:
         if not resume:
             raise UsageError(f"sweep directory {root} is not empty (use --resume to finish it, or another --out)")
         if not (root / MANIFEST_FILE).is_file():
-            raise UsageError(f"{root} is not empty and holds no fabsim sweep ({MANIFEST_FILE}); refusing to write there")
+            raise UsageError(
+                f"{root} is not empty and holds no fabsim sweep ({MANIFEST_FILE}); refusing to write there"
+            )
         old = read_manifest(root)
         for key in ("runs", "format", "baseline"):
             if old.get(key) != manifest[key]:

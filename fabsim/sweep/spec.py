@@ -155,7 +155,8 @@ def _parse(doc: dict[str, Any], file: str, base_dir: str) -> Sweep:
             runs.append(RunSpec(len(runs), params, seed, "/".join(prefix + [f"seed={seed}"])))
     sweep = Sweep(
         file=file, base_dir=base_dir, name=base.run.name, raw=raw, parameters=parameters,
-        axes=tuple(tuple(p.column for p in axis) for axis in axes), seeds=seeds, baseline=table.boolean("baseline", False), format=fmt, runs=tuple(runs),
+        axes=tuple(tuple(p.column for p in axis) for axis in axes), seeds=seeds,
+        baseline=table.boolean("baseline", False), format=fmt, runs=tuple(runs),
     )
     for run in sweep.runs:  # parameters that are valid alone may still clash with each other
         try:

@@ -19,7 +19,9 @@ RUNS_FILE = "runs.parquet"
 
 _ARROW_TYPES = {"bool": pa.bool_(), "int64": pa.int64(), "float64": pa.float64(), "string": pa.string()}
 _PERCENTILES = ("p50", "p90", "p99", "p99_9", "max", "mean")
-_NETWORK = ("drops", "retransmitted_bytes", "ecn_marked", "cc_signals", "ports_paused", "pause_ns_max", "max_queue_bytes")
+_NETWORK = (
+    "drops", "retransmitted_bytes", "ecn_marked", "cc_signals", "ports_paused", "pause_ns_max", "max_queue_bytes",
+)
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]+")
 
 #: Summary figures of the runs table, after the parameter and status columns, in order.
