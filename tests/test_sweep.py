@@ -331,3 +331,22 @@ def test_a_sweep_without_finished_runs_reads_as_an_empty_dataset(tmp_path):
     flows = sweep_dataset(root, "flows").to_table()
     assert flows.num_rows == 0
     assert flows.schema.field("topology_spines").type == pa.int64() and "slowdown" in flows.schema.names
+
+
+def _die_on_run_1(task):
+    if task["run_id"] == 1:
+        os._exit(3)  # a worker killed outright, e.g. by the kernel's OOM killer
+    return {"run_id": task["run_id"], "status": "ok", "error": None, "wall_s": 0.0}
+
+
+def test_a_worker_that_dies_fails_its_run_instead_of_the_sweep():
+    from fabsim.sweep.execute import LocalPool
+
+    pool = LocalPool(1)
+    try:
+        results = list(pool.map_unordered(_die_on_run_1, [{"run_id": i} for i in range(3)]))
+    finally:
+        pool.close()
+    by_id = {r["run_id"]: r for r in results}
+    assert sorted(by_id) == [0, 1, 2]
+    assert by_id[1]["status"] == "failed" and "BrokenProcessPool" in by_id[1]["error"]

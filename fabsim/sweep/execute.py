@@ -62,6 +62,11 @@ def worker_env():
                 os.environ[k] = v
 
 
+def _lost(task: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+    """The result of a task whose worker died before it could report one."""
+    return {"run_id": task["run_id"], "status": "failed", "error": _describe(exc), "wall_s": None}
+
+
 def _describe(exc: BaseException) -> str:
     from ..errors import FabsimError
 
@@ -93,9 +98,13 @@ class LocalPool:
     def map_unordered(self, fn: Callable, args: list) -> Iterator[Any]:
         """``fn(arg)`` for every arg, yielded as each finishes."""
         futures = [self._pool.submit(fn, a) for a in args]
+        arg_of = dict(zip(futures, args))
         try:
             for fut in self._cf.as_completed(futures):
-                yield fut.result()
+                try:
+                    yield fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker died (BrokenProcessPool)
+                    yield _lost(arg_of[fut], exc)
         finally:
             for fut in futures:
                 fut.cancel()
@@ -145,8 +154,7 @@ class DaskPool:
                 try:
                     yield fut.result()
                 except Exception as exc:  # noqa: BLE001 - e.g. the worker died (KilledWorker)
-                    yield {"run_id": arg_of[fut.key]["run_id"], "status": "failed", "error": _describe(exc),
-                           "wall_s": None}
+                    yield _lost(arg_of[fut.key], exc)
         finally:
             self._client.cancel(futures)
 
