@@ -142,6 +142,8 @@ def test_seed_count_starts_at_the_scenario_seed(tmp_path):
     ("[sweep.grid]\ntopology.spines = [2, 4]", 'sweep.grid."topology"', "quote the dotted key"),
     ('[sweep.zip]\n"switch.pfc_xoff" = ["200KB", "400KB"]\n"switch.pfc_xon" = ["180KB"]',
      'sweep.zip."switch.pfc_xon"', "same length"),
+    ('[sweep.grid]\n"traffic[3].size" = ["1MB"]', 'sweep.grid."traffic[3].size"', "no element traffic[3]"),
+    ('[sweep.grid]\n"topology..k" = [4]', 'sweep.grid."topology..k"', "malformed key"),
     ("[sweep]\nseeds = 0", "sweep.seeds", "≥ 1"),
     ('[sweep]\nseeds = [1, "2"]', "sweep.seeds[1]", "integer"),
     ("[sweep]\nsedes = 3", "sweep.sedes", "did you mean seeds"),

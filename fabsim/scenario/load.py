@@ -157,6 +157,12 @@ def canonical_key(key: str) -> str:
     return _display(_split_key(key))
 
 
+def check_override_key(raw: Mapping[str, Any], key: str) -> None:
+    """Raise ``ScenarioError`` if ``key`` cannot be set in ``raw``: a malformed key, an array
+    element that does not exist, or a path through a value that is not a table."""
+    _apply_override(copy.deepcopy(dict(raw)), key, None)
+
+
 def _split_key(key: str) -> list[str | int]:
     """``"traffic[0].size"`` or ``"traffic.0.size"`` → ``["traffic", 0, "size"]``."""
     parts = _INDEX.sub(r".\1", key).split(".")

@@ -33,7 +33,7 @@ from urllib.parse import quote
 from ..errors import ScenarioError
 from ..scenario import Scenario
 from ..scenario._reader import Table, describe
-from ..scenario.load import canonical_key, load_raw_scenario, read_toml
+from ..scenario.load import canonical_key, check_override_key, load_raw_scenario, read_toml
 
 #: Keys of the [sweep] table.
 SWEEP_KEYS = ("seeds", "grid", "zip", "baseline")
@@ -223,7 +223,7 @@ def _zip_axis(raw, file, base_dir, where: str, group: dict[str, list]) -> tuple[
 def _axis(raw, file, base_dir, keys: list[tuple[str, str, list]]) -> tuple[Parameter, ...]:
     """The parameters of one axis (a grid key, or the keys of a zip group, whose i-th values go
     together), each value checked against the scenario like a ``--set`` override."""
-    params = tuple(_parameter(where, key, values) for where, key, values in keys)
+    params = tuple(_parameter(raw, where, key, values) for where, key, values in keys)
     wheres = {p.key: where for p, (where, _, _) in zip(params, keys)}
     for i in range(len(params[0].values)):
         try:
@@ -237,10 +237,11 @@ def _axis(raw, file, base_dir, keys: list[tuple[str, str, list]]) -> tuple[Param
     return tuple(dataclasses.replace(p, type=_column_type(wheres[p.key], p.values)) for p in params)
 
 
-def _parameter(where: str, key: str, values: list) -> Parameter:
+def _parameter(raw, where: str, key: str, values: list) -> Parameter:
     """One swept key: its canonical form, column name and type."""
     try:
         canonical = canonical_key(key)
+        check_override_key(raw, canonical)
     except ScenarioError as exc:
         raise ScenarioError(exc.message, path=where) from None
     if canonical == "run.seed":
