@@ -32,16 +32,18 @@ from .errors import UsageError
 from .report import (
     SIZE_BUCKETS,
     GridPoint,
-    Parameter,
     SweepResults,
     directory_kind,
     flows_by_size,
     format_value,
     grid_stats,
+    is_numeric,
     link_name,
     metric_kind,
+    position,
     read_sweep,
 )
+from .sweep import Parameter
 from .trace.writer import read_run, read_summary
 from .units import human_bytes, human_duration_ns
 
@@ -440,7 +442,7 @@ def _metric_vs_parameter(fig, sweep: SweepResults, metric: str, points: list[Gri
     for point in points:
         lines.setdefault(tuple(point.values[i] for i in others), []).append(point)
     unit, scale = _metric_unit(metric, points)
-    categories = None if param.numeric else _categories(param, points, axis)
+    categories = None if is_numeric(param) else _categories(param, points, axis)
     ax = fig.add_subplot()
     for k, (rest, line) in enumerate(lines.items()):
         line = [p for p in line if p.mean is not None]
@@ -516,7 +518,7 @@ def _metric_label(metric: str, unit: str) -> str:
 def _categories(param: Parameter, points: list[GridPoint], axis: int) -> list:
     """The values of a non-numeric parameter in axis order: sweep-file order, then any others."""
     seen = dict.fromkeys(p.values[axis] for p in points)
-    return sorted(seen, key=param.position)
+    return sorted(seen, key=lambda value: position(param, value))
 
 
 def _x_position(value: object, categories: list | None) -> float:

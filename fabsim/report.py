@@ -14,7 +14,6 @@ pyarrow and NumPy only; what they describe is in ``docs/reports.md``.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +27,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import UsageError
+from .sweep.spec import Parameter
 from .sweep.table import MANIFEST_FILE as SWEEP_MANIFEST  # a sweep directory holds these two files
 from .sweep.table import RUNS_FILE as SWEEP_RUNS
+from .sweep.table import is_sweep_dir, read_manifest
 from .trace.stats import percentiles
-from .trace.writer import SUMMARY_FILE, read_run, read_summary
+from .trace.writer import SUMMARY_FILE, is_complete_run, read_run, read_summary
 from .units import format_size, human_bytes, human_duration_ns
 
 #: Flow-size buckets of the reports: (label, lowest size in bytes, first size above; None = no bound).
@@ -63,11 +64,11 @@ def directory_kind(path: str | Path) -> str:
     root = Path(path)
     if not root.is_dir():
         raise UsageError(f"{root}: no such directory")
-    if (root / SWEEP_MANIFEST).is_file():
+    if is_sweep_dir(root):
         if not (root / SWEEP_RUNS).is_file():
             raise UsageError(f"{root}: {SWEEP_MANIFEST} without {SWEEP_RUNS}; the sweep has not written its runs table")
         return "sweep"
-    if (root / SUMMARY_FILE).is_file():
+    if is_complete_run(root):
         return "run"
     raise UsageError(
         f"{root} is neither a fabsim run ({SUMMARY_FILE}) nor a sweep ({SWEEP_MANIFEST} and {SWEEP_RUNS})"
@@ -206,25 +207,18 @@ def link_name(link: dict) -> str:
 
 # ---- sweeps --------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Parameter:
-    """A swept scenario key: its runs-table column and its values in sweep-file order."""
+def position(param: Parameter, value: object) -> tuple[int, str]:
+    """Sort key of ``value``: its place in the parameter's values, in sweep-file order (unknown
+    values last, by text)."""
+    for i, known in enumerate(param.values):
+        if known == value and isinstance(known, bool) == isinstance(value, bool):
+            return i, ""
+    return len(param.values), str(value)
 
-    key: str
-    column: str
-    values: tuple
 
-    def position(self, value: object) -> tuple[int, str]:
-        """Sort key of ``value``: its place in :attr:`values` (unknown values last, by text)."""
-        for i, known in enumerate(self.values):
-            if known == value and isinstance(known, bool) == isinstance(value, bool):
-                return i, ""
-        return len(self.values), str(value)
-
-    @property
-    def numeric(self) -> bool:
-        """Whether every value is a number (so plots use a numeric axis); booleans are not."""
-        return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.values)
+def is_numeric(param: Parameter) -> bool:
+    """Whether the parameter's values are numbers (so plots use a numeric axis)."""
+    return param.type in ("int64", "float64")
 
 
 @dataclass(frozen=True)
@@ -241,23 +235,14 @@ class SweepResults:
 
     @property
     def parameters(self) -> list[Parameter]:
-        return [Parameter(p["key"], p["column"], tuple(p["values"])) for p in self.manifest["parameters"]]
+        return [Parameter(p["key"], p["column"], tuple(p["values"]), p["type"]) for p in self.manifest["parameters"]]
 
     def zipped_with(self, index: int) -> list[int]:
-        """Indices of the parameters that vary together with parameter ``index`` (a
-        ``[sweep.zip]`` group), from ``sweep.json``'s ``axes``; in a manifest without them, the
-        parameters whose values pair one to one with its values in the runs table."""
+        """Indices of the parameters that vary together with parameter ``index``: the other keys
+        of its ``[sweep.zip]`` group (``sweep.json``'s ``axes``)."""
         params = self.parameters
-        for axis in self.manifest.get("axes", ()):  # written by fabsim sweep: the zip groups
-            if params[index].column in axis:
-                return [j for j, p in enumerate(params) if j != index and p.column in axis]
-        columns = [self.runs[p.column].to_pylist() for p in params]
-        mine = columns[index]
-        distinct = len(set(mine))
-        return [
-            j for j, other in enumerate(columns)
-            if j != index and distinct > 1 and len(set(other)) == distinct == len(set(zip(mine, other)))
-        ]
+        axis = next(a for a in self.manifest["axes"] if params[index].column in a)
+        return [j for j, p in enumerate(params) if j != index and p.column in axis]
 
     def status_counts(self) -> dict[str, int]:
         """Runs per status: ``ok``, ``failed`` and ``pending``."""
@@ -298,8 +283,8 @@ class SweepResults:
 def read_sweep(root: str | Path) -> SweepResults:
     """The manifest and runs table of a sweep directory (UsageError if they are not readable)."""
     root = Path(root)
+    manifest = read_manifest(root)
     try:
-        manifest = json.loads((root / SWEEP_MANIFEST).read_text(encoding="utf-8"))
         runs = pq.read_table(root / SWEEP_RUNS)
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise UsageError(f"{root}: cannot read the sweep: {exc}") from exc
@@ -334,7 +319,7 @@ def grid_stats(sweep: SweepResults, metric: str) -> list[GridPoint]:
         seen = values.setdefault(key, [])
         if good and value is not None and not math.isnan(value):
             seen.append(float(value))
-    order = sorted(values, key=lambda key: [p.position(v) for p, v in zip(params, key)])
+    order = sorted(values, key=lambda key: [position(p, v) for p, v in zip(params, key)])
     return [_grid_point(key, values[key]) for key in order]
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from .build import Model
-from .raw import RawRun, packets
+from .raw import RawRun, packets, wire_bytes
 from .trace.arrays import from_numpy, strings
 from .trace.stats import percentiles
 from .trace.tables import make_table, trace_metadata
@@ -258,8 +258,7 @@ def _nic_sharing_ps(model: Model, flows) -> np.ndarray:
     mine = np.flatnonzero(flows.collective >= 0)
     if not mine.size:
         return extra
-    size = flows.size_bytes[mine]
-    wire = size + -(-size // host.mtu_bytes) * host.header_bytes
+    wire = wire_bytes(flows.size_bytes[mine], host.mtu_bytes, host.header_bytes)
     src, dst = flows.src[mine], flows.dst[mine]
     rate = np.minimum(fabric.link_rate_bps[fabric.host_uplink[src]], fabric.link_rate_bps[fabric.host_downlink[dst]])
     ser = np.ceil(wire * 8.0 * 1e12 / rate).astype(np.int64)

@@ -569,23 +569,30 @@ KERNEL_CASES = [
 ]
 
 
-def test_kernel_matches_reference():
-    """The Numba kernel and this reference agree exactly: fixed cases, then random tiny ones."""
+def assert_kernel_matches_reference(doc) -> None:
+    """The Numba kernel's run of ``doc`` equals this reference's, field by field."""
     from fabsim import packetsim
 
-    for doc in KERNEL_CASES:
-        model, flows = build(doc)
-        compare(packetsim.run_packet_engine(model, flows), ref.simulate(model, flows), doc)
+    model, flows = build(doc)
+    compare(packetsim.run_packet_engine(model, flows), ref.simulate(model, flows), doc)
+
+
+def assert_kernel_matches_reference_on(scenarios) -> None:
+    """The same for 100 scenarios drawn from the hypothesis strategy ``scenarios``."""
 
     @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(doc=tiny_scenarios())
+    @given(doc=scenarios)
     def check(doc):
-        model, flows = build(doc)
-        expect = ref.simulate(model, flows)
-        raw = packetsim.run_packet_engine(model, flows)
-        compare(raw, expect, doc)
+        assert_kernel_matches_reference(doc)
 
     check()
+
+
+def test_kernel_matches_reference():
+    """The Numba kernel and this reference agree exactly: fixed cases, then random tiny ones."""
+    for doc in KERNEL_CASES:
+        assert_kernel_matches_reference(doc)
+    assert_kernel_matches_reference_on(tiny_scenarios())
 
 
 # ---- the kernel against the reference with DCQCN (docs/dcqcn.md) -------------------------------------
@@ -666,19 +673,7 @@ def test_reference_completes_random_dcqcn_scenarios(doc):
 @pytest.mark.parametrize("preset", ["paper", "hpcc"])
 def test_kernel_matches_reference_with_dcqcn(preset):
     """The kernel and the reference agree exactly with DCQCN, rates trace included."""
-    from fabsim import packetsim
-
     for doc in DCQCN_CASES:
         if doc["cc"]["preset"] == preset:
-            model, flows = build(doc)
-            compare(packetsim.run_packet_engine(model, flows), ref.simulate(model, flows), doc)
-
-    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(doc=tiny_scenarios("dcqcn", preset))
-    def check(doc):
-        model, flows = build(doc)
-        expect = ref.simulate(model, flows)
-        raw = packetsim.run_packet_engine(model, flows)
-        compare(raw, expect, doc)
-
-    check()
+            assert_kernel_matches_reference(doc)
+    assert_kernel_matches_reference_on(tiny_scenarios("dcqcn", preset))

@@ -2,22 +2,20 @@
 
 The runs are tiny: a flow-engine leaf-spine run with a collective job, an incast and Poisson
 background; a packet-engine run of the same fabric with queue and DCQCN rate samples; and a
-2 × 2 × 2-seed sweep of flow-engine runs laid out by hand as ``fabsim sweep`` writes it
-(``sweep.json``, ``runs.parquet``, one hive-style run directory per grid point and seed), with one
-failed run.
+2 × 2 × 2-seed sweep of flow-engine runs written one by one into the layout of ``fabsim sweep``
+(one hive-style run directory per grid point and seed, and ``sweep.json`` and ``runs.parquet``
+made by ``fabsim.sweep.table``), with one failed run.
 """
 
 from __future__ import annotations
 
 import io
 import itertools
-import json
 import struct
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
@@ -25,7 +23,8 @@ from rich.console import Console
 import fabsim
 from fabsim.cli import main
 from fabsim.errors import UsageError
-from fabsim.report import SIZE_BUCKETS, flows_by_size, grid_stats, print_report, read_sweep
+from fabsim.report import SIZE_BUCKETS, flows_by_size, grid_stats, is_numeric, print_report, read_sweep
+from fabsim.sweep.table import runs_table, summary_figures, write_manifest, write_runs_table
 from fabsim.trace import read_run, read_summary
 from fabsim.units import human_duration_ns
 
@@ -50,8 +49,8 @@ BASE = {
 }
 
 SWEEP_PARAMETERS = [
-    {"key": "topology.fabric_rate", "column": "topology_fabric_rate", "values": ["50Gbps", "100Gbps"]},
-    {"key": "traffic.1.load", "column": "traffic_1_load", "values": [0.2, 0.5]},
+    {"key": "topology.fabric_rate", "column": "topology_fabric_rate", "type": "string", "values": ["50Gbps", "100Gbps"]},
+    {"key": "traffic.1.load", "column": "traffic_1_load", "type": "float64", "values": [0.2, 0.5]},
 ]
 SWEEP_SEEDS = [1, 2]
 FAILED = ("50Gbps", 0.5, 2)
@@ -135,56 +134,17 @@ def packet_run(tmp_path_factory) -> Path:
     return path
 
 
-def runs_row(summary: dict | None) -> dict:
-    """The summary figures of one ``runs.parquet`` row (all null for a run that is not ok)."""
-    if summary is None:
-        return {}
-    net = summary["network"] or {}
-    jobs = summary["jobs"]
-    row = {k: summary[k] for k in ("engine", "simulated_ns", "events", "packet_hops", "flows",
-                                   "flows_completed", "flows_unreachable")}
-    for stat in ("p50", "p90", "p99", "p99_9", "max", "mean"):
-        row[f"fct_{stat}_ns"] = summary["fct_ns"][stat]
-        row[f"slowdown_{stat}"] = summary["slowdown"][stat]
-    for key in ("drops", "retransmitted_bytes", "ecn_marked", "cc_signals", "ports_paused", "pause_ns_max",
-                "max_queue_bytes"):
-        row[key] = net.get(key)
-    row["iteration_ns"] = max(j["mean_iteration_ns"] for j in jobs.values())
-    row["idle_fraction"] = max(j["idle_fraction"] for j in jobs.values())
-    row["added_ns"] = None
-    for name, j in jobs.items():
-        row[f"job_{name}_iteration_ns"] = j["mean_iteration_ns"]
-        row[f"job_{name}_idle_fraction"] = j["idle_fraction"]
-    return row
-
-
-RUNS_SCHEMA = pa.schema(
-    [("run_id", pa.int32()), ("path", pa.string()), ("topology_fabric_rate", pa.string()),
-     ("traffic_1_load", pa.float64()), ("seed", pa.int64()), ("status", pa.string()), ("error", pa.string()),
-     ("wall_s", pa.float64()), ("engine", pa.string())]
-    + [(c, pa.int64()) for c in ("simulated_ns", "events", "packet_hops", "flows", "flows_completed",
-                                 "flows_unreachable")]
-    + [(f"fct_{s}_ns", pa.float64()) for s in ("p50", "p90", "p99", "p99_9", "max", "mean")]
-    + [(f"slowdown_{s}", pa.float64()) for s in ("p50", "p90", "p99", "p99_9", "max", "mean")]
-    + [(c, pa.int64()) for c in ("drops", "retransmitted_bytes", "ecn_marked", "cc_signals", "ports_paused",
-                                 "pause_ns_max", "max_queue_bytes")]
-    + [("iteration_ns", pa.float64()), ("idle_fraction", pa.float64()), ("added_ns", pa.int64()),
-       ("job_train_iteration_ns", pa.float64()), ("job_train_idle_fraction", pa.float64())]
-)
-
-
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory) -> Path:
     """A 2 × 2 grid × 2 seeds sweep of flow-engine runs; run ``FAILED`` failed."""
     root = tmp_path_factory.mktemp("sweep") / "grid"
-    runs, rows = [], []
+    runs, rows = [], {}
     grid = itertools.product(*(p["values"] for p in SWEEP_PARAMETERS), SWEEP_SEEDS)
     for run_id, (rate, load, seed) in enumerate(grid):
         rel = f"topology_fabric_rate={rate}/traffic_1_load={load}/seed={seed}"
         params = {"topology.fabric_rate": rate, "traffic.1.load": load}
         runs.append({"run_id": run_id, "path": rel, "params": params, "seed": seed})
         failed = (rate, load, seed) == FAILED
-        summary = None
         if not failed:
             traffic = [dict(t) for t in BASE["traffic"]]
             traffic[1]["load"] = load
@@ -197,17 +157,17 @@ def sweep_dir(tmp_path_factory) -> Path:
             result = fabsim.simulate(sc)
             result.write(root / rel)
             summary = result.summary
-        rows.append({
-            "run_id": run_id, "path": rel, "topology_fabric_rate": rate, "traffic_1_load": load, "seed": seed,
-            "status": "failed" if failed else "ok", "error": FAILED_ERROR if failed else None,
-            "wall_s": 0.5, **runs_row(summary),
-        })
+        rows[run_id] = (
+            {"status": "failed", "error": FAILED_ERROR, "wall_s": 0.5} if failed
+            else {"status": "ok", "error": None, "wall_s": 0.5, **summary_figures(summary)}
+        )
     manifest = {
         "fabsim_version": fabsim.__version__, "name": "grid", "source": "grid.toml", "format": "parquet",
-        "parameters": SWEEP_PARAMETERS, "seeds": SWEEP_SEEDS, "runs": runs,
+        "baseline": False, "parameters": SWEEP_PARAMETERS, "axes": [["topology_fabric_rate"], ["traffic_1_load"]],
+        "seeds": SWEEP_SEEDS, "runs": runs,
     }
-    (root / "sweep.json").write_text(json.dumps(manifest, indent=2))
-    pq.write_table(pa.Table.from_pylist(rows, schema=RUNS_SCHEMA), root / "runs.parquet")
+    write_manifest(root, manifest)
+    write_runs_table(root, runs_table(manifest, rows))
     return root
 
 
@@ -427,7 +387,7 @@ def test_report_and_plot_of_a_sweep_written_by_fabsim_sweep(tmp_path, capsys):
     sweep = read_sweep(root)
     assert [p.column for p in sweep.parameters] == ["topology_host_rate", "traffic_0_size", "traffic_0_compute"]
     assert [sweep.zipped_with(i) for i in range(3)] == [[], [2], [1]]
-    assert sweep.parameters[1].numeric and not sweep.parameters[2].numeric
+    assert is_numeric(sweep.parameters[1]) and not is_numeric(sweep.parameters[2])
 
     text = report_text(root)
     assert "8: 8 ok, 0 failed, 0 pending" in text
