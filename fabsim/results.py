@@ -262,11 +262,24 @@ def _nic_sharing_ps(model: Model, flows) -> np.ndarray:
     src, dst = flows.src[mine], flows.dst[mine]
     rate = np.minimum(fabric.link_rate_bps[fabric.host_uplink[src]], fabric.link_rate_bps[fabric.host_downlink[dst]])
     ser = np.ceil(wire * 8.0 * 1e12 / rate).astype(np.int64)
-    for end in (src, dst):
-        _, group = np.unique(np.stack([flows.collective[mine], flows.step[mine], end]), axis=1, return_inverse=True)
-        others = np.bincount(group.ravel(), weights=ser)[group.ravel()].astype(np.int64) - ser
-        extra[mine] = np.maximum(extra[mine], others)
+    coll, step = flows.collective[mine].astype(np.int64), flows.step[mine].astype(np.int64)
+    step_id = coll * (int(step.max()) + 1) + step  # one number per (collective iteration, step)
+    if int(step_id.max() + 1) * fabric.n_hosts >= 2**62:
+        step_id = np.unique(step_id, return_inverse=True)[1].ravel()  # renumber densely
+    sent, received = (_group_sum(step_id * fabric.n_hosts + end, ser) - ser for end in (src, dst))
+    extra[mine] = np.maximum(sent, received)
     return extra
+
+
+def _group_sum(group: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For every element, the sum of ``values`` over the elements with the same ``group`` id."""
+    order = np.argsort(group, kind="stable")
+    sorted_group = group[order]
+    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
+    sums = np.add.reduceat(values[order], starts)
+    out = np.empty_like(values)
+    out[order] = np.repeat(sums, np.diff(np.r_[starts, len(order)]))
+    return out
 
 
 def _collective_span(flows, raw: RawRun, done) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
