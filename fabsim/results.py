@@ -252,33 +252,39 @@ def _nic_sharing_ps(model: Model, flows) -> np.ndarray:
     its uplink, and the flows it receives share its downlink, even on an idle fabric. A flow's
     ideal in the collective's ideal time is its ideal FCT plus the larger of the two sums of the
     others' serialization times (zero for one flow per rank and step, as in a ring)."""
-    host = model.scenario.host
-    fabric = model.fabric
+    host, fabric = model.scenario.host, model.fabric
     extra = np.zeros(len(flows.size_bytes), np.int64)
     mine = np.flatnonzero(flows.collective >= 0)
     if not mine.size:
         return extra
-    wire = wire_bytes(flows.size_bytes[mine], host.mtu_bytes, host.header_bytes)
     src, dst = flows.src[mine], flows.dst[mine]
-    rate = np.minimum(fabric.link_rate_bps[fabric.host_uplink[src]], fabric.link_rate_bps[fabric.host_downlink[dst]])
-    ser = np.ceil(wire * 8.0 * 1e12 / rate).astype(np.int64)
-    coll, step = flows.collective[mine].astype(np.int64), flows.step[mine].astype(np.int64)
-    step_id = coll * (int(step.max()) + 1) + step  # one number per (collective iteration, step)
+    # serialization at the slower NIC, with the flow engine's arithmetic (in place: big runs)
+    ser = wire_bytes(flows.size_bytes[mine], host.mtu_bytes, host.header_bytes).astype(np.float64)
+    ser *= 8.0 * 1e12
+    ser /= np.minimum(fabric.link_rate_bps[fabric.host_uplink[src]], fabric.link_rate_bps[fabric.host_downlink[dst]])
+    ser = np.ceil(ser, out=ser).astype(np.int64)
+    step_id = flows.collective[mine].astype(np.int64)  # one number per (collective iteration, step)
+    step_id *= int(flows.step[mine].max()) + 1
+    step_id += flows.step[mine]
     if int(step_id.max() + 1) * fabric.n_hosts >= 2**62:
         step_id = np.unique(step_id, return_inverse=True)[1].ravel()  # renumber densely
-    sent, received = (_group_sum(step_id * fabric.n_hosts + end, ser) - ser for end in (src, dst))
-    extra[mine] = np.maximum(sent, received)
+    step_id *= fabric.n_hosts
+    sent = _others_sum(step_id + src, ser)
+    extra[mine] = np.maximum(sent, _others_sum(step_id + dst, ser), out=sent)
     return extra
 
 
-def _group_sum(group: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """For every element, the sum of ``values`` over the elements with the same ``group`` id."""
+def _others_sum(group: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For every element, the sum of ``values`` over the other elements of its ``group``
+    (``group`` is reordered in place)."""
     order = np.argsort(group, kind="stable")
-    sorted_group = group[order]
-    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
-    sums = np.add.reduceat(values[order], starts)
+    group[:] = group[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    sorted_values = values[order]
+    others = np.repeat(np.add.reduceat(sorted_values, starts), np.diff(np.r_[starts, len(order)]))
+    others -= sorted_values
     out = np.empty_like(values)
-    out[order] = np.repeat(sums, np.diff(np.r_[starts, len(order)]))
+    out[order] = others
     return out
 
 
