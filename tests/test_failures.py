@@ -307,7 +307,7 @@ def test_baseline_reports_the_delay_the_failure_adds_to_the_job(tmp_path):
     (fl,) = with_baseline.failures.to_pylist()
     hit = np.asarray(failed.flows["failure_hit"])
     fct = np.asarray(failed.flows["fct_ns"]) - np.asarray(alone.flows["fct_ns"])
-    assert fl["added_delay_ns"] == pytest.approx(fct[hit].sum(), abs=hit.sum())
+    assert fl["added_delay_ns"] == pytest.approx(int(fct[hit].sum()), abs=int(hit.sum()))
     assert failed.failures.to_pylist()[0]["added_delay_ns"] is None  # only with a baseline
     # the failed run itself is the same with or without the baseline
     assert with_baseline.flows["finish_ns"].to_pylist() == failed.flows["finish_ns"].to_pylist()
