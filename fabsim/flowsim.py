@@ -102,6 +102,7 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
         stopped_at_until=bool(stopped),
         failures=log.finish(end_ps, fabric.n_links, link_bytes[:-1]) if failures else None,
         flow_failure_hit=log.flow_hit if failures else None,
+        flow_unreachable=log.unreachable if failures else None,
     )
 
 

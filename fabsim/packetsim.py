@@ -16,6 +16,9 @@ from .cc import resolve as resolve_cc
 from .errors import SimulationError, UsageError
 from .failures import FailureLog, change_times, down_links, reroute, resolve_failures
 from .raw import RawRun, Slicer, flow_paths, hash_ids, packets, wire_bytes
+from .trace.spool import SpoolDir
+
+PS_PER_NS = 1000
 
 T_MAX_PS = 2**62
 
@@ -86,6 +89,7 @@ def build_net(model: Model, flows) -> k.PacketNet:
     params[k.P_XON] = sc.switch.pfc_xon_bytes
     params[k.P_SEED] = sc.run.seed
     params[k.P_NACK] = int(sc.host.nack)
+    params[k.P_RETRIES] = sc.host.retries
     hid = hash_ids(flows)
     channel = flows.channel.astype(np.int64)
     fwd, rev = k.flow_hashes(sc.run.seed, flows.src, flows.dst, hid, channel)
@@ -163,8 +167,40 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
 
     sample_ps = sc.output.queue_sample_ps
     cc_ps = sc.output.cc_sample_ps if sc.cc.algorithm == "dcqcn" else 0
-    samples: list[tuple[int, np.ndarray, np.ndarray]] = []
-    rate_samples: list[tuple[int, tuple]] = []
+    spools = SpoolDir() if sample_ps or cc_ps else None
+    queues = spools.spool("queues") if sample_ps else None
+    rates = spools.spool("rates") if cc_ps else None
+    # host NICs' queues hold the packet on the wire, nothing more: sampled only on request
+    sampled_ports = np.ones(model.fabric.n_links, np.bool_)
+    if not sc.output.queue_hosts:
+        sampled_ports[model.fabric.host_uplink] = False
+    try:
+        st, net, status, pool, slicer, fails = _run_slices(
+            model, flows, net, st, pool, until, progress, wall0, queues, rates, sampled_ports,
+        )
+        if status in (k.STATUS_POOL_LOW, k.STATUS_POOL_FULL):
+            raise SimulationError(
+                f"{sc.source}: run.packet_pool: all {pool:,} packets of the pool are in use; "
+                "set run.packet_pool higher", status,
+            )
+        if status == codes.STATUS_HEAP_FULL:
+            raise SimulationError("the packet engine's event heap overflowed (an internal sizing error)", status)
+    except BaseException:
+        if spools is not None:
+            for spool in (queues, rates):
+                if spool is not None:
+                    spool.close()
+            spools.cleanup()
+        raise
+    return _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues, rates, spools)
+
+
+def _run_slices(model, flows, net, st, pool, until, progress, wall0, queues, rates, sampled_ports):
+    """The slice loop: kernel slices, pool growth, samples, progress, failures."""
+    sc = model.scenario
+    cap = sc.run.packet_pool
+    sample_ps = sc.output.queue_sample_ps
+    cc_ps = sc.output.cc_sample_ps if sc.cc.algorithm == "dcqcn" else 0
     slicer = Slicer(until, fixed_ps=math.gcd(sample_ps, cc_ps), wall0=wall0)
     status = codes.STATUS_SLICE
     fails = _Failures(model, flows, net) if sc.failures else None
@@ -178,12 +214,15 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
             status = k.run_until(net, st, np.int64(t_end))
         slicer.done()
         if cc_ps and t_end % cc_ps == 0:
-            rate_samples.append((t_end, k.sample_rates(net, st, np.int64(t_end))))
+            ids, rc, rt, alpha = k.sample_rates(net, st, np.int64(t_end))
+            rates.append(np.full(ids.size, t_end // PS_PER_NS, np.int64), ids, rc, rt, alpha)
         if sample_ps and t_end % sample_ps == 0:
             # the peak data queue of every port whose queue was non-empty during the period
             busy = np.flatnonzero(st.period_max_q)
             if busy.size:
-                samples.append((t_end, busy.astype(np.int32), st.period_max_q[busy].copy()))
+                shown = busy[sampled_ports[busy]]
+                queues.append(np.full(shown.size, t_end // PS_PER_NS, np.int64), shown.astype(np.int32),
+                              st.period_max_q[shown])
                 st.period_max_q[busy] = st.dq_bytes[busy]
         slicer.report(progress, status == codes.STATUS_DONE, st.clock[k.C_T_NOW], st.clock[k.C_DONE],
                       len(flows), st.clock[k.C_EVENTS])
@@ -194,14 +233,12 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
                 t = fails.next_change()
                 net, status = fails.apply(net, st, t)
                 slicer.t_end = t - 1
-    if status in (k.STATUS_POOL_LOW, k.STATUS_POOL_FULL):
-        raise SimulationError(
-            f"{sc.source}: run.packet_pool: all {pool:,} packets of the pool are in use; "
-            "set run.packet_pool higher", status,
-        )
-    if status == codes.STATUS_HEAP_FULL:
-        raise SimulationError("the packet engine's event heap overflowed (an internal sizing error)", status)
+    return st, net, status, pool, slicer, fails
 
+
+def _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues, rates, spools) -> RawRun:
+    """What the run measured, once its last slice has returned."""
+    sc = model.scenario
     done = int(st.clock[k.C_DONE])
     stopped = status == codes.STATUS_SLICE and not slicer.more() and done < len(flows)
     if stopped:
@@ -236,16 +273,21 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
         flow_ecn=st.f_ecn.copy(),
         flow_drops=st.f_drops.copy(),
         flow_received=st.f_rcvd.copy(),
+        flow_in_flight=k.data_in_flight(st, len(flows)),
+        flow_gave_up=st.f_abandon == k.ABANDON_RETRIES,
+        flow_unreachable=(st.f_abandon == k.ABANDON_UNREACHABLE) | (st.f_abandon == k.ABANDON_STOPPED),
+        link_failure_drops=st.l_fail_data.copy(),
         link_tx_bytes=st.tx_bytes.copy(),
         link_max_queue=st.max_q.copy(),
         link_mean_queue=area / max(end_ps, 1),
-        link_drops=st.l_drops.copy(),
+        link_drops=st.l_drops + st.l_fail_data,
         link_ecn=st.l_ecn.copy(),
         link_pause_ps=pause.astype(np.int64),
-        queue_samples=_concat_samples(samples),
+        queue_samples=queues,
         failures=fails.finish(st, end_ps) if fails else None,
         flow_failure_hit=fails.log.flow_hit if fails else None,
-        rate_samples=_concat_rates(rate_samples) if cc_ps else None,
+        rate_samples=rates,
+        spools=spools,
         flow_cnps=st.f_cnp.copy(),
     )
 
@@ -299,8 +341,9 @@ class _Failures:
             )
             self.log.rerouted(t, self.path_ptr, self.path_link, path_ptr, path_link, changed, unreachable, active)
             self.path_ptr, self.path_link, self.routing_down = path_ptr, path_link, new_down
-            st.f_abandon[unreachable & (st.f_abandon == 0)] = 1
-            again = np.flatnonzero(~unreachable & (st.f_abandon > 0)).astype(np.int64)
+            st.f_abandon[unreachable & (st.f_abandon == k.ABANDON_NONE)] = k.ABANDON_UNREACHABLE
+            stranded = (st.f_abandon == k.ABANDON_UNREACHABLE) | (st.f_abandon == k.ABANDON_STOPPED)
+            again = np.flatnonzero(~unreachable & stranded).astype(np.int64)
             if again.size:
                 status = max(status, k.revive(net, st, again, np.int64(t)), key=_severity)
         return net, status
@@ -326,22 +369,6 @@ class _Failures:
 def _severity(status: int) -> int:
     """Order of kernel statuses: anything but SLICE/DONE wins."""
     return 0 if status in (codes.STATUS_SLICE, codes.STATUS_DONE) else 1
-
-
-def _concat_samples(samples) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(t_ps, link_id, queue_bytes) columns of the queue trace."""
-    if not samples:
-        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64)
-    t = np.concatenate([np.full(ids.size, t_ps, np.int64) for t_ps, ids, _ in samples])
-    return t, np.concatenate([ids for _, ids, _ in samples]), np.concatenate([q for _, _, q in samples])
-
-
-def _concat_rates(samples) -> tuple[np.ndarray, ...]:
-    """(t_ps, flow_id, rate_bps, target_bps, alpha) columns of the rates trace."""
-    if not samples:
-        return (np.zeros(0, np.int64), np.zeros(0, np.int32)) + (np.zeros(0, np.float64),) * 3
-    t = np.concatenate([np.full(cols[0].size, t_ps, np.int64) for t_ps, cols in samples])
-    return (t,) + tuple(np.concatenate([cols[i] for _, cols in samples]) for i in range(4))
 
 
 def _ideal_fct(model: Model, flows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

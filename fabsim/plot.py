@@ -383,7 +383,8 @@ def _iteration_timeline(ax, rows: list[dict], jobs: list[str], end_ns: int) -> N
         shades = [color if r["iteration"] % 2 == 0 else _lighter(color) for r in done]
         ax.broken_barh([(r["start_ns"] / scale, r["duration_ns"] / scale) for r in done], (j - 0.3, 0.6),
                        facecolors=shades, edgecolor="white", linewidth=0.4)
-        unfinished = [(r["start_ns"] / scale, (end_ns - r["start_ns"]) / scale) for r in mine if r["finish_ns"] is None]
+        unfinished = [(r["start_ns"] / scale, (end_ns - r["start_ns"]) / scale) for r in mine
+                      if r["finish_ns"] is None and r["start_ns"] is not None]
         if unfinished:
             ax.broken_barh(unfinished, (j - 0.3, 0.6), facecolors="none", edgecolor=color, hatch="//")
     ax.set_yticks(range(len(jobs)), labels=jobs)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .build import Model
+from .trace.spool import Spool, SpoolDir
 
 #: Hash ids of collective flows: one per job, so a job's connection between two ranks on one
 #: channel keeps its path across steps and iterations (an NCCL queue pair's 5-tuple does not
@@ -104,14 +105,19 @@ class RawRun:
     flow_ecn: np.ndarray | None = None  # int64[F] data packets marked
     flow_drops: np.ndarray | None = None  # int64[F] data packets dropped
     flow_received: np.ndarray | None = None  # int64[F] data packets that reached the destination
+    flow_in_flight: np.ndarray | None = None  # int64[F] data packets still in the fabric at the end
+    flow_gave_up: np.ndarray | None = None  # bool[F] ended after host.retries consecutive timeouts
+    flow_unreachable: np.ndarray | None = None  # bool[F] destination unreachable at the end (failures)
     link_tx_bytes: np.ndarray | None = None  # int64[L] wire bytes sent
     link_max_queue: np.ndarray | None = None  # int64[L] data-queue maximum, bytes
     link_mean_queue: np.ndarray | None = None  # float64[L] time-weighted mean data queue, bytes
-    link_drops: np.ndarray | None = None  # int64[L]
+    link_drops: np.ndarray | None = None  # int64[L] data packets dropped at the port, any cause
+    link_failure_drops: np.ndarray | None = None  # int64[L] of those, lost to a failure
     link_ecn: np.ndarray | None = None  # int64[L]
     link_pause_ps: np.ndarray | None = None  # int64[L] time the port's data priority was paused
-    queue_samples: tuple | None = None  # (t_ps, link_id, queue_bytes) every output.queue_sample
-    rate_samples: tuple | None = None  # (t_ps, flow_id, rate_bps, target_bps, alpha) every output.cc_sample
+    queue_samples: Spool | None = None  # the queues trace (t_ns, link_id, queue_bytes), on disk
+    rate_samples: Spool | None = None  # the rates trace (t_ns, flow_id, rate_bps, target_bps, alpha)
+    spools: SpoolDir | None = None  # where those two are written
     flow_cnps: np.ndarray | None = None  # DCQCN congestion signals (CNPs or ECN echoes) per flow
     failures: dict | None = None  # FailureLog.finish(): per-failure impact and per-link down time
     flow_failure_hit: np.ndarray | None = None  # bool per flow

@@ -438,6 +438,9 @@ def _format_slowdown(value: float | None) -> str:
 def _headline_table(s: dict, path: Path | None) -> Table:
     head = Table(title=f"{escape(s['name'])}: {s['engine']} engine", show_header=False)
     head.add_row("flows completed", f"{s['flows_completed']:,} / {s['flows']:,}")
+    others = [(name, n) for name, n in (s.get("flow_status") or {}).items() if n and name != "completed"]
+    if others:  # why the rest did not complete (flows.status)
+        head.add_row("flows not completed", ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in others))
     head.add_row("simulated time", human_duration_ns(s["simulated_ns"]))
     head.add_row("wall time", f"{s['wall_s']:.2f} s")
     if s.get("events_per_s"):
@@ -460,6 +463,8 @@ def _tail_table(s: dict) -> Table:
 def _network_table(net: dict) -> Table:
     table = Table(title="network", show_header=False)
     table.add_row("packets dropped", f"{net['drops']:,}")
+    if net.get("data_packets", {}).get("in_flight"):
+        table.add_row("packets in flight at the end", f"{net['data_packets']['in_flight']:,}")
     table.add_row("bytes retransmitted", human_bytes(net["retransmitted_bytes"]))
     table.add_row("packets ECN-marked", f"{net['ecn_marked']:,}")
     if net.get("cc_signals"):

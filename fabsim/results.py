@@ -18,6 +18,10 @@ from .trace.writer import write_run
 
 PS_PER_NS = 1000
 
+#: ``flows.status`` labels, in code order (docs/traces.md).
+FLOW_STATUSES = ("completed", "unfinished", "not_started", "unreachable", "retries_exceeded")
+COMPLETED, UNFINISHED, NOT_STARTED, UNREACHABLE, RETRIES_EXCEEDED = range(len(FLOW_STATUSES))
+
 
 @dataclass(eq=False)
 class Result:
@@ -30,6 +34,7 @@ class Result:
     summary: dict
     format: str = "arrow"
     extra: dict[str, pa.Table] = field(default_factory=dict)
+    _spools: object = field(default=None, repr=False)  # SpoolDir of the memory-mapped sampled traces
 
     @property
     def tables(self) -> dict[str, pa.Table]:
@@ -69,6 +74,18 @@ def _masked(values: np.ndarray, valid: np.ndarray) -> np.ma.MaskedArray:
     return np.ma.masked_array(values, mask=~valid)
 
 
+def flow_status(raw: RawRun) -> np.ndarray:
+    """Per flow, the index of its ``FLOW_STATUSES`` label."""
+    started = raw.t_start_ps >= 0
+    status = np.where(started, UNFINISHED, NOT_STARTED).astype(np.int32)
+    if raw.flow_unreachable is not None:
+        status[started & raw.flow_unreachable] = UNREACHABLE
+    if raw.flow_gave_up is not None:
+        status[raw.flow_gave_up] = RETRIES_EXCEEDED
+    status[raw.t_finish_ps >= 0] = COMPLETED
+    return status
+
+
 def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -> Result:
     """Build the flows, collectives, links and failures tables and the run summary.
 
@@ -82,6 +99,7 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
     n = len(flows)
     done = raw.t_finish_ps >= 0
     started = raw.t_start_ps >= 0
+    status = flow_status(raw)
     fct_ps = np.where(done, raw.t_finish_ps - raw.t_start_ps, 0)
     slowdown = np.where(done, fct_ps / np.maximum(raw.ideal_fct_ps, 1), np.nan)
     flows_table = make_table("flows", {
@@ -105,6 +123,7 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
         "drops": _or(raw.flow_drops, np.zeros(n, np.int64)),
         "failure_hit": _or(raw.flow_failure_hit, np.zeros(n, np.bool_)),
         "completed": done,
+        "status": _labels(status, list(FLOW_STATUSES)),
     }, meta)
 
     coll_cols, jobs_summary = _collectives(model, flows, raw, done)
@@ -131,6 +150,7 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
         "max_queue_bytes": _or(raw.link_max_queue, np.zeros(L, np.int64)),
         "mean_queue_bytes": _or(raw.link_mean_queue, np.zeros(L, np.float64)),
         "drops": _or(raw.link_drops, np.zeros(L, np.int64)),
+        "failure_drops": _or(raw.link_failure_drops, np.zeros(L, np.int64)),
         "ecn_marked": _or(raw.link_ecn, np.zeros(L, np.int64)),
         "pause_ns": _ns(_or(raw.link_pause_ps, np.zeros(L, np.int64))),
         "down_ns": _ns(raw.failures["link_down_ps"]) if raw.failures else np.zeros(L, np.int64),
@@ -141,22 +161,20 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
     )
 
     extra = {}
-    if raw.queue_samples is not None and sc.output.queue_sample_ps:
-        t_ps, link_id, queue_bytes = raw.queue_samples
-        extra["queues"] = make_table("queues", {"t_ns": _ns(t_ps), "link_id": link_id, "queue_bytes": queue_bytes}, meta)
+    if raw.queue_samples is not None:
+        extra["queues"] = raw.queue_samples.table(meta)
     if raw.rate_samples is not None:
-        t_ps, flow_id, rate, target, alpha = raw.rate_samples
-        extra["rates"] = make_table("rates", {
-            "t_ns": _ns(t_ps), "flow_id": flow_id, "rate_bps": rate, "target_bps": target, "alpha": alpha,
-        }, meta)
+        extra["rates"] = raw.rate_samples.table(meta)
     if added is not None:
         extra["baseline"] = make_table("baseline", _baseline_rows(flows, raw, baseline, done), meta)
         for j, name in enumerate(flows.jobs):
             jobs_summary[name]["added_ns"] = added["jobs"][j]
-    summary = _summary(model, flows, raw, done, fct_ps, slowdown, jobs_summary)
+    summary = _summary(model, flows, raw, done, fct_ps, slowdown, jobs_summary, status)
     if added is not None:
         summary["baseline"] = added["summary"]
-    return Result(flows_table, collectives_table, links_table, failures_table, summary, sc.output.format, extra)
+    result = Result(flows_table, collectives_table, links_table, failures_table, summary, sc.output.format, extra)
+    result._spools = raw.spools  # the sampled traces' files live as long as the tables mapping them
+    return result
 
 
 def _collectives(model: Model, flows, raw: RawRun, done: np.ndarray):
@@ -168,6 +186,7 @@ def _collectives(model: Model, flows, raw: RawRun, done: np.ndarray):
     sel = flows.collective >= 0
     coll = flows.collective[sel]
     start, finish, complete = _collective_span(flows, raw, done)
+    began = start != np.iinfo(np.int64).max
     ideal = np.zeros(rows, np.int64)
     if rows:
         alone = raw.ideal_fct_ps + _nic_sharing_ps(model, flows)
@@ -185,7 +204,7 @@ def _collectives(model: Model, flows, raw: RawRun, done: np.ndarray):
         "algorithm": ct.algorithm,
         "ranks": ct.ranks,
         "size_bytes": ct.size_bytes,
-        "start_ns": _masked(_ns(np.where(start == np.iinfo(np.int64).max, 0, start)), complete),
+        "start_ns": _masked(_ns(np.where(began, start, 0)), began),
         "finish_ns": _masked(_ns(finish), complete),
         "duration_ns": _masked(_ns(duration), complete),
         "ideal_ns": _ns(ideal),
@@ -216,6 +235,12 @@ def _network(raw: RawRun) -> dict | None:
         return None
     return {
         "drops": int(raw.flow_drops.sum()),
+        "data_packets": {  # sent = delivered + dropped + in flight when the run ended
+            "sent": int(raw.flow_packets.sum()),
+            "delivered": int(raw.flow_received.sum()),
+            "dropped": int(raw.flow_drops.sum()),
+            "in_flight": int(raw.flow_in_flight.sum()),
+        },
         "retransmitted_bytes": int(raw.flow_retx_bytes.sum()),
         "ecn_marked": int(raw.flow_ecn.sum()),
         "ports_paused": int((raw.link_pause_ps > 0).sum()),
@@ -295,7 +320,8 @@ def _collective_span(flows, raw: RawRun, done) -> tuple[np.ndarray, np.ndarray, 
     sel = flows.collective >= 0
     coll = flows.collective[sel]
     start = np.full(rows, np.iinfo(np.int64).max)
-    np.minimum.at(start, coll, raw.t_start_ps[sel])
+    t_start = raw.t_start_ps[sel]
+    np.minimum.at(start, coll, np.where(t_start >= 0, t_start, np.iinfo(np.int64).max))
     finish = np.full(rows, -1, np.int64)
     np.maximum.at(finish, coll, raw.t_finish_ps[sel])
     complete = np.ones(rows, bool)
@@ -381,7 +407,7 @@ def _empty_failures() -> dict:
     }
 
 
-def _summary(model: Model, flows, raw: RawRun, done, fct_ps, slowdown, jobs) -> dict:
+def _summary(model: Model, flows, raw: RawRun, done, fct_ps, slowdown, jobs, status) -> dict:
     import numba
 
     from . import __version__
@@ -405,7 +431,8 @@ def _summary(model: Model, flows, raw: RawRun, done, fct_ps, slowdown, jobs) -> 
         "events_per_s": raw.events / raw.wall_s if raw.wall_s > 0 else None,
         "flows": len(flows),
         "flows_completed": int(done.sum()),
-        "flows_unreachable": int((raw.failures["unreachable"] & ~done).sum()) if raw.failures else 0,
+        "flows_unreachable": int((status == UNREACHABLE).sum()),
+        "flow_status": dict(zip(FLOW_STATUSES, np.bincount(status, minlength=len(FLOW_STATUSES)).tolist())),
         "black_holed_packets": (
             int(raw.failures["black_holed_packets"].sum()) if raw.failures and "black_holed_packets" in raw.failures else 0
         ),

@@ -75,7 +75,8 @@ P_RATE_TIMER = 17  # ps
 P_DEC_INTERVAL = 18  # hpcc: period of the rate-decrease check (ps)
 P_BYTE_COUNTER = 19  # paper: bytes per byte-counter expiry; 0 = off
 P_FAST_RECOVERY = 20  # F
-P_SIZE = 21
+P_RETRIES = 21  # consecutive timeouts of one packet a flow survives (host.retries)
+P_SIZE = 22
 # Slots of PacketNet.fparams (float64).
 F_DT_ALPHA = 0
 F_PMAX = 1
@@ -94,6 +95,11 @@ RP_DEC_CNP = 4  # hpcc: a signal arrived since the last decrease check
 # busy bits of a port
 BUSY_TX = 1  # a packet is being transmitted (its TX_DONE is pending)
 BUSY_DEAD = 2  # the link is failed: it starts nothing
+# f_abandon states of a flow
+ABANDON_NONE = 0
+ABANDON_UNREACHABLE = 1  # destination unreachable: the timer stops at its next expiry
+ABANDON_STOPPED = 2  # unreachable and its timer has stopped (revive() restarts it)
+ABANDON_RETRIES = 3  # gave up after host.retries consecutive timeouts: over at both ends
 # in_ring states of a flow
 RING_OUT = 0
 RING_IN = 1
@@ -108,7 +114,8 @@ C_HOPS = 4
 C_FREE = 5  # head of the packet free list
 C_IN_USE = 6  # packets allocated
 C_DONE = 7  # flows received
-C_SIZE = 8
+C_GAVE_UP = 8  # flows that gave up (ABANDON_RETRIES)
+C_SIZE = 9
 
 _PS_PER_S = 10**12
 _U64_TO_UNIT = 1.0 / 18446744073709551616.0
@@ -194,6 +201,8 @@ class PacketState(NamedTuple):
     l_fail_bytes: np.ndarray  # int64[L]
     l_bh_pkts: np.ndarray  # int64[L] packets routed onto it while failed (black-holed)
     l_bh_bytes: np.ndarray  # int64[L]
+    l_fail_data: np.ndarray  # int64[L] data packets lost at this port to a failure (on its wire or
+    # in its queue, black-holed onto it, or, arriving over it, finding no route)
     # switches and PFC
     used: np.ndarray  # int64[nodes] bytes buffered at each switch
     ingress: np.ndarray  # int64[L] data bytes buffered downstream of each link
@@ -234,8 +243,8 @@ class PacketState(NamedTuple):
     np_pending: np.ndarray  # int8[F] a mark arrived since then: an EV_CNP is pending
     f_cnp: np.ndarray  # int64[F] congestion signals the sender received (CNPs or echoes)
     f_fail: np.ndarray  # int64[F] data packets lost to failures
-    f_abandon: np.ndarray  # int8[F] destination unreachable: 1 its timer stops at its next
-    # expiry, 2 it has stopped
+    f_abandon: np.ndarray  # int8[F] ABANDON_* state
+    f_timeouts: np.ndarray  # int32[F] consecutive timeouts of the flow's oldest unacknowledged packet
 
 
 def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_buckets: int) -> PacketState:
@@ -276,7 +285,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         q_t=links(0, np.int64), period_max_q=links(0, np.int64), l_drops=links(0, np.int64), l_ecn=links(0, np.int64),
         pause_ps=links(0, np.int64),
         l_fail_pkts=links(0, np.int64), l_fail_bytes=links(0, np.int64),
-        l_bh_pkts=links(0, np.int64), l_bh_bytes=links(0, np.int64),
+        l_bh_pkts=links(0, np.int64), l_bh_bytes=links(0, np.int64), l_fail_data=links(0, np.int64),
         used=np.zeros(n_nodes, np.int64), ingress=links(0, np.int64), pause_sent=links(0, np.int8),
         ring_head=np.full(n_hosts, -1, np.int32), ring_tail=np.full(n_hosts, -1, np.int32),
         ring_next=flows(-1, np.int32), in_ring=flows(0, np.int8),
@@ -292,6 +301,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         rp_stage_t=flows(0, np.int32), rp_stage_bc=flows(0, np.int32), rp_bytes=flows(0, np.int64),
         rp_flags=flows(0, np.int8), np_last_cnp=flows(-1, np.int64), np_pending=flows(0, np.int8),
         f_cnp=flows(0, np.int64), f_fail=flows(0, np.int64), f_abandon=flows(0, np.int8),
+        f_timeouts=flows(0, np.int32),
     )
     st.clock[C_FREE] = 0 if pool > 0 else -1
     _seed_starts(net, st)
@@ -585,10 +595,11 @@ def _leave_ingress(net, st, inl, w, t):
 
 
 @hot(inline="always")
-def _lost_data(st, f):
-    """A data packet of flow ``f`` is lost to a failure."""
+def _lost_data(st, f, link):
+    """A data packet of flow ``f`` is lost to a failure at port ``link``."""
     st.f_fail[f] += 1
     st.f_drops[f] += 1
+    st.l_fail_data[link] += 1
 
 
 # ---- try_start ----------------------------------------------------------------------------------
@@ -767,10 +778,19 @@ def _event(net, st, v, t):
             return STATUS_HEAP_FULL
         return _try_start(net, st, net.host_uplink[host], t)
     if st.f_abandon[f]:
-        st.f_abandon[f] = 2  # the timer has stopped; revive() restarts it
+        if st.f_abandon[f] == ABANDON_UNREACHABLE:
+            st.f_abandon[f] = ABANDON_STOPPED  # the timer has stopped; revive() restarts it
         return STATUS_SLICE
     if st.snd_una[f] < net.f_npkts[f]:
         if t - st.t_progress[f] >= net.params[P_RTO]:
+            st.f_timeouts[f] += 1
+            if st.f_timeouts[f] > net.params[P_RETRIES]:
+                # the retry count is exhausted: the flow gives up (the timer stops, nothing more
+                # is sent; what is still in flight is discarded where it arrives)
+                st.f_abandon[f] = ABANDON_RETRIES
+                st.snd_nxt[f] = net.f_npkts[f]
+                st.clock[C_GAVE_UP] += 1
+                return STATUS_SLICE
             # go-back-N
             st.snd_nxt[f] = st.snd_una[f]
             st.t_progress[f] = t
@@ -823,7 +843,7 @@ def _tx_done(net, st, link, t):
         st.l_fail_pkts[link] += 1
         st.l_fail_bytes[link] += w
         if st.pkt_kind[p] == PKT_DATA:
-            _lost_data(st, st.pkt_flow[p])
+            _lost_data(st, st.pkt_flow[p], link)
         _free(st, p)
         return STATUS_SLICE
     st.pkt_next[p] = -1
@@ -863,7 +883,7 @@ def _arrive(net, st, link, t):
     kind = st.pkt_kind[p]
     if kind & PKT_LOST:
         if kind == PKT_DATA | PKT_LOST:
-            _lost_data(st, st.pkt_flow[p])
+            _lost_data(st, st.pkt_flow[p], link)
         _free(st, p)
         return STATUS_SLICE
 
@@ -884,9 +904,9 @@ def _arrive(net, st, link, t):
     if node >= n_hosts:
         # 1. route
         egress = _route(net, st, node, p)
-        if egress < 0:
+        if egress < 0:  # no live route (a failure): lost where it arrived
             if kind == PKT_DATA:
-                st.f_drops[f] += 1
+                _lost_data(st, f, link)
             _free(st, p)
             return STATUS_SLICE
         w = np.int64(st.pkt_wire[p])
@@ -895,7 +915,7 @@ def _arrive(net, st, link, t):
             st.l_bh_pkts[egress] += 1
             st.l_bh_bytes[egress] += w
             if kind == PKT_DATA:
-                _lost_data(st, f)
+                _lost_data(st, f, egress)
             _free(st, p)
             return STATUS_SLICE
         if kind != PKT_DATA:
@@ -931,6 +951,12 @@ def _arrive(net, st, link, t):
         return _try_start(net, st, egress, t)
 
     # at a host
+    if st.f_abandon[f] == ABANDON_RETRIES:
+        # the flow gave up: its late packets are discarded at either end
+        if kind == PKT_DATA:
+            st.f_rcvd[f] += 1
+        _free(st, p)
+        return STATUS_SLICE
     if kind == PKT_CNP:
         _free(st, p)
         _rp_signal(net, st, f, t)
@@ -944,6 +970,7 @@ def _arrive(net, st, link, t):
         if ack > st.snd_una[f]:
             st.snd_una[f] = ack
             st.t_progress[f] = t
+            st.f_timeouts[f] = 0
             if st.snd_nxt[f] < ack:  # after a go-back, skip what the receiver already has
                 st.snd_nxt[f] = ack
         return STATUS_SLICE
@@ -952,6 +979,8 @@ def _arrive(net, st, link, t):
         _free(st, p)
         if n < st.snd_una[f]:
             return STATUS_SLICE  # stale
+        if n > st.snd_una[f]:
+            st.f_timeouts[f] = 0
         st.snd_una[f] = n
         st.t_progress[f] = t
         st.snd_nxt[f] = n  # go back to the first packet the receiver is missing
@@ -1073,7 +1102,7 @@ def _drop_queued(net, st, link, p, t):
     st.l_fail_bytes[link] += w
     node = net.link_src[link]
     if st.pkt_kind[p] == PKT_DATA:
-        _lost_data(st, st.pkt_flow[p])
+        _lost_data(st, st.pkt_flow[p], link)
         _q_change(st, link, t, -w)
     status = STATUS_SLICE
     if node >= net.params[P_N_HOSTS]:
@@ -1147,10 +1176,30 @@ def revive(net, st, flows, t):
     """Flows whose destination is reachable again: their retransmission timer restarts at ``t``."""
     for i in range(flows.shape[0]):
         f = flows[i]
-        stopped = st.f_abandon[f] == 2
-        st.f_abandon[f] = 0
+        if st.f_abandon[f] == ABANDON_RETRIES:
+            continue
+        stopped = st.f_abandon[f] == ABANDON_STOPPED
+        st.f_abandon[f] = ABANDON_NONE
+        st.f_timeouts[f] = 0
         if stopped and st.t_start[f] >= 0 and st.snd_una[f] < net.f_npkts[f]:
             st.t_progress[f] = t
             if not _schedule(st, t + net.params[P_RTO], (np.int64(f) << EV_BITS) | EV_RTO):
                 return STATUS_HEAP_FULL
     return STATUS_SLICE
+
+
+@kernel
+def data_in_flight(st, n_flows):
+    """Per flow, data packets still in the fabric (queued, on a wire, or being transmitted):
+    every allocated packet of the pool that is not on the free list."""
+    pool = st.pkt_next.shape[0]
+    free = np.zeros(pool, np.bool_)
+    p = st.clock[C_FREE]
+    while p >= 0:
+        free[p] = True
+        p = st.pkt_next[p]
+    out = np.zeros(n_flows, np.int64)
+    for p in range(pool):
+        if not free[p] and (st.pkt_kind[p] & ~PKT_LOST) == PKT_DATA:
+            out[st.pkt_flow[p]] += 1
+    return out

@@ -436,7 +436,8 @@ def test_queue_and_rate_samples_stay_on_their_grid_across_failure_times():
     sc, _ = packet_run([], [FLOW])
     target = uplink_of(sc, 0, 2)
     sc, r = packet_run([{"target": target, "at": "100us", "duration": "60us"}], [FLOW], detect="20us",
-                       cc={"algorithm": "dcqcn"}, output={"queue_sample": "10us", "cc_sample": "10us"})
+                       cc={"algorithm": "dcqcn"},
+                       output={"queue_sample": "10us", "cc_sample": "10us", "queue_hosts": True})
     end = r.summary["simulated_ns"]
     assert end > 300_000
     rates = np.unique(np.asarray(r.extra["rates"]["t_ns"]))

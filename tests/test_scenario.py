@@ -409,7 +409,7 @@ COLL = '[[traffic]]\nkind = "collective"\nsize = "1MB"\n'
 MALFORMED = [
     # (id, toml text, key path, message fragment)
     ("unknown key", STAR + PERM + '[switch]\nbufer = "1MB"\n', "switch.bufer", 'unknown key "bufer" (did you mean buffer?)'),
-    ("unknown key no match", STAR + PERM + "[host]\nzzz = 1\n", "host.zzz", "(keys: mtu, header, rto, nack)"),
+    ("unknown key no match", STAR + PERM + "[host]\nzzz = 1\n", "host.zzz", "(keys: mtu, header, rto, nack, retries)"),
     ("key of another kind", '[topology]\nkind = "leaf_spine"\nk = 4\n' + PERM, "topology.k",
      'unknown key "k" for topology kind "leaf_spine" (keys: kind, host_rate'),
     ("topology typo", '[topology]\nkind = "star"\nhots = 4\n' + PERM, "topology.hots", "did you mean hosts?"),

@@ -118,6 +118,8 @@ def parse_switch(t: Table) -> SwitchConfig:
         raise t.error("ecn_kmin", f"ecn_kmin ({kmin} bytes) must be ≤ ecn_kmax ({kmax} bytes)")
     xoff = t.size_bytes("pfc_xoff", "200KB", allow_zero=False)
     xon = t.size_bytes("pfc_xon", "180KB")
+    if xon == 0:  # RESUME goes out when an ingress holds fewer than xon bytes
+        raise t.error("pfc_xon", "pfc_xon must be > 0: a port paused by PFC would never resume")
     if xon > xoff:
         raise t.error("pfc_xon", f"pfc_xon ({xon} bytes) must be ≤ pfc_xoff ({xoff} bytes)")
     return SwitchConfig(
@@ -141,7 +143,7 @@ MIN_MTU_BYTES = 64
 
 
 def parse_host(t: Table) -> HostConfig:
-    t.check_keys(("mtu", "header", "rto", "nack"))
+    t.check_keys(("mtu", "header", "rto", "nack", "retries"))
     mtu = t.size_bytes("mtu", 4096)
     if mtu < MIN_MTU_BYTES:
         raise t.error("mtu", f"mtu must be ≥ {MIN_MTU_BYTES} bytes, got {mtu}")
@@ -150,7 +152,19 @@ def parse_host(t: Table) -> HostConfig:
         header_bytes=t.size_bytes("header", 48),
         rto_ps=t.time_ps("rto", "1ms", allow_zero=False),
         nack=t.boolean("nack", True),
+        retries=_retries(t),
     )
+
+
+#: Largest ``host.retries``: a flow that may time out without end would keep a run alive.
+MAX_RETRIES = 255
+
+
+def _retries(t: Table) -> int:
+    retries = t.integer("retries", 7, minimum=0)
+    if retries > MAX_RETRIES:
+        raise t.error("retries", f"retries must be ≤ {MAX_RETRIES}, got {retries}")
+    return retries
 
 
 def parse_routing(t: Table) -> RoutingConfig:
@@ -185,11 +199,12 @@ def parse_cc(t: Table) -> CCConfig:
 
 
 def parse_output(t: Table) -> OutputConfig:
-    t.check_keys(("format", "queue_sample", "cc_sample"))
+    t.check_keys(("format", "queue_sample", "cc_sample", "queue_hosts"))
     return OutputConfig(
         format=t.choice("format", ("arrow", "parquet"), "arrow"),
         queue_sample_ps=t.time_ps("queue_sample", "10us"),
         cc_sample_ps=t.time_ps("cc_sample", "0"),
+        queue_hosts=t.boolean("queue_hosts", False),
     )
 
 

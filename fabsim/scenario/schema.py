@@ -177,6 +177,7 @@ class HostConfig(_Section):
     header_bytes: int  #: header bytes per packet on the wire
     rto_ps: int  #: go-back-N retransmission timeout
     nack: bool  #: receivers send a NACK on a sequence gap (RoCE's NAK), senders go back at once
+    retries: int  #: consecutive timeouts of one packet after which a flow gives up (InfiniBand: 7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +217,7 @@ class OutputConfig(_Section):
     format: str  #: "arrow" | "parquet"
     queue_sample_ps: int  #: period of queue-depth samples; 0 disables the queue trace
     cc_sample_ps: int  #: period of per-flow rate samples; 0 disables the rates trace
+    queue_hosts: bool  #: also sample host NIC queues (by default only switch ports are sampled)
 
 
 # --- [[traffic]] -------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import pyarrow as pa
 __all__ = ["COLUMNS", "METADATA_KEYS", "SCHEMAS", "SCHEMA_VERSION", "TRACES"]
 
 #: Version of the trace schemas; bumped on any change to a column's name, type or meaning.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Schema-level metadata keys every trace file carries (see ``tables.trace_metadata``).
 METADATA_KEYS = ("fabsim.version", "fabsim.schema_version", "fabsim.seed", "fabsim.scenario")
@@ -60,8 +60,9 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("src", _ID, _REQUIRED, "sending host index (host `h<src>`, also its rank index)"),
         ("dst", _ID, _REQUIRED, "receiving host index"),
         ("size_bytes", _INT, _REQUIRED, "payload bytes of the flow, headers excluded"),
-        ("start_ns", _INT, _REQUIRED,
-         "ns: when the flow became ready to send: its start, or its last predecessor's finish + gap"),
+        ("start_ns", _INT, _NULLABLE,
+         "ns: when the flow became ready to send: its start, or its last predecessor's finish + "
+         "gap; null if it never started (status not_started)"),
         ("finish_ns", _INT, _NULLABLE, f"ns: arrival of the flow's last byte at dst; {_NOT_DONE}"),
         ("fct_ns", _INT, _NULLABLE, f"ns: flow completion time, finish_ns − start_ns; {_NOT_DONE}"),
         ("ideal_fct_ns", _INT, _REQUIRED, "ns: FCT of the same flow alone on the idle fabric along its path"),
@@ -82,9 +83,15 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("ecn_marked", _INT, _REQUIRED,
          "data packets of the flow that arrived ECN-marked (0 in the flow engine)"),
         ("drops", _INT, _REQUIRED,
-         "packets of the flow dropped by a full buffer or a failure (0 in the flow engine)"),
+         "data packets of the flow dropped by a full buffer or lost to a failure (0 in the flow "
+         "engine)"),
         ("failure_hit", _BOOL, _REQUIRED, "a failure dropped packets of the flow or changed its path"),
         ("completed", _BOOL, _REQUIRED, "the flow's last byte arrived before the run ended"),
+        ("status", _LABEL, _REQUIRED,
+         "how the flow ended: completed; unfinished (started, still under way when the run "
+         "ended, e.g. at `run.until`); not_started (its start or a predecessor's completion "
+         "never came); unreachable (a failure left no route to its destination); "
+         "retries_exceeded (gave up after `host.retries` consecutive timeouts)"),
     ),
     "collectives": _schema(
         ("job", _LABEL, _REQUIRED, "job name (the collective's `job` key, default job0, job1, …)"),
@@ -94,7 +101,9 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("algorithm", _LABEL, _REQUIRED, "algorithm: ring, halving_doubling, tree, direct, pairwise"),
         ("ranks", _ID, _REQUIRED, "number of ranks n"),
         ("size_bytes", _INT, _REQUIRED, "buffer bytes per rank S (the NCCL-tests convention)"),
-        ("start_ns", _INT, _REQUIRED, "ns: when the iteration's first flow became ready to send"),
+        ("start_ns", _INT, _NULLABLE,
+         "ns: when the iteration's first flow became ready to send; null if none of its flows "
+         "started"),
         ("finish_ns", _INT, _NULLABLE, f"ns: when the iteration's last flow completed; {_NOT_DONE}"),
         ("duration_ns", _INT, _NULLABLE, f"ns: finish_ns − start_ns; {_NOT_DONE}"),
         ("ideal_ns", _INT, _REQUIRED,
@@ -124,7 +133,12 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("mean_queue_bytes", _FLOAT, _REQUIRED,
          "time-averaged bytes in the link's egress queue (0 in the flow engine)"),
         ("drops", _INT, _REQUIRED,
-         "packets dropped at this egress: full buffer, or lost while the link was down"),
+         "data packets dropped at this egress, any cause: full buffer, or lost to a failure "
+         "(failure_drops); Σ over links = Σ flows.drops"),
+        ("failure_drops", _INT, _REQUIRED,
+         "of drops, data packets lost to a failure: on this link's wire or in its queue when it "
+         "failed, black-holed onto it before detection, or arriving over it at a switch left "
+         "with no route"),
         ("ecn_marked", _INT, _REQUIRED, "packets ECN-marked at this egress"),
         ("pause_ns", _INT, _REQUIRED, "ns: total time this egress was paused by PFC"),
         ("down_ns", _INT, _REQUIRED, "ns: total time the link was failed"),

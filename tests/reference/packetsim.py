@@ -352,6 +352,7 @@ class PacketSim:
         self.header = int(host.header_bytes)
         self.rto = int(host.rto_ps)
         self.nack_on = bool(host.nack)
+        self.retries = int(host.retries)
         self.ecmp = sc.routing.ecmp
         kmin0, kmax0, pmax0 = ECN_PRESETS[sc.cc.preset]
         self.kmin, self.kmax = [], []
@@ -407,6 +408,8 @@ class PacketSim:
         self.last_cnp = [None] * n  # time the receiver sent its last CNP for the flow (paper)
         self.cnp_pending = [False] * n  # a deferred CNP event is pending for the flow (paper)
         self.nack_for = [-1] * n  # rcv_nxt of the last NACK sent, per flow
+        self.timeouts = [0] * n  # consecutive timeouts of the oldest unacknowledged packet
+        self.gave_up = [False] * n  # host.retries exhausted: the flow is over at both ends
         self.rings = [deque() for _ in range(self.n_hosts)]
 
         # --- per-port / per-pipe / per-switch state -------------------------------------------
@@ -642,6 +645,9 @@ class PacketSim:
             self.on_pfc_frame(self.link_rev[l], p.kind)
         elif self.is_switch(node):
             self.forward(node, l, p)
+        elif self.gave_up[p.flow]:  # § RTO: a flow that gave up discards what still arrives
+            if p.kind == DATA:
+                self.flow_received[p.flow] += 1
         elif p.kind == DATA:
             self.receive_data(node, p)
         elif p.kind == CNP:
@@ -751,6 +757,8 @@ class PacketSim:
         f = p.flow
         if p.seq < self.snd_una[f]:
             return
+        if p.seq > self.snd_una[f]:
+            self.timeouts[f] = 0
         self.snd_una[f] = p.seq
         self.t_progress[f] = self.now
         self.snd_nxt[f] = p.seq
@@ -763,6 +771,7 @@ class PacketSim:
         if p.seq > self.snd_una[f]:
             self.snd_una[f] = p.seq
             self.t_progress[f] = self.now
+            self.timeouts[f] = 0
             self.snd_nxt[f] = max(self.snd_nxt[f], p.seq)
 
     def on_rto(self, f: int) -> None:
@@ -771,6 +780,11 @@ class PacketSim:
         if self.snd_una[f] == self.f_packets[f]:
             return
         if t - self.t_progress[f] >= self.rto:
+            self.timeouts[f] += 1
+            if self.timeouts[f] > self.retries:  # the retry count is exhausted: give up
+                self.gave_up[f] = True
+                self.snd_nxt[f] = self.f_packets[f]  # leaves its ring at the next pull
+                return
             self.snd_nxt[f] = self.snd_una[f]
             self.t_progress[f] = t
             h = self.f_src[f]
@@ -844,6 +858,7 @@ class PacketSim:
             "flow_drops": self.flow_drops,
             "flow_received": self.flow_received,
             "flow_cnps": self.flow_cnps,
+            "flow_gave_up": self.gave_up,
             "rate_samples": self.rate_samples,
             "link_tx_bytes": self.link_tx_bytes,
             "link_max_queue": self.link_max_queue,
