@@ -105,7 +105,8 @@ def test_connected_pairs_of_a_split_fabric_pass(tmp_path):
 
 def test_connectivity_check_names_the_first_bad_flow_of_many(tmp_path):
     # a collective over all 4 hosts: every cross-switch step is unreachable; the first is named
-    text = SPLIT.replace('kind = "flow"\nsrc = "h0"\ndst = "h3"\nsize = "1MB"', 'kind = "collective"\nop = "all_to_all"\nsize = "4KB"')
+    pair = 'kind = "flow"\nsrc = "h0"\ndst = "h3"\nsize = "1MB"'
+    text = SPLIT.replace(pair, 'kind = "collective"\nop = "all_to_all"\nsize = "4KB"')
     sc = fabsim.load_scenario(write(tmp_path, text, SPLIT_CSV))
     model = build_model(sc)
     flows = build_flow_table(sc, model.fabric)
@@ -146,7 +147,8 @@ def test_static_port_share_smaller_than_a_packet(tmp_path, capsys):
     # every fat-tree k = 4 switch has 4 ports: 16,000 // 4 = 4,000 < 4,144
     path = write(tmp_path, FAT_TREE + '[switch]\nbuffer = 16000\nbuffer_policy = "static"\n')
     message = assert_same_everywhere(tmp_path, capsys, path)
-    assert message.startswith(f'{path}: switch.buffer_policy: "static" gives each port of tor0 (4 ports) buffer // 4 = 4000 bytes')
+    share = '"static" gives each port of tor0 (4 ports) buffer // 4 = 4000 bytes'
+    assert message.startswith(f"{path}: switch.buffer_policy: {share}")
     # the same buffer is enough when the share fits, or when the buffer is shared
     for override in ("switch.buffer=16576", 'switch.buffer_policy="dynamic"'):
         code, _, err = cli(tmp_path, capsys, "validate", path, "--set", override)
@@ -155,7 +157,8 @@ def test_static_port_share_smaller_than_a_packet(tmp_path, capsys):
 
 def test_static_share_uses_the_switch_with_the_most_ports(tmp_path, capsys):
     # a star of 8 hosts: one switch with 8 ports; 32,000 // 8 = 4,000
-    text = '[topology]\nkind = "star"\nhosts = 8\n[switch]\nbuffer = 32000\nbuffer_policy = "static"\n' + FAT_TREE.split("\n", 4)[4]
+    traffic = FAT_TREE.split("\n", 4)[4]
+    text = '[topology]\nkind = "star"\nhosts = 8\n[switch]\nbuffer = 32000\nbuffer_policy = "static"\n' + traffic
     message = refused(tmp_path, capsys, "validate", write(tmp_path, text))
     assert "each port of sw0 (8 ports) buffer // 8 = 4000 bytes" in message
 
@@ -167,7 +170,8 @@ def test_mtu_plus_header_has_a_maximum(tmp_path, capsys):
     path = write(tmp_path, FAT_TREE)
     message = assert_same_everywhere(tmp_path, capsys, path, "--set", "host.mtu=2MB")
     assert message == f"{path}: host.mtu: mtu + header must be ≤ 65536 bytes (one packet on the wire), got 2000000 + 48"
-    assert "host.header: mtu + header must be ≤ 65536" in refused(tmp_path, capsys, "validate", path, "--set", "host.header=70000")
+    header = refused(tmp_path, capsys, "validate", path, "--set", "host.header=70000")
+    assert "host.header: mtu + header must be ≤ 65536" in header
     code, _, err = cli(tmp_path, capsys, "validate", path, "--set", "host.mtu=65488")  # + 48 = 65,536
     assert code == 0, err
     assert "65537" not in refused(tmp_path, capsys, "validate", path, "--set", "host.mtu=65489")
@@ -216,7 +220,8 @@ def test_host_names_with_leading_zeros_are_refused(name):
 def test_leading_zero_host_in_a_fabric_csv_is_refused_at_its_line(tmp_path, capsys):
     path = write(tmp_path, SPLIT, "a,b,rate,delay\nh0,swA,,\nh01,swA,,\n")
     message = assert_same_everywhere(tmp_path, capsys, path)
-    assert message == f'{path}: topology.path: fabric.csv line 3: "h01" is not a host name: hosts are h<i> with no leading zeros (h1)'
+    bad = '"h01" is not a host name: hosts are h<i> with no leading zeros (h1)'
+    assert message == f"{path}: topology.path: fabric.csv line 3: {bad}"
 
 
 @pytest.mark.parametrize(("override", "key"), [
