@@ -90,18 +90,25 @@ def _load(args):
     return load_scenario(args.scenario, overrides=overrides)
 
 
+def _print_warning(console: Console, line: str) -> None:
+    console.print(f"[bold yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+
+
 def _cmd_validate(args, console: Console) -> int:
     from .build import build_model
+    from .scenario.runnable import check_runnable
     from .summary import print_validate, validate_json
-
     from .traffic import build_flow_table
 
     model = build_model(_load(args))
     flows = build_flow_table(model.scenario, model.fabric)
+    warnings = check_runnable(model, flows)  # the checks fabsim run applies before an engine
     if args.json:
-        print(json.dumps(validate_json(model, flows), indent=2))
+        print(json.dumps({**validate_json(model, flows), "warnings": warnings}, indent=2))
     else:
         print_validate(model, flows, console)
+    for line in warnings:
+        _print_warning(console, line)
     return 0
 
 
@@ -119,7 +126,8 @@ def _cmd_run(args, console: Console) -> int:
     display = progress_display(console, enabled=not args.quiet)
     try:
         with display:
-            result = simulate(sc, progress=display.update, baseline=args.baseline)
+            result = simulate(sc, progress=display.update, baseline=args.baseline,
+                              warn=lambda line: _print_warning(console, line))
         path = result.write(out_dir, overwrite=args.overwrite)
     except KeyboardInterrupt:
         console.print(

@@ -9,25 +9,35 @@ from .flowsim import run_flow_engine
 from .packetsim import run_packet_engine
 from .results import Result, assemble
 from .scenario import Scenario
+from .scenario.runnable import check_runnable
 from .traffic import build_flow_table
 
 
-def simulate(scenario: Scenario, progress=None, baseline: bool = False) -> Result:
+def simulate(scenario: Scenario, progress=None, baseline: bool = False, warn=None) -> Result:
     """Run ``scenario`` and return its traces in memory.
 
     ``progress`` is None or a callable taking a ``fabsim.raw.Progress``; it is called between
     kernel slices (a few times a second on long runs). With ``baseline`` the scenario also runs
     without its failures (same seed, same flows), first, and the failures' added delays are
     measured against that run.
+
+    Before any engine runs, the checks that ``fabsim validate`` applies run here too
+    (:func:`fabsim.scenario.runnable.check_runnable`): a problem raises ``ScenarioError``; each
+    warning (one line) is passed to ``warn`` if given, and all are in ``summary["warnings"]``.
     """
     model = build_model(scenario)
     flows = build_flow_table(scenario, model.fabric)
+    warnings = check_runnable(model, flows)
+    for line in warnings if warn is not None else ():
+        warn(line)
     run = run_flow_engine if scenario.run.engine == "flow" else run_packet_engine
     base = None
     if baseline and scenario.failures:
         base_model = dataclasses.replace(model, scenario=dataclasses.replace(scenario, failures=()))
         base = run(base_model, flows, progress)
-    return assemble(model, flows, run(model, flows, progress), base)
+    result = assemble(model, flows, run(model, flows, progress), base)
+    result.summary["warnings"] = warnings
+    return result
 
 
 def warm(engines: tuple[str, ...] = ("flow", "packet")) -> None:

@@ -13,7 +13,7 @@ from fabsim.native.wheel import wheel_geometry
 
 from .build import Model
 from .cc import resolve as resolve_cc
-from .errors import SimulationError, UsageError
+from .errors import SimulationError
 from .failures import FailureLog, change_times, down_links, reroute, resolve_failures
 from .raw import RawRun, Slicer, flow_paths, hash_ids, packets, wire_bytes
 from .trace.spool import SpoolDir
@@ -153,11 +153,6 @@ def build_net(model: Model, flows) -> k.PacketNet:
 def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
     """Simulate ``flows`` packet by packet; ``progress(Progress)`` is called between slices."""
     sc = model.scenario
-    if sc.cc.algorithm not in ("none", "dcqcn"):
-        raise UsageError(
-            f'{sc.source}: cc.algorithm: the packet engine implements "none" and "dcqcn", not '
-            f'"{sc.cc.algorithm}"'
-        )
     wall0 = time.perf_counter()
     net = build_net(model, flows)
     cap = sc.run.packet_pool

@@ -8,7 +8,6 @@ import pytest
 
 import fabsim
 from fabsim.build import build_model
-from fabsim.errors import UsageError
 from fabsim.native import packet as k
 from fabsim.packetsim import _wheel_geometry, build_net, run_packet_engine
 from fabsim.results import assemble
@@ -169,13 +168,6 @@ def test_same_seed_gives_identical_dcqcn_runs():
     a, b = run_packet_engine(model, flows), run_packet_engine(model, flows)
     for name in ("t_finish_ps", "flow_received", "flow_ecn", "flow_cnps", "link_max_queue"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
-
-
-def test_dctcp_is_refused_by_the_packet_engine():
-    sc = scenario(1, cc={"algorithm": "dctcp"})
-    model = build_model(sc)
-    with pytest.raises(UsageError, match="dctcp"):
-        run_packet_engine(model, build_flow_table(sc, model.fabric))
 
 
 def _fluid_fixed_point():

@@ -11,17 +11,15 @@ from __future__ import annotations
 import difflib
 import json
 import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from fabsim.errors import ScenarioError
+from fabsim.names import parse_host_name
 from fabsim.units import UnitError, parse_rate_bps, parse_size_bytes, parse_time_ps
 
 #: Marks a key as required in the typed readers' ``default`` argument.
 REQUIRED: Any = object()
-
-_HOST_NAME = re.compile(r"h(0|[1-9][0-9]*)")
 
 
 def describe(value: Any) -> str:
@@ -109,8 +107,10 @@ class Table:
 
     # --- scalars -------------------------------------------------------------------------------
 
-    def integer(self, key: str, default: Any = REQUIRED, *, minimum: int | None = None) -> Any:
-        """An integer (booleans are not integers) that is ≥ ``minimum`` if given."""
+    def integer(
+        self, key: str, default: Any = REQUIRED, *, minimum: int | None = None, maximum: int | None = None
+    ) -> Any:
+        """An integer (booleans are not integers) that is ≥ ``minimum`` and ≤ ``maximum`` if given."""
         present, value = self._get(key, default)
         if not present:
             return value
@@ -118,6 +118,8 @@ class Table:
             raise self.error(key, f"expected an integer, got {describe(value)}")
         if minimum is not None and value < minimum:
             raise self.error(key, f"{key} must be ≥ {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise self.error(key, f"{key} must be ≤ {maximum}, got {value}")
         return value
 
     def number(
@@ -231,8 +233,13 @@ def host_index(value: Any, error: Callable[[str], ScenarioError]) -> int:
         if value < 0:
             raise error(f"a host index must be ≥ 0, got {value}")
         return value
-    if isinstance(value, str) and _HOST_NAME.fullmatch(value):
-        return int(value[1:])
+    if isinstance(value, str):
+        try:
+            index = parse_host_name(value)
+        except ValueError as exc:
+            raise error(str(exc)) from None
+        if index is not None:
+            return index
     raise error(f'expected a host index or a host name like "h3", got {describe(value)}')
 
 

@@ -7,10 +7,10 @@ loader, e.g. ``x.toml: traffic[1].src: host 300 does not exist (the fabric has 1
 
 from __future__ import annotations
 
-import re
 from typing import Protocol
 
 from fabsim.errors import ScenarioError
+from fabsim.names import parse_host_name
 from fabsim.scenario.schema import (
     CollectiveTraffic,
     Failure,
@@ -20,8 +20,6 @@ from fabsim.scenario.schema import (
     PoissonTraffic,
     Scenario,
 )
-
-_HOST_NAME = re.compile(r"h[0-9]+")
 
 
 class FabricView(Protocol):
@@ -120,7 +118,7 @@ class _Checker:
             if fabric.link_between(a, b) is None:
                 raise ScenarioError(f"no link between {failure.a} and {failure.b}", path=path)
         elif failure.kind == "switch":
-            if _HOST_NAME.fullmatch(failure.name):
+            if self.host_name(failure.name, path) is not None:
                 raise ScenarioError(f'"{failure.name}" is a host, not a switch', path=path)
             try:
                 fabric.node_id(failure.name)
@@ -136,7 +134,15 @@ class _Checker:
             message = f'no switch of role "{failure.role}" in this fabric (roles: {roles})'
             raise ScenarioError(message, path=path)
 
+    def host_name(self, name: str, path: str) -> int | None:
+        """The host index of ``name``, None for a switch name; a malformed host name raises."""
+        try:
+            return parse_host_name(name)
+        except ValueError as exc:
+            raise ScenarioError(str(exc), path=path) from None
+
     def node(self, name: str, path: str) -> int:
+        self.host_name(name, path)
         try:
             return self.fabric.node_id(name)
         except KeyError:

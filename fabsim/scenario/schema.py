@@ -195,7 +195,7 @@ class CCConfig(_Section):
     Every parameter after ``preset`` is an override; None means "take it from the preset".
     """
 
-    algorithm: str  #: "none" | "dcqcn" | "dctcp"
+    algorithm: str  #: "none" | "dcqcn" (the flow engine has no congestion control and accepts both)
     preset: str  #: "hpcc" | "paper"
     cnp_interval_ps: int | None
     alpha_timer_ps: int | None

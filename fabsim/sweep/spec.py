@@ -33,6 +33,7 @@ from urllib.parse import quote
 from ..errors import ScenarioError
 from ..scenario import Scenario
 from ..scenario._reader import Table, describe
+from ..scenario._sections import MAX_SEED
 from ..scenario.load import canonical_key, check_override_key, load_raw_scenario, read_toml
 
 #: Keys of the [sweep] table.
@@ -294,12 +295,15 @@ def _seeds(table: Table, base_seed: int) -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
             raise table.error("seeds", f"a count of seeds must be ≥ 1, got {value}")
+        if base_seed + value - 1 > MAX_SEED:
+            raise table.error("seeds", f"run.seed + seeds − 1 must be ≤ {MAX_SEED}, got {base_seed + value - 1}")
         return tuple(range(base_seed, base_seed + value))
     if not isinstance(value, list) or not value:
         raise table.error("seeds", f"expected a count or a non-empty list of seeds, got {describe(value)}")
     for i, seed in enumerate(value):
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ScenarioError(f"a seed must be an integer ≥ 0, got {describe(seed)}", path=f"sweep.seeds[{i}]")
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+            message = f"a seed must be an integer in [0, {MAX_SEED}], got {describe(seed)}"
+            raise ScenarioError(message, path=f"sweep.seeds[{i}]")
     if len(set(value)) != len(value):
         raise table.error("seeds", "a seed appears twice")
     return tuple(value)

@@ -1,7 +1,8 @@
 """Fabrics read from a CSV cable list (``kind = "file"``).
 
 Format: a header line ``a,b,rate,delay``, then one cable per line. ``a`` and ``b`` are node
-names: hosts are ``h<i>`` and must be numbered 0 … N−1 without gaps; any other name is a switch
+names: hosts are ``h<i>`` (``fabsim.names``: no leading zeros, so ``h01`` is an error) and must
+be numbered 0 … N−1 without gaps; any other name is a switch
 (names such as ``tor3`` or ``spine0`` also give the switch that role). ``rate`` and ``delay``
 take units as in scenario files; an empty field takes the scenario's ``host_rate`` (cables to
 hosts) or ``fabric_rate`` (others), and ``link_delay``. Lines starting with ``#`` are comments.
@@ -15,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from fabsim.names import host_name, parse_host_name
 from fabsim.native import codes
 from fabsim.units import UnitError, parse_rate_bps, parse_time_ps
 
 from .fabric import Fabric, TopologyError, parse_generated_name
 
-_HOST = re.compile(r"^h(\d+)$")
 _SWITCH_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:]*$")
 _COLUMNS = ["a", "b", "rate", "delay"]
 
@@ -51,9 +52,12 @@ def from_file(path: str, host_rate_bps: int, fabric_rate_bps: int, link_delay_ps
             raise fail(f"expected 4 fields (a,b,rate,delay), got {len(row)}", line)
         a, b, rate_s, delay_s = (c.strip() for c in row)
         for name in (a, b):
-            m = _HOST.match(name)
-            if m:
-                hosts.add(int(m.group(1)))
+            try:
+                host = parse_host_name(name)
+            except ValueError as exc:
+                raise fail(str(exc), line) from None
+            if host is not None:
+                hosts.add(host)
             elif _SWITCH_NAME.match(name):
                 switches.setdefault(name, len(switches))
             else:
@@ -74,7 +78,7 @@ def from_file(path: str, host_rate_bps: int, fabric_rate_bps: int, link_delay_ps
     if missing:
         raise fail(f"hosts must be numbered h0…h{n_hosts - 1} without gaps; h{missing[0]} is missing")
 
-    names = tuple(f"h{i}" for i in range(n_hosts)) + tuple(switches)
+    names = tuple(host_name(i) for i in range(n_hosts)) + tuple(switches)
     node_of = {name: i for i, name in enumerate(names)}
     role = np.full(len(names), codes.ROLE_SWITCH, np.int8)
     role[:n_hosts] = codes.ROLE_HOST
