@@ -1,0 +1,38 @@
+"""The benchmark harness itself (``pytest -m bench``): each suite prints one JSON document whose
+records carry the figures docs/performance.md quotes. Excluded by default: the cases compile
+kernels and build large fabrics. Nothing here asserts on a time; the figures are for people."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "tools" / "bench"
+
+pytestmark = pytest.mark.bench
+
+
+def bench(*args: str) -> list[dict]:
+    out = subprocess.run([sys.executable, str(BENCH), *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)["results"]
+
+
+def test_topology_suite_reports_build_times_and_memory():
+    (record,) = bench("topology", "--k", "8")
+    assert record["hosts"] == 128 and record["peak_rss_bytes"] > 0
+    assert {"fabric_s", "routing_s", "rebuild_after_failure_s", "routing_table_bytes"} <= set(record)
+
+
+def test_flow_suite_reports_the_allreduce_against_its_ideal():
+    (record,) = bench("flow", "--k", "8")
+    assert record["flows"] == 128 * 127 * 2 and record["allreduce_ms"] >= record["ideal_ms"] > 0
+
+
+def test_memory_suite_reports_the_peak_of_a_long_packet_run():
+    (record,) = bench("memory")
+    assert "error" not in record, record
+    assert record["simulated_ms"] == 200 and record["queue_samples"] > 0 and record["peak_rss_bytes"] > 0
