@@ -33,6 +33,9 @@ FIGURES: tuple[tuple[str, pa.DataType], ...] = (
     ("flows", pa.int64()),
     ("flows_completed", pa.int64()),
     ("flows_unreachable", pa.int64()),
+    ("flows_unfinished", pa.int64()),
+    ("flows_not_started", pa.int64()),
+    ("flows_retries_exceeded", pa.int64()),
     *((f"fct_{p}_ns", pa.float64()) for p in _PERCENTILES),
     *((f"slowdown_{p}", pa.float64()) for p in _PERCENTILES),
     *((name, pa.int64()) for name in _NETWORK),
@@ -47,6 +50,9 @@ def summary_figures(summary: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {name: summary.get(name) for name in
                            ("engine", "simulated_ns", "events", "packet_hops", "flows", "flows_completed",
                             "flows_unreachable")}
+    status = summary.get("flow_status") or {}
+    for name in ("unfinished", "not_started", "retries_exceeded"):
+        row[f"flows_{name}"] = status.get(name)
     for p in _PERCENTILES:
         row[f"fct_{p}_ns"] = summary["fct_ns"].get(p)
         row[f"slowdown_{p}"] = summary["slowdown"].get(p)
