@@ -1,6 +1,7 @@
-"""DCQCN parameters: the ``[cc]`` preset, then the scenario's overrides (docs/dcqcn.md).
+"""Protocol parameter sets: every value a ``cc.preset`` brings (DCQCN, ECN marking), then the
+scenario's overrides (docs/dcqcn.md).
 
-Two dialects, chosen by ``cc.preset``:
+Two DCQCN dialects, chosen by ``cc.preset``:
 
 - ``"paper"``: Zhu et al., SIGCOMM 2015, in the form of DESIGN §5 (the order htsim's
   ``dcqcn.cpp`` uses): the receiver sends a CNP packet for a marked packet if it sent none for
@@ -10,18 +11,22 @@ Two dialects, chosen by ``cc.preset``:
   Congestion-Control, ``rdma-hw.cc``, ``cc_mode = 1``) with the parameters of its ``run.py``: each
   ACK or NACK of a marked packet echoes the mark; the sender cuts at most once per
   ``rate_decrease_interval``, updates α every ``alpha_timer``, and increases on a timer only.
+
+Each preset also brings the switches' ECN marking (DCQCN's congestion point): Kmin, Kmax, Pmax
+and the marking point of the code it follows. ``protocol`` collects the resolved values of a
+run for its traces, ``summary.json`` and ``fabsim validate``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .errors import ScenarioError
 
 US = 1_000_000  # ps
-RATE_25G = 25 * 10**9
+RATE_25G = 25 * 10**9  #: the port rate the hpcc preset's per-rate values are given for
 
 
 @dataclass(frozen=True)
@@ -99,3 +104,92 @@ def resolve(scenario) -> Dcqcn:
     if cc.preset == "hpcc" and values["rate_decrease_interval_ps"] <= 0:
         raise ScenarioError("must be positive", file=scenario.source, path="cc.rate_decrease_interval")
     return Dcqcn(**values)
+
+
+# --- ECN marking (DCQCN's congestion point; docs/packet-engine.md, "ECN marking") ---------------
+
+
+@dataclass(frozen=True)
+class EcnPreset:
+    """RED-like marking thresholds and the marking point a ``cc.preset`` brings."""
+
+    kmin_bytes: int
+    kmax_bytes: int
+    pmax: float
+    per_25g: bool  #: Kmin and Kmax are per 25 Gb/s of port rate (else the same on every port)
+    at: str  #: "enqueue" | "dequeue": where the code the preset follows marks
+
+    def thresholds(self, rate_bps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(Kmin, Kmax) bytes of ports of ``rate_bps`` (int64 arrays)."""
+        rate_bps = np.asarray(rate_bps, np.int64)
+        if self.per_25g:
+            return self.kmin_bytes * rate_bps // RATE_25G, self.kmax_bytes * rate_bps // RATE_25G
+        return np.full(rate_bps.shape, self.kmin_bytes, np.int64), np.full(rate_bps.shape, self.kmax_bytes, np.int64)
+
+
+ECN_PRESETS = {
+    # Zhu et al. 2015: Kmin 5 KB, Kmax 200 KB, Pmax 1 %, on every port. Marking at dequeue:
+    # htsim, whose dcqcn.cpp the paper dialect follows, marks as a packet leaves the queue
+    # (CompositeQueue::beginService, LosslessOutputQueue::completeService), and so does the
+    # DCQCN authors' ns-3 code (bobzhuyb/ns3-rdma, QbbNetDevice::DequeueAndTransmit).
+    "paper": EcnPreset(kmin_bytes=5_000, kmax_bytes=200_000, pmax=0.01, per_25g=False, at="dequeue"),
+    # HPCC ns-3 run.py for cc = "dcqcn": KMIN_MAP 100·bw/25 KB, KMAX_MAP 400·bw/25 KB, PMAX_MAP
+    # 0.2; switch-node.cc marks in SwitchNotifyDequeue, after the packet left the queue.
+    "hpcc": EcnPreset(kmin_bytes=100_000, kmax_bytes=400_000, pmax=0.2, per_25g=True, at="dequeue"),
+}
+
+#: Marking point when no DCQCN preset reacts to the marks (``cc.algorithm`` "none" or "dctcp"):
+#: RED and DCTCP's switches mark arriving packets.
+ECN_AT_WITHOUT_DCQCN = "enqueue"
+
+
+def ecn_marking_point(algorithm: str, preset: str) -> str:
+    """The default of ``switch.ecn_at``: the marking point of the code ``preset`` follows when
+    DCQCN runs, else :data:`ECN_AT_WITHOUT_DCQCN`."""
+    return ECN_PRESETS[preset].at if algorithm == "dcqcn" else ECN_AT_WITHOUT_DCQCN
+
+
+def ecn_thresholds(scenario, rate_bps: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per-port (Kmin, Kmax) bytes and Pmax: set in ``[switch]``, else from the cc preset."""
+    sw = scenario.switch
+    preset = ECN_PRESETS[scenario.cc.preset]
+    kmin, kmax = preset.thresholds(rate_bps)
+    if sw.ecn_kmin_bytes is not None:
+        kmin = np.full(kmin.shape, sw.ecn_kmin_bytes, np.int64)
+    if sw.ecn_kmax_bytes is not None:
+        kmax = np.full(kmax.shape, sw.ecn_kmax_bytes, np.int64)
+    pmax = preset.pmax if sw.ecn_pmax is None else sw.ecn_pmax
+    return kmin.astype(np.int64), kmax.astype(np.int64), float(pmax)
+
+
+def protocol(scenario, fabric) -> dict:
+    """Every protocol value a run of ``scenario`` on ``fabric`` resolves to, as JSON-ready data:
+    the ECN marking point and thresholds per distinct switch-port rate, and the DCQCN parameters
+    (None unless ``cc.algorithm = "dcqcn"``) with the increase steps per distinct NIC rate.
+
+    The flow engine has no queues, ECN or congestion control (DESIGN §7): it uses none of these.
+    """
+    sw, cc = scenario.switch, scenario.cc
+    switch_ports = fabric.link_src >= fabric.n_hosts
+    port_rates = np.unique(fabric.link_rate_bps[switch_ports]).astype(np.int64)
+    kmin, kmax, pmax = ecn_thresholds(scenario, port_rates)
+    ecn = {
+        "enabled": bool(sw.ecn),
+        "at": sw.ecn_at,
+        "thresholds": [
+            {"rate_bps": int(r), "kmin_bytes": int(lo), "kmax_bytes": int(hi), "pmax": pmax}
+            for r, lo, hi in zip(port_rates, kmin, kmax)
+        ],
+    }
+    dcqcn = None
+    if cc.algorithm == "dcqcn":
+        d = resolve(scenario)
+        nic_rates = np.unique(fabric.link_rate_bps[fabric.host_uplink]).astype(np.float64)
+        rai, rhai = d.steps_for(nic_rates)
+        dcqcn = asdict(d) | {
+            "steps": [
+                {"line_rate_bps": int(r), "rai_bps": float(a), "rhai_bps": float(h)}
+                for r, a, h in zip(nic_rates, rai, rhai)
+            ],
+        }
+    return {"cc": {"algorithm": cc.algorithm, "preset": cc.preset, "dcqcn": dcqcn}, "ecn": ecn}

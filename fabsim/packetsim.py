@@ -12,6 +12,7 @@ from fabsim.native import packet as k
 from fabsim.native.wheel import wheel_geometry
 
 from .build import Model
+from .cc import ecn_thresholds
 from .cc import resolve as resolve_cc
 from .errors import SimulationError
 from .failures import FailureLog, change_times, down_links, reroute, resolve_failures
@@ -21,34 +22,6 @@ from .trace.spool import SpoolDir
 PS_PER_NS = 1000
 
 T_MAX_PS = 2**62
-
-# ECN presets (docs/packet-engine.md, "ECN marking"): (kmin, kmax) bytes per 25 Gb/s of port
-# rate and pmax for "hpcc"; absolute bytes for "paper".
-_HPCC_KMIN_PER_25G = 100_000
-_HPCC_KMAX_PER_25G = 400_000
-_HPCC_PMAX = 0.2
-_PAPER_KMIN, _PAPER_KMAX, _PAPER_PMAX = 5_000, 200_000, 0.01
-_RATE_25G = 25 * 10**9
-
-
-def ecn_thresholds(scenario, rate_bps: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Per-port (kmin, kmax) bytes and pmax: set in [switch], else from the cc preset."""
-    sw = scenario.switch
-    if scenario.cc.preset == "paper":
-        kmin = np.full(rate_bps.shape, _PAPER_KMIN, np.int64)
-        kmax = np.full(rate_bps.shape, _PAPER_KMAX, np.int64)
-        pmax = _PAPER_PMAX
-    else:
-        kmin = _HPCC_KMIN_PER_25G * rate_bps // _RATE_25G
-        kmax = _HPCC_KMAX_PER_25G * rate_bps // _RATE_25G
-        pmax = _HPCC_PMAX
-    if sw.ecn_kmin_bytes is not None:
-        kmin = np.full(rate_bps.shape, sw.ecn_kmin_bytes, np.int64)
-    if sw.ecn_kmax_bytes is not None:
-        kmax = np.full(rate_bps.shape, sw.ecn_kmax_bytes, np.int64)
-    if sw.ecn_pmax is not None:
-        pmax = sw.ecn_pmax
-    return kmin.astype(np.int64), kmax.astype(np.int64), float(pmax)
 
 
 def initial_pool(model: Model, n_flows: int) -> int:

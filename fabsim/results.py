@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from .build import Model
+from .cc import protocol
 from .raw import RawRun, packets, wire_bytes
 from .trace.arrays import from_numpy, strings
 from .trace.stats import percentiles
@@ -95,7 +96,7 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
     from . import __version__
 
     sc, fabric = model.scenario, model.fabric
-    meta = trace_metadata(__version__, sc.run.seed, sc.to_json())
+    meta = trace_metadata(__version__, sc.run.seed, sc.to_json(), protocol(sc, fabric))
     n = len(flows)
     done = raw.t_finish_ps >= 0
     started = raw.t_start_ps >= 0
@@ -441,4 +442,5 @@ def _summary(model: Model, flows, raw: RawRun, done, fct_ps, slowdown, jobs, sta
         "jobs": jobs,
         "network": _network(raw),
         "scenario": sc.to_dict(),
+        "protocol": protocol(sc, model.fabric),
     }

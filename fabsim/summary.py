@@ -11,6 +11,7 @@ from rich.table import Table
 from fabsim.native import codes
 
 from .build import Model
+from .cc import protocol
 from .topology.fabric import ROLE_NAMES
 from .traffic import FlowTable
 from .units import format_rate, format_time, human_bytes
@@ -26,6 +27,7 @@ def validate_json(model: Model, flows: FlowTable) -> dict:
         "flows": len(flows),
         "oversubscription": f.oversubscription(),
         "bisection_bps": f.bisection_bps(),
+        "protocol": protocol(model.scenario, f),
     }
 
 
@@ -89,6 +91,8 @@ def print_validate(model: Model, flows: FlowTable, console: Console) -> None:
         traffic.add_row(str(i), gen.kind, gen.tag, what, f"{int(counts[i]):,}", human_bytes(volume[i]))
     console.print(traffic)
 
+    print_protocol(protocol(sc, f), console)
+
     if sc.failures:
         from .failures import resolve_failures
 
@@ -99,3 +103,33 @@ def print_validate(model: Model, flows: FlowTable, console: Console) -> None:
             restored = "never" if fl.restored_ps is None else format_time(fl.restored_ps)
             table.add_row(str(fl.index), fl.target, fl.element, fl.tier, format_time(fl.at_ps), restored)
         console.print(table)
+
+
+def print_protocol(proto: dict, console: Console) -> None:
+    """The resolved protocol parameters (:func:`fabsim.cc.protocol`): ECN per port rate, DCQCN."""
+    cc, ecn = proto["cc"], proto["ecn"]
+    marking = f"at {ecn['at']}" if ecn["enabled"] else "off"
+    table = Table(title=f"ECN {marking} ({cc['preset']})")
+    for col in ("port rate", "Kmin", "Kmax", "Pmax"):
+        table.add_column(col)
+    for row in ecn["thresholds"]:
+        table.add_row(format_rate(row["rate_bps"]), human_bytes(row["kmin_bytes"]), human_bytes(row["kmax_bytes"]),
+                      f"{row['pmax']:g}")
+    console.print(table)
+    d = cc["dcqcn"]
+    if d is None:
+        console.print(f"congestion control: {cc['algorithm']}")
+        return
+    table = Table(title=f"DCQCN, {d['dialect']} dialect", show_header=False)
+    times = ("cnp_interval_ps", "alpha_timer_ps", "rate_timer_ps", "rate_decrease_interval_ps")
+    for name in times:
+        table.add_row(name.removesuffix("_ps"), format_time(d[name]) if d[name] else "—")
+    table.add_row("byte_counter", human_bytes(d["byte_counter_bytes"]) if d["byte_counter_bytes"] else "—")
+    table.add_row("g", f"{d['g']:g}")
+    table.add_row("initial_alpha", f"{d['initial_alpha']:g}")
+    table.add_row("fast_recovery", str(d["fast_recovery"]))
+    table.add_row("min_rate", format_rate(round(d["min_rate_bps"])))
+    for step in d["steps"]:
+        table.add_row(f"rai, rhai at {format_rate(step['line_rate_bps'])}",
+                      f"{format_rate(round(step['rai_bps']))}, {format_rate(round(step['rhai_bps']))}")
+    console.print(table)

@@ -36,8 +36,10 @@ def test_every_shipped_scenario_validates(path, capsys):
     code, out, err = run_cli(["validate", str(path), "--json"], capsys)
     assert code == 0, err
     summary = json.loads(out)
-    assert set(summary) == {"hosts", "switches", "links", "flows", "oversubscription", "bisection_bps", "warnings"}
+    assert set(summary) == {"hosts", "switches", "links", "flows", "oversubscription", "bisection_bps", "warnings",
+                            "protocol"}
     assert summary["warnings"] == []
+    assert set(summary["protocol"]) == {"cc", "ecn"} and summary["protocol"]["ecn"]["thresholds"]
 
 
 def test_validate_json_figures(tmp_path, capsys):

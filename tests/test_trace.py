@@ -148,6 +148,13 @@ def test_trace_metadata_carries_version_schema_version_seed_and_scenario():
         trace_metadata("0.1.0", 3, "{not json")
 
 
+def test_trace_metadata_carries_the_resolved_protocol_when_given():
+    protocol = {"cc": {"algorithm": "none", "preset": "hpcc", "dcqcn": None}, "ecn": {"at": "enqueue"}}
+    meta = trace_metadata("0.1.0", 3, SCENARIO_JSON, protocol)
+    assert json.loads(meta.pop("fabsim.protocol")) == protocol
+    assert meta == META
+
+
 # ---- make_table ------------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from fabsim.cc import ecn_marking_point
 from fabsim.scenario._reader import Table, did_you_mean, describe
 from fabsim.scenario.schema import (
     CCConfig,
@@ -111,7 +112,9 @@ def parse_topology(t: Table, base_dir: str) -> Topology:
     return FileTopology(**common, path=resolve_path(base_dir, path), path_as_given=path)
 
 
-def parse_switch(t: Table) -> SwitchConfig:
+def parse_switch(t: Table, cc: CCConfig) -> SwitchConfig:
+    """``[switch]``; ``ecn_at`` defaults to the marking point of the code ``cc.preset`` follows
+    (:func:`fabsim.cc.ecn_marking_point`)."""
     t.check_keys((
         "buffer", "buffer_policy", "dt_alpha", "latency", "ecn", "ecn_at", "ecn_kmin",
         "ecn_kmax", "ecn_pmax", "pfc", "pfc_xoff", "pfc_xon",
@@ -132,7 +135,7 @@ def parse_switch(t: Table) -> SwitchConfig:
         dt_alpha=t.number("dt_alpha", 1.0, low=0.0, low_open=True),
         latency_ps=t.time_ps("latency", "0ns"),
         ecn=t.boolean("ecn", True),
-        ecn_at=t.choice("ecn_at", ("enqueue", "dequeue"), "enqueue"),
+        ecn_at=t.choice("ecn_at", ("enqueue", "dequeue"), ecn_marking_point(cc.algorithm, cc.preset)),
         ecn_kmin_bytes=kmin,
         ecn_kmax_bytes=kmax,
         ecn_pmax=t.number("ecn_pmax", None, low=0.0, high=1.0),

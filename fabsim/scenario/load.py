@@ -120,10 +120,10 @@ def _build(raw: dict[str, Any], file: str, base_dir: str, default_name: str) -> 
         raise root.error("topology", "missing required table [topology]")
     run = parse_run(root.table("run"), default_name)
     topology = parse_topology(root.table("topology"), base_dir)
-    switch = parse_switch(root.table("switch"))
+    cc = parse_cc(root.table("cc"))  # before [switch]: the preset brings switch defaults
+    switch = parse_switch(root.table("switch"), cc)
     host = parse_host(root.table("host"))
     routing = parse_routing(root.table("routing"))
-    cc = parse_cc(root.table("cc"))
     traffic_tables = root.tables("traffic")
     if not traffic_tables:
         raise root.error("traffic", "at least one [[traffic]] generator is required")

@@ -28,19 +28,24 @@ from .schema import METADATA_KEYS, SCHEMA_VERSION, SCHEMAS
 __all__ = ["make_table", "trace_metadata"]
 
 
-def trace_metadata(version: str, seed: int, scenario_json: str) -> dict[str, str]:
+def trace_metadata(version: str, seed: int, scenario_json: str, protocol: Mapping | None = None) -> dict[str, str]:
     """The schema metadata every trace file carries (DESIGN §8).
 
     ``version`` is the fabsim version, ``seed`` the run's seed and ``scenario_json`` the resolved
-    scenario serialised as JSON (a ``ValueError`` if it does not parse).
+    scenario serialised as JSON (a ``ValueError`` if it does not parse). ``protocol``, the
+    resolved protocol parameters of the run (:func:`fabsim.cc.protocol`), adds the key
+    ``fabsim.protocol`` (JSON).
     """
     json.loads(scenario_json)
-    return {
+    meta = {
         "fabsim.version": version,
         "fabsim.schema_version": str(SCHEMA_VERSION),
         "fabsim.seed": str(int(seed)),
         "fabsim.scenario": scenario_json,
     }
+    if protocol is not None:
+        meta["fabsim.protocol"] = json.dumps(protocol, ensure_ascii=False)
+    return meta
 
 
 def make_table(name: str, columns: Mapping[str, object], metadata: Mapping[str, str]) -> pa.Table:
