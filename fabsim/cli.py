@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from .errors import FabsimError, ScenarioError
 
+EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -181,6 +182,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("interrupted", style="bold red")
         return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, and the traceback on request
+        return _internal_error(exc, console)
+
+
+def _internal_error(exc: Exception, console: Console) -> int:
+    """Report an exception that is not a ``FabsimError`` in one line (exit 1); with
+    ``FABSIM_DEBUG=1`` the traceback comes first."""
+    import os
+    import traceback
+
+    if os.environ.get("FABSIM_DEBUG", "") not in ("", "0"):
+        console.file.write("".join(traceback.format_exception(exc)))
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    message = lines[0] + (" …" if len(lines) > 1 else "") if lines else "(no message)"
+    console.print(
+        f"fabsim: internal error: {type(exc).__name__}: {message} (FABSIM_DEBUG=1 shows the traceback)",
+        markup=False, highlight=False, soft_wrap=True,
+    )
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":
