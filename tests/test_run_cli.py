@@ -606,3 +606,15 @@ def test_is_compiled_reads_the_marker_of_the_current_cache(empty_cache, monkeypa
     assert fabsim.engine.is_compiled("packet") and not fabsim.engine.is_compiled("flow")
     monkeypatch.setattr(fabsim.native, "CACHE_DIR", None)  # nothing cached: always a compile
     assert not fabsim.engine.is_compiled("packet")
+
+
+def test_ctrl_c_during_the_first_compile_exits_130_and_writes_nothing(small, tmp_path, capsys, monkeypatch):
+    def interrupted(engines, on_step=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fabsim.engine, "is_compiled", lambda engine: False)
+    monkeypatch.setattr(fabsim.engine, "warm", interrupted)
+    code, out, err = run(["run", small], capsys)
+    assert code == 130 and out == ""
+    assert err.splitlines() == [NOTICE, "interrupted"]
+    assert not (tmp_path / "runs").exists()
