@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from .errors import FabsimError, ScenarioError
 
+EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -123,6 +124,7 @@ def _cmd_run(args, console: Console) -> int:
     sc = _load(args)
     out_dir = Path(args.out) if args.out else Path("runs") / sc.run.name
     check_out_dir(out_dir, args.overwrite)
+    _compile_first(sc.run.engine, console)
     display = progress_display(console, enabled=not args.quiet)
     try:
         with display:
@@ -141,6 +143,17 @@ def _cmd_run(args, console: Console) -> int:
     if not args.quiet:
         print_run_summary(result, console, path)
     return 0
+
+
+def _compile_first(engine: str, console: Console) -> None:
+    """Compile ``engine``'s kernels now, saying so, unless they are in the kernel cache: a cold
+    compile takes minutes, and a run must not sit silent that long."""
+    from .engine import is_compiled, warm
+    from .progress import compile_notice
+
+    if not is_compiled(engine):
+        with compile_notice(console, [engine]):
+            warm((engine,))
 
 
 def _cmd_sweep(args, console: Console) -> int:
@@ -165,11 +178,20 @@ def _cmd_plot(args, console: Console) -> int:
 
 
 def _cmd_warmup(args, console: Console) -> int:
+    from functools import partial
+
+    from . import native
     from .engine import warm
+    from .progress import timed_step
 
     started = time.perf_counter()
-    warm()
-    console.print(f"kernels compiled and cached in {time.perf_counter() - started:.1f} s")
+    warm(on_step=partial(timed_step, console))
+    wall_s = time.perf_counter() - started
+    if native.CACHE_DIR:
+        message = f"kernels compiled and cached in {wall_s:.1f} s ({native.CACHE_DIR})"
+    else:
+        message = f"kernels compiled in {wall_s:.1f} s, but not cached: no cache directory is writable"
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
     return 0
 
 
@@ -189,6 +211,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("interrupted", style="bold red")
         return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, and the traceback on request
+        return _internal_error(exc, console)
+
+
+def _internal_error(exc: Exception, console: Console) -> int:
+    """Report an exception that is not a ``FabsimError`` in one line (exit 1); with
+    ``FABSIM_DEBUG=1`` the traceback comes first."""
+    import os
+    import traceback
+
+    if os.environ.get("FABSIM_DEBUG", "") not in ("", "0"):
+        console.file.write("".join(traceback.format_exception(exc)))
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    message = lines[0] + (" …" if len(lines) > 1 else "") if lines else "(no message)"
+    console.print(
+        f"fabsim: internal error: {type(exc).__name__}: {message} (FABSIM_DEBUG=1 shows the traceback)",
+        markup=False, highlight=False, soft_wrap=True,
+    )
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from pathlib import Path
 
 from .build import build_model
 from .flowsim import run_flow_engine
@@ -40,20 +42,55 @@ def simulate(scenario: Scenario, progress=None, baseline: bool = False, warn=Non
     return result
 
 
-def warm(engines: tuple[str, ...] = ("flow", "packet")) -> None:
+#: What ``warm`` runs, one tiny scenario each: (engine, label, the scenario's ``[cc]`` table).
+WARM_VARIANTS = (
+    ("flow", "flow engine", {"algorithm": "none"}),
+    ("packet", "packet engine", {"algorithm": "none"}),
+    ("packet", "packet engine, DCQCN (hpcc preset)", {"algorithm": "dcqcn", "preset": "hpcc"}),
+    ("packet", "packet engine, DCQCN (paper preset)", {"algorithm": "dcqcn", "preset": "paper"}),
+)
+
+_warm_here: set[str] = set()  # engines warmed in this process
+
+
+def _marker(engine: str) -> Path | None:
+    """The file ``warm`` leaves in the kernel cache (keyed by native/'s content) once ``engine``
+    is compiled there; None when kernels are not cached at all."""
+    from . import native
+
+    return Path(native.CACHE_DIR) / f"warm-{engine}" if native.CACHE_DIR else None
+
+
+def is_compiled(engine: str) -> bool:
+    """Whether ``engine``'s kernels are ready without a compile: ``warm`` has run for it in
+    this process, or has left its marker in the current kernel cache."""
+    marker = _marker(engine)
+    return engine in _warm_here or (marker is not None and marker.is_file())
+
+
+def warm(engines: tuple[str, ...] = ("flow", "packet"), on_step=None) -> None:
     """Compile, or load from Numba's on-disk cache, the kernels of ``engines`` by running a
-    tiny scenario in each (with a link flap, so the failure kernels are compiled too)."""
+    tiny scenario in each (with a link flap, so the failure kernels are compiled too).
+
+    ``on_step(label)``, if given, returns a context manager that is entered around each
+    variant (e.g. to show a spinner and its time).
+    """
     from .scenario import load_scenario
 
-    ccs = ({"algorithm": "none"}, {"algorithm": "dcqcn", "preset": "hpcc"}, {"algorithm": "dcqcn", "preset": "paper"})
     for engine in engines:
-        for cc in ccs if engine == "packet" else ccs[:1]:
-            simulate(load_scenario({
-                "run": {"engine": engine, "until": "1s"},
-                "topology": {"kind": "fat_tree", "k": 4},
-                "traffic": [{"kind": "collective", "op": "allreduce", "size": "64KiB", "ranks": 4}],
-                "cc": cc,
-                "failures": [{"target": "link:tor0-agg0", "at": "1us", "duration": "2us"}],
-                "routing": {"detect": "1us"},
-                "output": {"queue_sample": "1us", "cc_sample": "1us"},
-            }))
+        for _, label, cc in (v for v in WARM_VARIANTS if v[0] == engine):
+            with on_step(label) if on_step else contextlib.nullcontext():
+                simulate(load_scenario({
+                    "run": {"engine": engine, "until": "1s"},
+                    "topology": {"kind": "fat_tree", "k": 4},
+                    "traffic": [{"kind": "collective", "op": "allreduce", "size": "64KiB", "ranks": 4}],
+                    "cc": cc,
+                    "failures": [{"target": "link:tor0-agg0", "at": "1us", "duration": "2us"}],
+                    "routing": {"detect": "1us"},
+                    "output": {"queue_sample": "1us", "cc_sample": "1us"},
+                }))
+        _warm_here.add(engine)
+        marker = _marker(engine)
+        if marker is not None:
+            with contextlib.suppress(OSError):
+                marker.touch()

@@ -1,14 +1,17 @@
 """The progress bar of ``fabsim run``: simulated time, flows done and events/s, on stderr.
 
 It appears only on a terminal, and only once a run has taken more than a second, so short runs
-and piped output stay clean.
+and piped output stay clean. The notice of a first run's compile, and ``fabsim warmup``'s
+per-kernel lines, are here too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .raw import Progress as RunProgress
@@ -58,3 +61,41 @@ class ProgressDisplay:
 
 def progress_display(console: Console, enabled: bool = True) -> ProgressDisplay:
     return ProgressDisplay(console, enabled)
+
+
+#: How long a cold compile of each engine takes (measured: docs/performance.md).
+COMPILE_TIME = {"flow": "about 20 s", "packet": "about 2–3 min"}
+
+
+def compile_message(engines: list[str]) -> str:
+    """``compiling the packet engine — first run on this machine, about 2–3 min``."""
+    names = " and ".join(engines)
+    longest = "packet" if "packet" in engines else engines[0]
+    noun = "engines" if len(engines) > 1 else "engine"
+    return f"compiling the {names} {noun} — first run on this machine, {COMPILE_TIME[longest]}"
+
+
+@contextlib.contextmanager
+def compile_notice(console: Console, engines: list[str]):
+    """Say that ``engines`` are being compiled while the block runs: a spinner on a terminal,
+    one plain line otherwise (so a first run never sits silent for minutes)."""
+    message = compile_message(engines)
+    if console.is_terminal:
+        with console.status(escape(message)):
+            yield
+    else:
+        console.print(message, markup=False, highlight=False, soft_wrap=True)
+        yield
+
+
+@contextlib.contextmanager
+def timed_step(console: Console, label: str):
+    """One step of ``fabsim warmup``: a spinner while it runs (on a terminal), then one line
+    with its time."""
+    started = time.perf_counter()
+    if console.is_terminal:
+        with console.status(f"compiling the {escape(label)}"):
+            yield
+    else:
+        yield
+    console.print(f"{escape(label)}: {time.perf_counter() - started:.1f} s", highlight=False, soft_wrap=True)

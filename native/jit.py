@@ -1,7 +1,8 @@
 """The one decorator that owns JIT policy for every kernel in ``native/``.
 
 Every kernel is compiled with ``cache=True`` (compiled once per machine, loaded from the
-on-disk cache afterwards), ``nogil=True`` (the driver may run a kernel in a thread) and the
+on-disk cache afterwards; the cache directory is keyed by the package's source, see
+``__init__.py``), ``nogil=True`` (the driver may run a kernel in a thread) and the
 NumPy error model (division by zero gives inf/nan instead of raising: no exceptions in hot
 loops).  ``fastmath`` stays off: results must not depend on the reassociation LLVM picks.
 """
@@ -9,8 +10,26 @@ loops).  ``fastmath`` stays off: results must not depend on the reassociation LL
 from __future__ import annotations
 
 import numba
+from numba.core import config
 
-_POLICY = dict(cache=True, nogil=True, error_model="numpy")
+from . import CACHE_DIR
+
+_POLICY = dict(cache=CACHE_DIR is not None, nogil=True, error_model="numpy")
+
+
+def _njit(f, opts):
+    """``numba.njit(**opts)(f)`` with its cache in ``CACHE_DIR``.
+
+    Numba reads ``config.CACHE_DIR`` once per function, when the decorator builds its cache
+    locator; the setting is restored afterwards so that other code's ``cache=True`` functions
+    keep Numba's own location.
+    """
+    saved = config.CACHE_DIR
+    config.CACHE_DIR = CACHE_DIR or saved
+    try:
+        return numba.njit(**opts)(f)
+    finally:
+        config.CACHE_DIR = saved
 
 
 def kernel(fn=None, **overrides):
@@ -19,7 +38,7 @@ def kernel(fn=None, **overrides):
     opts.update(overrides)
 
     def wrap(f):
-        return numba.njit(**opts)(f)
+        return _njit(f, opts)
 
     return wrap(fn) if fn is not None else wrap
 
@@ -36,6 +55,6 @@ def hot(fn=None, **overrides):
     opts.update(overrides)
 
     def wrap(f):
-        return numba.njit(**opts)(f)
+        return _njit(f, opts)
 
     return wrap(fn) if fn is not None else wrap

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,76 @@ def test_console_script_process(tmp_path):
     ok = subprocess.run([sys.executable, "-m", "fabsim", "validate", str(ROOT / "scenarios/quickstart.toml"), "--json"],
                         capture_output=True, text=True)
     assert ok.returncode == 0 and json.loads(ok.stdout)["hosts"] == 16
+
+
+# --- internal errors: one line, exit 1; the traceback only with FABSIM_DEBUG=1 ---------------
+
+INTERNAL = "fabsim: internal error: ValueError: bad index 7 … (FABSIM_DEBUG=1 shows the traceback)"
+
+
+@pytest.fixture
+def broken_validate(tmp_path, monkeypatch):
+    """``fabsim validate`` raising a bug (a multi-line message, as Numba's are); the scenario path."""
+    import fabsim.cli
+
+    def boom(args, console):
+        raise ValueError("bad index 7\n  in some [bold]helper[/]\n")
+
+    monkeypatch.setattr(fabsim.cli, "_cmd_validate", boom)
+    monkeypatch.delenv("FABSIM_DEBUG", raising=False)
+    p = tmp_path / "s.toml"
+    p.write_text(GOOD)
+    return p
+
+
+def test_internal_error_is_one_line_and_exit_1(broken_validate, capsys):
+    code, out, err = run_cli(["validate", str(broken_validate)], capsys)
+    assert code == 1 and out == ""
+    assert err.splitlines() == [INTERNAL]
+    assert "Traceback" not in err
+
+
+def test_fabsim_debug_shows_the_traceback(broken_validate, capsys, monkeypatch):
+    monkeypatch.setenv("FABSIM_DEBUG", "1")
+    code, _, err = run_cli(["validate", str(broken_validate)], capsys)
+    assert code == 1
+    assert err.startswith("Traceback (most recent call last):")
+    assert "in boom" in err and "ValueError: bad index 7" in err
+    assert err.splitlines()[-1] == INTERNAL
+
+
+def test_simulation_error_keeps_its_message(tmp_path, capsys, monkeypatch):
+    import fabsim.cli
+    from fabsim.errors import SimulationError
+
+    def fail(args, console):
+        raise SimulationError("the packet pool is full at t = 3 us: raise run.packet_pool", status=4)
+
+    monkeypatch.setattr(fabsim.cli, "_cmd_validate", fail)
+    code, _, err = run_cli(["validate", str(tmp_path / "s.toml")], capsys)
+    assert code == 1
+    assert err.splitlines() == ["error: the packet pool is full at t = 3 us: raise run.packet_pool"]
+
+
+def test_ctrl_c_outside_a_run_exits_130(tmp_path, capsys, monkeypatch):
+    import fabsim.cli
+
+    def interrupted(args, console):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fabsim.cli, "_cmd_validate", interrupted)
+    code, out, err = run_cli(["validate", str(tmp_path / "s.toml")], capsys)
+    assert code == 130 and out == "" and err.strip() == "interrupted"
+
+
+def test_internal_error_in_a_real_process(tmp_path):
+    """A whole process (``main`` under ``sys.exit``, as the console script runs it): one line on
+    stderr, exit code 1."""
+    code = ("import sys, fabsim.cli as c\n"
+            "def boom(args, console): raise RuntimeError('no')\n"
+            "c._cmd_report = boom\n"
+            "sys.exit(c.main(['report', '.']))\n")
+    env = {k: v for k, v in os.environ.items() if k != "FABSIM_DEBUG"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.splitlines() == ["fabsim: internal error: RuntimeError: no (FABSIM_DEBUG=1 shows the traceback)"]

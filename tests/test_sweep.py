@@ -352,3 +352,14 @@ def test_a_worker_that_dies_fails_its_run_instead_of_the_sweep():
     by_id = {r["run_id"]: r for r in results}
     assert sorted(by_id) == [0, 1, 2]
     assert by_id[1]["status"] == "failed" and "BrokenProcessPool" in by_id[1]["error"]
+
+
+def test_a_cold_sweep_says_it_compiles_before_the_runs(tmp_path, capsys, monkeypatch):
+    import fabsim.engine
+
+    monkeypatch.setattr(fabsim.engine, "is_compiled", lambda engine: False)  # checked here, warmed in the worker
+    file = _write(tmp_path, SCENARIO + "[sweep]\nseeds = 1\n")
+    assert main(["sweep", str(file), "--out", str(tmp_path / "out"), "--jobs", "1", "--quiet"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "compiling the flow engine — first run on this machine, about 20 s"
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ def run_sweep_command(args, console: Console) -> int:
     progress = _SweepProgress(console, enabled=not args.quiet)
     with progress:
         outcome = run_sweep(sweep, root, jobs=args.jobs, scheduler=args.scheduler, resume=args.resume,
-                            on_start=progress.start, on_result=progress.result)
+                            on_start=progress.start, on_result=progress.result, on_warm=progress.warming)
     if args.json:
         print(json.dumps(outcome.as_json(), indent=2))
     if outcome.interrupted:
@@ -115,6 +116,24 @@ class _SweepProgress:
                 console=self.console, transient=True,
             )
             self.task = self.bar.add_task("sweep", total=total, failed=0)
+            self.bar.start()
+
+    @contextlib.contextmanager
+    def warming(self, engines: list[str]):
+        """The notice of a first run's compile while the workers warm ``engines``, unless their
+        kernels are cached on this machine (a remote cluster's workers may differ)."""
+        from ..engine import is_compiled
+        from ..progress import compile_notice
+
+        cold = [e for e in engines if not is_compiled(e)]
+        if not cold:
+            yield
+            return
+        if self.bar is not None:
+            self.bar.stop()  # one live display at a time: the spinner, then the bar again
+        with compile_notice(self.console, cold):
+            yield
+        if self.bar is not None:
             self.bar.start()
 
     def result(self, run, result) -> None:

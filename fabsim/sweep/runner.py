@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -54,6 +55,7 @@ def run_sweep(
     resume: bool = False,
     on_start: Callable[[int], None] | None = None,
     on_result: Callable[[RunSpec, dict[str, Any]], None] | None = None,
+    on_warm: Callable[[list[str]], contextlib.AbstractContextManager] | None = None,
 ) -> SweepOutcome:
     """Run ``sweep`` into the directory ``out``.
 
@@ -61,7 +63,8 @@ def run_sweep(
     its finished runs are kept and only the others run. ``jobs`` worker processes (default:
     the number of cores) run locally, or on the Dask cluster at ``scheduler`` (``"local"``: a
     LocalCluster). ``on_start(n)`` is called with the number of runs to do, ``on_result(run,
-    result)`` after each. Ctrl-C stops the workers, writes the runs table and returns with
+    result)`` after each; ``on_warm(engines)`` returns a context manager entered while the kernels
+    of ``engines`` are compiled or loaded, before the runs. Ctrl-C stops the workers, writes the runs table and returns with
     ``interrupted`` set; the finished runs stay and ``resume`` picks up from there.
     """
     started = time.perf_counter()
@@ -81,7 +84,7 @@ def run_sweep(
         on_start(len(todo))
     try:
         if todo:
-            _execute(sweep, root, todo, rows, outcome, jobs, scheduler, on_result, manifest)
+            _execute(sweep, root, todo, rows, outcome, jobs, scheduler, on_result, on_warm, manifest)
     finally:
         write_runs_table(root, runs_table(manifest, rows))
         outcome.ok = sum(r["status"] == "ok" for r in rows.values())
@@ -93,14 +96,15 @@ def run_sweep(
     return outcome
 
 
-def _execute(sweep, root, todo, rows, outcome, jobs, scheduler, on_result, manifest) -> None:
+def _execute(sweep, root, todo, rows, outcome, jobs, scheduler, on_result, on_warm, manifest) -> None:
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     pool = DaskPool(scheduler, jobs) if scheduler else LocalPool(jobs)
     by_id = {run.run_id: run for run in todo}
     cancel = True
     try:
         engines = sorted({sweep.scenario(run).run.engine for run in todo})
-        pool.call(warm_kernels, engines)
+        with on_warm(engines) if on_warm else contextlib.nullcontext():
+            pool.call(warm_kernels, engines)
         tasks = [_task(sweep, root, run) for run in todo]
         last_write = time.perf_counter()
         for result in pool.map_unordered(execute_run, tasks):
