@@ -602,6 +602,18 @@ def assert_kernel_matches_reference_on(scenarios) -> None:
     check()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm,preset", [("none", None), ("dcqcn", "paper"), ("dcqcn", "hpcc")])
+def test_kernel_matches_reference_on_many_scenarios(algorithm, preset):
+    """The comparison below on 1,000 random scenarios per case (``pytest -m slow``)."""
+    @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(doc=tiny_scenarios(algorithm, preset, may_give_up=True))
+    def check(doc):
+        assert_kernel_matches_reference(doc)
+
+    check()
+
+
 def test_kernel_matches_reference():
     """The Numba kernel and this reference agree exactly: fixed cases, then random tiny ones."""
     for doc in KERNEL_CASES:

@@ -251,6 +251,18 @@ def check_accounting(res, doc) -> None:
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(doc=small_scenarios())
 def test_random_small_scenarios_end_with_every_flow_accounted_for(doc):
+    run_and_check(doc)
+
+
+@pytest.mark.slow
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(doc=small_scenarios())
+def test_many_random_small_scenarios_end_with_every_flow_accounted_for(doc):
+    """The same, twenty times as many (``pytest -m slow``)."""
+    run_and_check(doc)
+
+
+def run_and_check(doc: dict) -> None:
     try:
         sc = fabsim.load_scenario(doc)
     except fabsim.ScenarioError as err:
