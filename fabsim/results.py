@@ -46,7 +46,8 @@ class Result:
 
     def write(self, out_dir, overwrite: bool = False) -> Path:
         """Write every trace and ``summary.json`` into ``out_dir`` (atomically; see trace.writer)."""
-        return write_run(out_dir, self.tables, self.summary, fmt=self.format, overwrite=overwrite)
+        sources = self._spools.written() if self._spools is not None else None
+        return write_run(out_dir, self.tables, self.summary, fmt=self.format, overwrite=overwrite, sources=sources)
 
 
 def _ns(t_ps: np.ndarray) -> np.ndarray:

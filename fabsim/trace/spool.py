@@ -5,7 +5,8 @@ grow with the simulated time (DESIGN §10). A :class:`Spool` collects the column
 NumPy arrays and writes them as one Arrow record batch whenever ``batch_rows`` rows have
 accumulated, into an Arrow IPC file in a private temporary directory; :meth:`Spool.table` maps
 that file back as a table (memory-mapped: its pages are the operating system's cache, not the
-process's heap), which the run's ``Result`` holds and writes like any other trace. The batch
+process's heap), which the run's ``Result`` holds; writing the run copies the file batch by
+batch (``trace.writer``), so no step holds the whole trace. The batch
 boundaries depend only on the rows, so identical runs give identical files.
 """
 
@@ -39,9 +40,16 @@ class SpoolDir:
     def __init__(self):
         self.path = Path(tempfile.mkdtemp(prefix="fabsim-samples-"))
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.path), ignore_errors=True)
+        self._spools: list[Spool] = []
 
-    def spool(self, name: str, batch_rows: int = BATCH_ROWS) -> "Spool":
-        return Spool(name, self.path / f"{name}.arrow", batch_rows)
+    def spool(self, name: str, batch_rows: int | None = None) -> "Spool":
+        spool = Spool(name, self.path / f"{name}.arrow", batch_rows or BATCH_ROWS)
+        self._spools.append(spool)
+        return spool
+
+    def written(self) -> dict[str, Path]:
+        """Trace name → file, for every spool whose file is complete (read back by ``table``)."""
+        return {s.name: s.path for s in self._spools if s.complete}
 
     def cleanup(self) -> None:
         self._finalizer()
@@ -57,6 +65,7 @@ class Spool:
         self.path = path
         self.batch_rows = batch_rows
         self.rows = 0
+        self.complete = False  # every row is in the file
         self._parts: list[list[np.ndarray]] = [[] for _ in self.schema]
         self._buffered = 0
         self._sink = pa.OSFile(str(path), "wb")
@@ -93,6 +102,7 @@ class Spool:
             self._writer.close()
             self._sink.close()
             self._writer = None
+            self.complete = True
         with pa.memory_map(str(self.path)) as source:
             table = pa.ipc.open_file(source).read_all()
         return table.replace_schema_metadata(dict(metadata))

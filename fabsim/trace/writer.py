@@ -42,6 +42,7 @@ def write_run(
     summary: dict,
     fmt: str = "arrow",
     overwrite: bool = False,
+    sources: Mapping[str, os.PathLike] | None = None,
 ) -> Path:
     """Write ``tables`` (trace name → table in its §8 schema) and ``summary`` into ``out_dir``.
 
@@ -51,6 +52,10 @@ def write_run(
     is deleted only once the new one is in place. Traces are written in the order given;
     ``summary`` is written as indented JSON (keys in insertion order; NumPy scalars and arrays
     become JSON numbers and lists; NaN is refused). Returns ``Path(out_dir)``.
+
+    ``sources`` maps a trace to the Arrow IPC file its table was read from (a run's spooled
+    samples, ``fabsim.trace.spool``): that trace is copied from the file one record batch at a
+    time, with the table's schema and metadata, so a long trace is never all in memory.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown trace format {fmt!r} (known: {', '.join(FORMATS)})")
@@ -73,7 +78,10 @@ def write_run(
     partial.mkdir()
     try:
         for name, table in tables.items():
-            _write_table(partial / f"{name}{FORMATS[fmt]}", table, fmt)
+            if sources and name in sources:
+                _copy_batches(Path(sources[name]), partial / f"{name}{FORMATS[fmt]}", table.schema, fmt)
+            else:
+                _write_table(partial / f"{name}{FORMATS[fmt]}", table, fmt)
         text = json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default)
         (partial / SUMMARY_FILE).write_text(text + "\n", encoding="utf-8")
         _move_into_place(partial, full, overwrite)
@@ -154,6 +162,23 @@ def _write_table(path: Path, table: pa.Table, fmt: str) -> None:
         return
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
+
+
+def _copy_batches(source: Path, path: Path, schema: pa.Schema, fmt: str) -> None:
+    """Write the record batches of the Arrow IPC file ``source`` into a trace file with
+    ``schema`` (its metadata included), one batch in memory at a time. The result is the file
+    :func:`_write_table` writes for a table with the same batches."""
+    with pa.OSFile(str(source), "rb") as raw:
+        reader = pa.ipc.open_file(raw)
+        batches = (reader.get_batch(i).replace_schema_metadata(schema.metadata) for i in range(reader.num_record_batches))
+        if fmt == "parquet":
+            with pq.ParquetWriter(path, schema, compression=_PARQUET_COMPRESSION) as writer:
+                for batch in batches:
+                    writer.write_batch(batch)
+            return
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
 
 
 def _read_table(path: Path) -> pa.Table:
