@@ -1,4 +1,5 @@
-"""Driver of the packet-level engine (native/packet.py; semantics in docs/packet-engine.md)."""
+"""Driver of the packet-level engine (native/packet.py and its modules; semantics in
+docs/packet-engine.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ import time
 import numpy as np
 
 from fabsim.native import codes
-from fabsim.native import packet as k
+from fabsim.native import packet_failures as pf
+from fabsim.native import packet_state as ps
+from fabsim.native.dcqcn import sample_rates
+from fabsim.native.ecmp import flow_hashes
+from fabsim.native.ideal import store_and_forward_fct
+from fabsim.native.packet import run_until
 from fabsim.native.wheel import wheel_geometry
 
 from .build import Model
@@ -41,50 +47,50 @@ def _wheel_geometry(model: Model) -> tuple[int, int]:
     return wheel_geometry(max(4 * ser_min // f.n_links, 1), horizon)
 
 
-def build_net(model: Model, flows) -> k.PacketNet:
+def build_net(model: Model, flows) -> ps.PacketNet:
     sc, fabric, r = model.scenario, model.fabric, model.routing
     base = r.failure_free
     n_hosts = fabric.n_hosts
     degree = np.diff(fabric.port_start)
     kmin, kmax, pmax = ecn_thresholds(sc, fabric.link_rate_bps)
-    params = np.zeros(k.P_SIZE, np.int64)
-    params[k.P_N_HOSTS] = n_hosts
-    params[k.P_MTU] = sc.host.mtu_bytes
-    params[k.P_HEADER] = sc.host.header_bytes
-    params[k.P_RTO] = sc.host.rto_ps
-    params[k.P_ECMP] = {"flow": k.ECMP_FLOW, "packet": k.ECMP_PACKET, "adaptive": k.ECMP_ADAPTIVE}[sc.routing.ecmp]
-    params[k.P_BUFFER_POLICY] = k.BUFFER_DYNAMIC if sc.switch.buffer_policy == "dynamic" else k.BUFFER_STATIC
-    params[k.P_BUFFER] = sc.switch.buffer_bytes
-    params[k.P_ECN] = int(sc.switch.ecn)
-    params[k.P_ECN_DEQUEUE] = int(sc.switch.ecn_at == "dequeue")
-    params[k.P_PFC] = int(sc.switch.pfc)
-    params[k.P_XOFF] = sc.switch.pfc_xoff_bytes
-    params[k.P_XON] = sc.switch.pfc_xon_bytes
-    params[k.P_SEED] = sc.run.seed
-    params[k.P_NACK] = int(sc.host.nack)
-    params[k.P_RETRIES] = sc.host.retries
+    params = np.zeros(codes.P_SIZE, np.int64)
+    params[codes.P_N_HOSTS] = n_hosts
+    params[codes.P_MTU] = sc.host.mtu_bytes
+    params[codes.P_HEADER] = sc.host.header_bytes
+    params[codes.P_RTO] = sc.host.rto_ps
+    params[codes.P_ECMP] = {"flow": codes.ECMP_FLOW, "packet": codes.ECMP_PACKET, "adaptive": codes.ECMP_ADAPTIVE}[sc.routing.ecmp]
+    params[codes.P_BUFFER_POLICY] = codes.BUFFER_DYNAMIC if sc.switch.buffer_policy == "dynamic" else codes.BUFFER_STATIC
+    params[codes.P_BUFFER] = sc.switch.buffer_bytes
+    params[codes.P_ECN] = int(sc.switch.ecn)
+    params[codes.P_ECN_DEQUEUE] = int(sc.switch.ecn_at == "dequeue")
+    params[codes.P_PFC] = int(sc.switch.pfc)
+    params[codes.P_XOFF] = sc.switch.pfc_xoff_bytes
+    params[codes.P_XON] = sc.switch.pfc_xon_bytes
+    params[codes.P_SEED] = sc.run.seed
+    params[codes.P_NACK] = int(sc.host.nack)
+    params[codes.P_RETRIES] = sc.host.retries
     hid = hash_ids(flows)
     channel = flows.channel.astype(np.int64)
-    fwd, rev = k.flow_hashes(sc.run.seed, flows.src, flows.dst, hid, channel)
-    fparams = np.zeros(k.F_SIZE, np.float64)
-    fparams[k.F_DT_ALPHA] = sc.switch.dt_alpha
-    fparams[k.F_PMAX] = pmax
+    fwd, rev = flow_hashes(sc.run.seed, flows.src, flows.dst, hid, channel)
+    fparams = np.zeros(codes.F_SIZE, np.float64)
+    fparams[codes.F_DT_ALPHA] = sc.switch.dt_alpha
+    fparams[codes.F_PMAX] = pmax
     line = fabric.link_rate_bps[fabric.host_uplink[flows.src]].astype(np.float64)
     rai = rhai = np.zeros(len(flows), np.float64)
     if sc.cc.algorithm == "dcqcn":
         d = resolve_cc(sc)
-        params[k.P_CC] = k.CC_PAPER if d.dialect == "paper" else k.CC_HPCC
-        params[k.P_CNP_INTERVAL] = d.cnp_interval_ps
-        params[k.P_ALPHA_TIMER] = d.alpha_timer_ps
-        params[k.P_RATE_TIMER] = d.rate_timer_ps
-        params[k.P_DEC_INTERVAL] = d.rate_decrease_interval_ps
-        params[k.P_BYTE_COUNTER] = d.byte_counter_bytes
-        params[k.P_FAST_RECOVERY] = d.fast_recovery
-        fparams[k.F_G] = d.g
-        fparams[k.F_ALPHA0] = d.initial_alpha
-        fparams[k.F_MIN_RATE] = d.min_rate_bps
+        params[codes.P_CC] = codes.CC_PAPER if d.dialect == "paper" else codes.CC_HPCC
+        params[codes.P_CNP_INTERVAL] = d.cnp_interval_ps
+        params[codes.P_ALPHA_TIMER] = d.alpha_timer_ps
+        params[codes.P_RATE_TIMER] = d.rate_timer_ps
+        params[codes.P_DEC_INTERVAL] = d.rate_decrease_interval_ps
+        params[codes.P_BYTE_COUNTER] = d.byte_counter_bytes
+        params[codes.P_FAST_RECOVERY] = d.fast_recovery
+        fparams[codes.F_G] = d.g
+        fparams[codes.F_ALPHA0] = d.initial_alpha
+        fparams[codes.F_MIN_RATE] = d.min_rate_bps
         rai, rhai = d.steps_for(line)
-    return k.PacketNet(
+    return ps.make_net(
         params=params,
         fparams=fparams,
         link_dst=fabric.link_dst,
@@ -130,7 +136,7 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
     net = build_net(model, flows)
     cap = sc.run.packet_pool
     pool = min(initial_pool(model, len(flows)), cap) if cap else initial_pool(model, len(flows))
-    st = k.new_state(net, flows.pred_count, pool, *_wheel_geometry(model))
+    st = ps.new_state(net, flows.pred_count, pool, *_wheel_geometry(model))
     until = sc.run.until_ps if sc.run.until_ps is not None else T_MAX_PS
 
     sample_ps = sc.output.queue_sample_ps
@@ -146,7 +152,7 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
         st, net, status, pool, slicer, fails = _run_slices(
             model, flows, net, st, pool, until, progress, wall0, queues, rates, sampled_ports,
         )
-        if status in (k.STATUS_POOL_LOW, k.STATUS_POOL_FULL):
+        if status in (codes.STATUS_POOL_LOW, codes.STATUS_POOL_FULL):
             raise SimulationError(
                 f"{sc.source}: run.packet_pool: all {pool:,} packets of the pool are in use; "
                 "set run.packet_pool higher", status,
@@ -175,14 +181,14 @@ def _run_slices(model, flows, net, st, pool, until, progress, wall0, queues, rat
     while status == codes.STATUS_SLICE and slicer.more():
         # failures change links and routes at their times, before the packet events then
         t_end = slicer.next_end(fails.next_change() - 1 if fails and fails.pending() else None)
-        status = k.run_until(net, st, np.int64(t_end))
-        while status == k.STATUS_POOL_LOW and (not cap or pool < cap):
+        status = run_until(net, st, np.int64(t_end))
+        while status == codes.STATUS_POOL_LOW and (not cap or pool < cap):
             pool = min(2 * pool, cap) if cap else 2 * pool
-            st = k.grow_pool(st, pool)
-            status = k.run_until(net, st, np.int64(t_end))
+            st = ps.grow_pool(st, pool)
+            status = run_until(net, st, np.int64(t_end))
         slicer.done()
         if cc_ps and t_end % cc_ps == 0:
-            ids, rc, rt, alpha = k.sample_rates(net, st, np.int64(t_end))
+            ids, rc, rt, alpha = sample_rates(net, st, np.int64(t_end))
             rates.append(np.full(ids.size, t_end // PS_PER_NS, np.int64), ids, rc, rt, alpha)
         if sample_ps and t_end % sample_ps == 0:
             # the peak data queue of every port whose queue was non-empty during the period
@@ -192,10 +198,10 @@ def _run_slices(model, flows, net, st, pool, until, progress, wall0, queues, rat
                 queues.append(np.full(shown.size, t_end // PS_PER_NS, np.int64), shown.astype(np.int32),
                               st.period_max_q[shown])
                 st.period_max_q[busy] = st.dq_bytes[busy]
-        slicer.report(progress, status == codes.STATUS_DONE, st.clock[k.C_T_NOW], st.clock[k.C_DONE],
-                      len(flows), st.clock[k.C_EVENTS])
+        slicer.report(progress, status == codes.STATUS_DONE, st.clock[codes.C_T_NOW], st.clock[codes.C_DONE],
+                      len(flows), st.clock[codes.C_EVENTS])
         if fails and fails.pending() and status in (codes.STATUS_SLICE, codes.STATUS_DONE):
-            unfinished = int(st.clock[k.C_DONE]) < len(flows)
+            unfinished = int(st.clock[codes.C_DONE]) < len(flows)
             due = t_end == fails.next_change() - 1 and status == codes.STATUS_SLICE
             if due or (status == codes.STATUS_DONE and unfinished):
                 t = fails.next_change()
@@ -207,7 +213,7 @@ def _run_slices(model, flows, net, st, pool, until, progress, wall0, queues, rat
 def _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues, rates, spools) -> RawRun:
     """What the run measured, once its last slice has returned."""
     sc = model.scenario
-    done = int(st.clock[k.C_DONE])
+    done = int(st.clock[codes.C_DONE])
     stopped = status == codes.STATUS_SLICE and not slicer.more() and done < len(flows)
     if stopped:
         end_ps = int(until)
@@ -215,12 +221,13 @@ def _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues,
         # the last retransmission timers fire after everything is received: not traffic
         end_ps = int(st.t_finish.max())
     else:
-        end_ps = int(st.clock[k.C_T_NOW])
+        end_ps = int(st.clock[codes.C_T_NOW])
     # close open pause intervals and queue areas at the end time
     pause = st.pause_ps + np.where(st.paused == 1, end_ps - st.pause_since, 0)
     area = st.q_area + st.dq_bytes * (end_ps - st.q_t).astype(np.float64)
     wire = wire_bytes(flows.size_bytes, sc.host.mtu_bytes, sc.host.header_bytes)
     ideal, path_ptr, path_link = _ideal_fct(model, flows)
+    gave_up, unreachable = pf.flow_outcomes(st)
     return RawRun(
         engine="packet",
         t_start_ps=st.t_start.copy(),
@@ -231,19 +238,19 @@ def _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues,
         path_ptr=path_ptr,
         path_link=path_link,
         end_ps=end_ps,
-        events=int(st.clock[k.C_EVENTS]),
+        events=int(st.clock[codes.C_EVENTS]),
         solves=0,
         wall_s=time.perf_counter() - wall0,
         stopped_at_until=bool(stopped),
-        packet_hops=int(st.clock[k.C_HOPS]),
+        packet_hops=int(st.clock[codes.C_HOPS]),
         flow_packets=st.f_packets.copy(),
         flow_retx_bytes=st.f_retx.copy(),
         flow_ecn=st.f_ecn.copy(),
         flow_drops=st.f_drops.copy(),
         flow_received=st.f_rcvd.copy(),
-        flow_in_flight=k.data_in_flight(st, len(flows)),
-        flow_gave_up=st.f_abandon == k.ABANDON_RETRIES,
-        flow_unreachable=(st.f_abandon == k.ABANDON_UNREACHABLE) | (st.f_abandon == k.ABANDON_STOPPED),
+        flow_in_flight=ps.data_in_flight(st, len(flows)),
+        flow_gave_up=gave_up,
+        flow_unreachable=unreachable,
         link_failure_drops=st.l_fail_data.copy(),
         link_tx_bytes=st.tx_bytes.copy(),
         link_max_queue=st.max_q.copy(),
@@ -288,10 +295,10 @@ class _Failures:
         down_now = down_links(self.failures, fabric.n_links, t)
         for fl in self.failures:
             if fl.at_ps == t:
-                status = max(status, k.fail_links(net, st, fl.links.astype(np.int64), np.int64(t)), key=_severity)
-        back = np.flatnonzero((st.busy & k.BUSY_DEAD > 0) & ~down_now)
+                status = max(status, pf.fail_links(net, st, fl.links.astype(np.int64), np.int64(t)), key=_severity)
+        back = np.flatnonzero(pf.dead_links(st) & ~down_now)
         if back.size:
-            status = max(status, k.restore_links(net, st, back.astype(np.int64), np.int64(t)), key=_severity)
+            status = max(status, pf.restore_links(net, st, back.astype(np.int64), np.int64(t)), key=_severity)
         active = (st.t_start >= 0) & (st.t_finish < 0)
         self.log.links_failed(t, self.path_ptr, self.path_link, active)
         new_down = down_links(self.failures, fabric.n_links, t, detected=True)
@@ -309,11 +316,10 @@ class _Failures:
             )
             self.log.rerouted(t, self.path_ptr, self.path_link, path_ptr, path_link, changed, unreachable, active)
             self.path_ptr, self.path_link, self.routing_down = path_ptr, path_link, new_down
-            st.f_abandon[unreachable & (st.f_abandon == k.ABANDON_NONE)] = k.ABANDON_UNREACHABLE
-            stranded = (st.f_abandon == k.ABANDON_UNREACHABLE) | (st.f_abandon == k.ABANDON_STOPPED)
-            again = np.flatnonzero(~unreachable & stranded).astype(np.int64)
+            pf.abandon_unreachable(st, unreachable)
+            again = pf.stranded(st, ~unreachable)
             if again.size:
-                status = max(status, k.revive(net, st, again, np.int64(t)), key=_severity)
+                status = max(status, pf.revive(net, st, again, np.int64(t)), key=_severity)
         return net, status
 
     def finish(self, st, end_ps: int) -> dict:
@@ -344,7 +350,7 @@ def _ideal_fct(model: Model, flows) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     (the path its packets take with ``ecmp = "flow"``), and those paths (CSR)."""
     sc, fabric = model.scenario, model.fabric
     path_ptr, path_link, _ = flow_paths(model, flows)
-    ideal = k.store_and_forward_fct(
+    ideal = store_and_forward_fct(
         path_ptr, path_link, fabric.link_rate_bps, net_pipe_delay(model), flows.size_bytes,
         sc.host.mtu_bytes, sc.host.header_bytes,
     )

@@ -28,3 +28,102 @@ FLOW_READY = 1  # start event pending
 FLOW_ACTIVE = 2  # transmitting at its max-min rate
 FLOW_SENT = 3  # last byte on the wire, not yet received
 FLOW_DONE = 4  # fully received
+
+
+# ---- the packet engine (native/packet.py and its modules; docs/packet-engine.md) ----
+
+STATUS_POOL_FULL = 3  # the packet pool ran out in the middle of an event (a sizing error)
+STATUS_POOL_LOW = 4  # stopped before an event: fewer than POOL_RESERVE free packets; grow the pool
+POOL_RESERVE = 4  # an event allocates at most two packets (e.g. a RESUME and a data packet)
+
+# Event kinds, in the low EV_BITS bits of an event value (value = object << EV_BITS | kind).
+EV_START = 0
+EV_TX_DONE = 1
+EV_ARRIVE = 2
+EV_RTO = 3
+EV_PACE = 4  # a paced flow may send again
+EV_CNP = 5  # paper: the receiver's deferred CNP for a flow falls due
+EV_BITS = 3  # the event value is (object << EV_BITS) | kind
+EV_MASK = 7
+
+# Packet kinds.
+PKT_DATA = 0
+PKT_ACK = 1
+PKT_PAUSE = 2
+PKT_RESUME = 3
+PKT_NACK = 4
+PKT_CNP = 5
+PKT_LOST = 8  # flag on the kind of a packet on a failed link's wire: dropped where the wire ends
+CONTROL_WIRE_BYTES = 64  # ACK, NACK, CNP, PAUSE and RESUME frames: the Ethernet minimum frame
+
+# ECMP modes and buffer policies (PacketNet.params).
+ECMP_FLOW = 0
+ECMP_PACKET = 1
+ECMP_ADAPTIVE = 2
+BUFFER_DYNAMIC = 0
+BUFFER_STATIC = 1
+PACKET_SPRAY_STRIDE = 65536  # channel + stride·(seq + 1) re-hashes every packet
+
+# Slots of PacketNet.params (int64).
+P_N_HOSTS = 0
+P_MTU = 1
+P_HEADER = 2
+P_RTO = 3
+P_ECMP = 4
+P_BUFFER_POLICY = 5
+P_BUFFER = 6
+P_ECN = 7
+P_ECN_DEQUEUE = 8
+P_PFC = 9
+P_XOFF = 10
+P_XON = 11
+P_SEED = 12
+P_NACK = 13
+P_CC = 14  # CC_NONE, CC_PAPER or CC_HPCC (docs/dcqcn.md)
+P_CNP_INTERVAL = 15  # paper: at most one CNP per flow per interval (ps)
+P_ALPHA_TIMER = 16  # ps
+P_RATE_TIMER = 17  # ps
+P_DEC_INTERVAL = 18  # hpcc: period of the rate-decrease check (ps)
+P_BYTE_COUNTER = 19  # paper: bytes per byte-counter expiry; 0 = off
+P_FAST_RECOVERY = 20  # F
+P_RETRIES = 21  # consecutive timeouts of one packet a flow survives (host.retries)
+P_SIZE = 22
+# Slots of PacketNet.fparams (float64).
+F_DT_ALPHA = 0
+F_PMAX = 1
+F_G = 2  # DCQCN alpha gain
+F_ALPHA0 = 3  # initial alpha
+F_MIN_RATE = 4  # bit/s
+F_SIZE = 5
+
+CC_NONE = 0
+CC_PAPER = 1  # Zhu et al. 2015 as in htsim and the DESIGN: CNP packets, cut on each CNP
+CC_HPCC = 2  # Mellanox CX4 as in the HPCC ns-3 code: ECN echo on ACKs, periodic decrease check
+# RP flag bits
+RP_RUNNING = 1  # the first congestion signal has arrived: the timers run
+RP_ALPHA_CNP = 2  # hpcc: a signal arrived in the current alpha period
+RP_DEC_CNP = 4  # hpcc: a signal arrived since the last decrease check
+# busy bits of a port
+BUSY_TX = 1  # a packet is being transmitted (its TX_DONE is pending)
+BUSY_DEAD = 2  # the link is failed: it starts nothing
+# f_abandon states of a flow
+ABANDON_NONE = 0
+ABANDON_UNREACHABLE = 1  # destination unreachable: the timer stops at its next expiry
+ABANDON_STOPPED = 2  # unreachable and its timer has stopped (revive() restarts it)
+ABANDON_RETRIES = 3  # gave up after host.retries consecutive timeouts: over at both ends
+# in_ring states of a flow
+RING_OUT = 0
+RING_IN = 1
+RING_PACED = 2  # waiting for its EV_PACE
+
+# Slots of PacketState.clock (int64).
+C_T_NOW = 0
+C_SEQ = 1
+C_PENDING = 2  # events pending (set when run_until returns)
+C_EVENTS = 3
+C_HOPS = 4
+C_FREE = 5  # head of the packet free list
+C_IN_USE = 6  # packets allocated
+C_DONE = 7  # flows received
+C_GAVE_UP = 8  # flows that gave up (ABANDON_RETRIES)
+C_SIZE = 9

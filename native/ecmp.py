@@ -53,3 +53,16 @@ def flow_hash(seed, src, dst, flow_id, channel):
 def ecmp_salt(h, switch):
     """``ecmp_hash`` from a ``flow_hash`` and the deciding switch."""
     return mix64(h ^ np.uint64(switch))
+
+
+@kernel
+def flow_hashes(seed, src, dst, hash_id, channel):
+    """Per flow, ``flow_hash`` of the data direction and of the ACK direction."""
+    n = src.shape[0]
+    fwd = np.empty(n, np.uint64)
+    rev = np.empty(n, np.uint64)
+    for f in range(n):
+        fwd[f] = flow_hash(seed, src[f], dst[f], hash_id[f], channel[f])
+        rev[f] = flow_hash(seed, dst[f], src[f], hash_id[f], channel[f])
+    return fwd, rev
+

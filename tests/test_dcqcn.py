@@ -8,7 +8,7 @@ import pytest
 
 import fabsim
 from fabsim.build import build_model
-from fabsim.native import packet as k
+from fabsim.native import codes, dcqcn, packet_state
 from fabsim.packetsim import _wheel_geometry, build_net, run_packet_engine
 from fabsim.results import assemble
 from fabsim.traffic import build_flow_table
@@ -38,19 +38,19 @@ def reaction_point(cc):
     model = build_model(sc)
     flows = build_flow_table(sc, model.fabric)
     net = build_net(model, flows)
-    st = k.new_state(net, flows.pred_count, 64, *_wheel_geometry(model))
+    st = packet_state.new_state(net, flows.pred_count, 64, *_wheel_geometry(model))
     st.rp_rc[0] = st.rp_rt[0] = 40e9
-    st.rp_alpha[0] = net.fparams[k.F_ALPHA0]
+    st.rp_alpha[0] = net.fparams[codes.F_ALPHA0]
     return net, st
 
 
 def test_paper_rp_one_cnp_then_fast_recovery_and_alpha_decay():
     net, st = reaction_point({"preset": "paper", "byte_counter": 0})
-    k._rp_signal(net, st, 0, np.int64(0))
+    dcqcn._rp_signal(net, st, 0, np.int64(0))
     assert (st.rp_rc[0], st.rp_rt[0]) == (20e9, 40e9)  # Rt ← Rc; Rc ← Rc(1 − α/2), α = 1
     assert st.rp_alpha[0] == 1.0  # (1 − g)·1 + g
     for j in range(1, 13):
-        k._rp_advance(net, st, 0, np.int64(j * 55 * US))
+        dcqcn._rp_advance(net, st, 0, np.int64(j * 55 * US))
         assert st.rp_rc[0] == pytest.approx(40e9 - 20e9 * 2.0**-j, rel=1e-12), j
         assert st.rp_alpha[0] == pytest.approx((1 - G) ** j, rel=1e-12), j
     # past F = 5 timer stages without the byte counter: additive steps, capped at line rate
@@ -59,18 +59,18 @@ def test_paper_rp_one_cnp_then_fast_recovery_and_alpha_decay():
 
 def test_paper_rp_timer_expiry_at_a_signal_time_comes_first():
     net, st = reaction_point({"preset": "paper", "byte_counter": 0})
-    k._rp_signal(net, st, 0, np.int64(0))
-    k._rp_signal(net, st, 0, np.int64(55 * US))  # the timer at 55 µs recovers to 30, then the cut
+    dcqcn._rp_signal(net, st, 0, np.int64(0))
+    dcqcn._rp_signal(net, st, 0, np.int64(55 * US))  # the timer at 55 µs recovers to 30, then the cut
     assert st.rp_rt[0] == 30e9 and st.rp_rc[0] == pytest.approx(30e9 * (1 - (1 - G) / 2))
 
 
 def test_paper_rp_byte_counter_and_hyper_increase():
     net, st = reaction_point({"preset": "paper", "byte_counter": "100KB", "rhai": "1Gbps", "rai": "0.1Gbps"})
-    k._rp_signal(net, st, 0, np.int64(0))
+    dcqcn._rp_signal(net, st, 0, np.int64(0))
     st.rp_rt[0] = 10e9  # a target well below line rate, to see the steps
     for j in range(1, 7):  # six timer periods and six byte-counter expiries, interleaved
-        k._rp_advance(net, st, 0, np.int64(j * 55 * US))
-        k._rp_on_send(net, st, 0, np.int64(j * 55 * US + 1), 100_000)
+        dcqcn._rp_advance(net, st, 0, np.int64(j * 55 * US))
+        dcqcn._rp_on_send(net, st, 0, np.int64(j * 55 * US + 1), 100_000)
     # stages (T, BC): up to (5, 5) fast recovery, (6, 5) additive, (6, 6) hyper with i = 1
     assert (st.rp_stage_t[0], st.rp_stage_bc[0]) == (6, 6)
     assert st.rp_rt[0] == pytest.approx(10e9 + 0.1e9 + 1e9)
@@ -79,20 +79,20 @@ def test_paper_rp_byte_counter_and_hyper_increase():
 def test_hpcc_rp_cuts_on_the_periodic_check_with_its_own_alpha():
     net, st = reaction_point({"preset": "hpcc"})
     t0 = 3 * US
-    k._rp_signal(net, st, 0, np.int64(t0))  # first echo: α = 1, timers start, no cut yet
+    dcqcn._rp_signal(net, st, 0, np.int64(t0))  # first echo: α = 1, timers start, no cut yet
     assert st.rp_rc[0] == 40e9
-    k._rp_advance(net, st, 0, np.int64(t0 + 4 * US))
+    dcqcn._rp_advance(net, st, 0, np.int64(t0 + 4 * US))
     assert st.rp_rc[0] == 40e9  # the first check is 1 ns later
-    k._rp_advance(net, st, 0, np.int64(t0 + 4 * US + 1000))
+    dcqcn._rp_advance(net, st, 0, np.int64(t0 + 4 * US + 1000))
     alpha = (1 - G) ** 4  # four quiet alpha periods of 1 µs
     assert st.rp_rc[0] == pytest.approx(40e9 * (1 - alpha / 2), rel=1e-12)
     assert st.rp_rt[0] == 40e9  # no increase since the last cut: Rt is not clamped
     rc = st.rp_rc[0]
     # F = 1: one fast recovery after RP_TIMER = 300 µs, then one additive step (R_AI scaled)
-    k._rp_advance(net, st, 0, np.int64(t0 + 304 * US + 1000))
+    dcqcn._rp_advance(net, st, 0, np.int64(t0 + 304 * US + 1000))
     assert st.rp_rc[0] == pytest.approx(rc / 2 + 20e9, rel=1e-12)
     rc = st.rp_rc[0]
-    k._rp_advance(net, st, 0, np.int64(t0 + 604 * US + 1000))
+    dcqcn._rp_advance(net, st, 0, np.int64(t0 + 604 * US + 1000))
     assert st.rp_rt[0] == 40e9  # 40 G + 8 Mb/s capped at line rate
     assert st.rp_rc[0] == pytest.approx(rc / 2 + 20e9, rel=1e-12)
 

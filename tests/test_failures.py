@@ -514,7 +514,7 @@ def test_packet_engine_never_transmits_on_a_down_link_after_detection(pick, at_u
 
 def test_a_failed_port_forgets_its_pfc_state_and_drops_its_queue():
     """fail_links on a port that is paused, has sent a PAUSE upstream and holds queued packets."""
-    from fabsim.native import packet as k
+    from fabsim.native import codes, packet_failures, packet_state, queues
     from fabsim.packetsim import _wheel_geometry, build_net
 
     sc = fabsim.load_scenario({
@@ -526,22 +526,22 @@ def test_a_failed_port_forgets_its_pfc_state_and_drops_its_queue():
     model = build_model(sc)
     flows = build_flow_table(sc, model.fabric)
     net = build_net(model, flows)
-    st = k.new_state(net, flows.pred_count, 256, *_wheel_geometry(model))
+    st = packet_state.new_state(net, flows.pred_count, 256, *_wheel_geometry(model))
     f = model.fabric
     link = f.link_between(f.node_id("leaf0"), f.node_id("spine0"))
     st.paused[link], st.pause_since[link], st.pause_sent[link] = 1, 1_000, 1
     # two data packets queued at the port (the first one on the wire), as the switch enqueues them
     for seq in range(2):
-        p = k._alloc(st, 0, k.PKT_DATA, seq, 4144)
+        p = packet_state._alloc(st, 0, codes.PKT_DATA, seq, 4144)
         st.pkt_in_link[p] = int(f.host_uplink[0])
-        k._push_data(st, link, p, np.int64(0))
+        queues._push_data(st, link, p, np.int64(0))
         st.used[f.node_id("leaf0")] += 4144
         st.ingress[int(f.host_uplink[0])] += 4144
-    st.busy[link] = k.BUSY_TX
+    st.busy[link] = codes.BUSY_TX
     st.tx_prio[link] = 1
-    assert k.fail_links(net, st, np.array([link], np.int64), np.int64(5_000)) == k.STATUS_SLICE
+    assert packet_failures.fail_links(net, st, np.array([link], np.int64), np.int64(5_000)) == codes.STATUS_SLICE
     assert st.paused[link] == 0 and st.pause_ps[link] == 4_000 and st.pause_sent[link] == 0
-    assert st.busy[link] == k.BUSY_TX | k.BUSY_DEAD
+    assert st.busy[link] == codes.BUSY_TX | codes.BUSY_DEAD
     # the queued packet is gone with its buffer bytes; the one on the wire is lost at its TX_DONE
     assert st.dq_head[link] == st.dq_tail[link] >= 0 and st.dq_bytes[link] == 4144
     assert st.used[f.node_id("leaf0")] == 4144 and st.l_fail_pkts[link] == 1 and st.f_fail[0] == 1

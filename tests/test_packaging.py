@@ -25,6 +25,9 @@ def test_kernel_lint_passes_and_catches_violations(tmp_path):
     out = subprocess.run([*lint, str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 1
     assert "bare numba decorator" in out.stdout and "fastmath" in out.stdout
+    (tmp_path / "native" / "bad.py").write_text("from ..units import parse_time\nfrom . import jit\n")
+    out = subprocess.run([*lint, str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 1 and out.stdout.count("parent-relative import") == 1, out.stdout
 
 
 def test_wheel_installs_and_imports_the_engine(tmp_path):

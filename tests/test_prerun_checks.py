@@ -255,7 +255,7 @@ def test_ingress_bound_of_each_buffer_policy(tmp_path):
 @pytest.mark.parametrize("alpha", [0.0625, 0.5, 1.0, 4.0])
 @pytest.mark.parametrize("ports", [2, 4, 8])
 def test_dynamic_ingress_bound_holds_against_random_admissions_and_departures(alpha, ports):
-    """The admission rule of the packet kernel (native/packet.py; docs/packet-engine.md,
+    """The admission rule of the packet kernel (native/queues.py; docs/packet-engine.md,
     "Admission") with one ingress feeding every port, which are served at random or not at all
     (paused): the bytes held never reach the bound the warning uses, and filling the ports one
     after the other comes close to it."""

@@ -1,0 +1,344 @@
+"""The packet engine's state: the static inputs (``PacketNet``), everything the kernel mutates
+(``PacketState``), their construction, and the allocators every handler uses — the event set
+(``_schedule``) and the packet pool (``_alloc``, ``_free``).
+
+``make_net`` is the boundary between the Python driver and the kernel: it checks every field's
+dtype and shape, because one array of another dtype would make Numba compile a second copy of
+the kernel (minutes) instead of failing.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .codes import (
+    C_FREE, C_IN_USE, F_SIZE, P_SIZE, C_SEQ, C_SIZE, EV_BITS, EV_START, PKT_DATA, PKT_LOST, P_N_HOSTS, P_SEED,
+)
+from .jit import hot, kernel
+from .wheel import T_NEVER, Wheel, new_wheel, wheel_push
+
+
+class PacketNet(NamedTuple):
+    """Static inputs: fabric, routing tables, per-port thresholds, flows and their DAG."""
+
+    params: np.ndarray  # int64[P_SIZE]
+    fparams: np.ndarray  # float64
+    link_dst: np.ndarray  # int32[L]
+    link_src: np.ndarray  # int32[L]
+    link_rev: np.ndarray  # int32[L]
+    link_rate_bps: np.ndarray  # int64[L]
+    pipe_delay_ps: np.ndarray  # int64[L] propagation (+ switch latency into a switch)
+    port_limit: np.ndarray  # int64[L] static buffer share of the port (buffer / ports)
+    kmin: np.ndarray  # int64[L] ECN thresholds per port
+    kmax: np.ndarray  # int64[L]
+    host_uplink: np.ndarray  # int32[H]
+    host_downlink: np.ndarray  # int32[H]
+    host_edge: np.ndarray  # int32[H]
+    link_up: np.ndarray  # bool[L]
+    dist: np.ndarray  # int8[S, E]
+    group: np.ndarray  # int32[S, E]
+    group_ptr: np.ndarray
+    group_port: np.ndarray
+    base_group: np.ndarray
+    base_ptr: np.ndarray
+    base_port: np.ndarray
+    f_src: np.ndarray  # int32[F]
+    f_dst: np.ndarray  # int32[F]
+    f_size: np.ndarray  # int64[F] payload bytes
+    f_npkts: np.ndarray  # int32[F]
+    f_hash: np.ndarray  # int64[F] ECMP hash id
+    f_hash_fwd: np.ndarray  # uint64[F] flow_hash of the data direction (ecmp = flow)
+    f_hash_rev: np.ndarray  # uint64[F] flow_hash of the ACK direction
+    f_channel: np.ndarray  # int64[F]
+    f_start: np.ndarray  # int64[F]
+    f_gap: np.ndarray  # int64[F]
+    succ_ptr: np.ndarray  # int64[F+1]
+    succ: np.ndarray  # int32[E]
+    f_rai: np.ndarray  # float64[F] DCQCN additive-increase step (bit/s)
+    f_rhai: np.ndarray  # float64[F] hyper-increase step (bit/s)
+
+class PacketState(NamedTuple):
+    """Everything the kernel mutates."""
+
+    clock: np.ndarray  # int64[C_SIZE]
+    rng: np.ndarray  # uint64[1] splitmix64 state of the ECN draws
+    ev: Wheel  # the event set, ordered (t_ps, seq)
+    # packet pool
+    pkt_flow: np.ndarray  # int32
+    pkt_kind: np.ndarray  # int8
+    pkt_seq: np.ndarray  # int32 (data: sequence number; ACK: cumulative ack)
+    pkt_wire: np.ndarray  # int32 wire bytes
+    pkt_next: np.ndarray  # int32 next packet in its queue, pipe or the free list
+    pkt_in_link: np.ndarray  # int32 link it arrived on at the switch holding it
+    pkt_t_arr: np.ndarray  # int64 arrival time at the end of its pipe
+    pkt_ecn: np.ndarray  # int8
+    # ports
+    cq_head: np.ndarray  # int32[L] control queue
+    cq_tail: np.ndarray
+    dq_head: np.ndarray  # int32[L] data queue
+    dq_tail: np.ndarray
+    dq_bytes: np.ndarray  # int64[L]
+    busy: np.ndarray  # int8[L] BUSY_TX: transmitting; BUSY_DEAD: the link is failed
+    tx_prio: np.ndarray  # int8[L] 0 control, 1 data: the queue whose head is on the wire
+    paused: np.ndarray  # int8[L]
+    pause_since: np.ndarray  # int64[L]
+    pipe_head: np.ndarray  # int32[L]
+    pipe_tail: np.ndarray  # int32[L]
+    tx_bytes: np.ndarray  # int64[L]
+    max_q: np.ndarray  # int64[L]
+    q_area: np.ndarray  # float64[L] ∫ dq_bytes dt (byte·ps)
+    q_t: np.ndarray  # int64[L] time of the last dq_bytes change
+    period_max_q: np.ndarray  # int64[L] data-queue maximum since the driver last reset it
+    l_drops: np.ndarray  # int64[L]
+    l_ecn: np.ndarray  # int64[L]
+    pause_ps: np.ndarray  # int64[L]
+    l_fail_pkts: np.ndarray  # int64[L] packets lost on the wire or in the queue when it failed
+    l_fail_bytes: np.ndarray  # int64[L]
+    l_bh_pkts: np.ndarray  # int64[L] packets routed onto it while failed (black-holed)
+    l_bh_bytes: np.ndarray  # int64[L]
+    l_fail_data: np.ndarray  # int64[L] data packets lost at this port to a failure (on its wire or
+    # in its queue, black-holed onto it, or, arriving over it, finding no route)
+    # switches and PFC
+    used: np.ndarray  # int64[nodes] bytes buffered at each switch
+    ingress: np.ndarray  # int64[L] data bytes buffered downstream of each link
+    pause_sent: np.ndarray  # int8[L] a PAUSE is outstanding for this ingress link
+    # hosts
+    ring_head: np.ndarray  # int32[H] send ring (FIFO of flows)
+    ring_tail: np.ndarray
+    ring_next: np.ndarray  # int32[F]
+    in_ring: np.ndarray  # int8[F] RING_OUT, RING_IN or RING_PACED
+    # flows
+    pred_left: np.ndarray  # int32[F]
+    t_start: np.ndarray  # int64[F]
+    t_finish: np.ndarray  # int64[F]
+    t_progress: np.ndarray  # int64[F]
+    snd_nxt: np.ndarray  # int32[F]
+    snd_una: np.ndarray  # int32[F]
+    rcv_nxt: np.ndarray  # int32[F]
+    max_sent: np.ndarray  # int32[F] highest sequence number sent + 1
+    nack_for: np.ndarray  # int32[F] rcv_nxt of the last NACK sent (one NACK per gap)
+    f_packets: np.ndarray  # int64[F]
+    f_retx: np.ndarray  # int64[F]
+    f_ecn: np.ndarray  # int64[F]
+    f_drops: np.ndarray  # int64[F]
+    f_rcvd: np.ndarray  # int64[F] data packets that reached the destination (in order or not)
+    # DCQCN reaction point (sender) and notification point (receiver) per flow
+    rp_rc: np.ndarray  # float64[F] current rate Rc (bit/s)
+    rp_rt: np.ndarray  # float64[F] target rate Rt
+    rp_alpha: np.ndarray  # float64[F]
+    rp_t_alpha: np.ndarray  # int64[F] next alpha-timer expiry (T_NEVER: not running)
+    rp_t_dec: np.ndarray  # int64[F] hpcc: next decrease check
+    rp_t_inc: np.ndarray  # int64[F] next rate-increase timer expiry
+    rp_next: np.ndarray  # int64[F] earliest time the flow may send its next packet (pacing)
+    rp_stage_t: np.ndarray  # int32[F] timer stage counter T
+    rp_stage_bc: np.ndarray  # int32[F] byte-counter stage counter BC
+    rp_bytes: np.ndarray  # int64[F] bytes sent since the last byte-counter expiry or cut
+    rp_flags: np.ndarray  # int8[F] RP_* bits
+    np_last_cnp: np.ndarray  # int64[F] time of the last CNP the receiver sent (−1: none)
+    np_pending: np.ndarray  # int8[F] a mark arrived since then: an EV_CNP is pending
+    f_cnp: np.ndarray  # int64[F] congestion signals the sender received (CNPs or echoes)
+    f_fail: np.ndarray  # int64[F] data packets lost to failures
+    f_abandon: np.ndarray  # int8[F] ABANDON_* state
+    f_timeouts: np.ndarray  # int32[F] consecutive timeouts of the flow's oldest unacknowledged packet
+
+
+#: dtype and shape of every PacketNet field: "L" links, "H" hosts, "F" flows, "F+1", "S" switches,
+#: "E" edge switches, "G+1" next-hop groups + 1, "C" candidate ports, "D" dependency edges, or a
+#: fixed length.
+NET_FIELDS: dict[str, tuple[str, tuple]] = {
+    "params": ("int64", (P_SIZE,)), "fparams": ("float64", (F_SIZE,)),
+    "link_dst": ("int32", ("L",)), "link_src": ("int32", ("L",)), "link_rev": ("int32", ("L",)),
+    "link_rate_bps": ("int64", ("L",)), "pipe_delay_ps": ("int64", ("L",)), "port_limit": ("int64", ("L",)),
+    "kmin": ("int64", ("L",)), "kmax": ("int64", ("L",)),
+    "host_uplink": ("int32", ("H",)), "host_downlink": ("int32", ("H",)), "host_edge": ("int32", ("H",)),
+    "link_up": ("bool", ("L",)), "dist": ("int8", ("S", "E")), "group": ("int32", ("S", "E")),
+    "group_ptr": ("int64", ("G+1",)), "group_port": ("int32", ("C",)),
+    "base_group": ("int32", ("S", "E")), "base_ptr": ("int64", ("G0+1",)), "base_port": ("int32", ("C0",)),
+    "f_src": ("int32", ("F",)), "f_dst": ("int32", ("F",)), "f_size": ("int64", ("F",)),
+    "f_npkts": ("int32", ("F",)), "f_hash": ("int64", ("F",)), "f_hash_fwd": ("uint64", ("F",)),
+    "f_hash_rev": ("uint64", ("F",)), "f_channel": ("int64", ("F",)), "f_start": ("int64", ("F",)),
+    "f_gap": ("int64", ("F",)), "succ_ptr": ("int64", ("F+1",)), "succ": ("int32", ("D",)),
+    "f_rai": ("float64", ("F",)), "f_rhai": ("float64", ("F",)),
+}
+
+
+def make_net(**fields: np.ndarray) -> PacketNet:
+    """A ``PacketNet`` from its fields, each checked against ``NET_FIELDS``: a missing or unknown
+    field, a non-array, a wrong dtype or a wrong shape raises ``TypeError``/``ValueError`` naming
+    the field (a wrong dtype would otherwise compile a second copy of the kernel)."""
+    missing = [name for name in PacketNet._fields if name not in fields]
+    unknown = [name for name in fields if name not in PacketNet._fields]
+    if missing or unknown:
+        raise TypeError(f"make_net: missing fields {missing}, unknown fields {unknown}")
+    sizes: dict[str, int] = {}
+    for name in PacketNet._fields:
+        array = fields[name]
+        dtype, shape = NET_FIELDS[name]
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"make_net: {name} must be a NumPy array, got {type(array).__name__}")
+        if array.dtype != np.dtype(dtype):
+            raise TypeError(f"make_net: {name} must be {dtype}, got {array.dtype}")
+        if array.ndim != len(shape):
+            raise ValueError(f"make_net: {name} must have {len(shape)} dimension(s), got shape {array.shape}")
+        for axis, (want, got) in enumerate(zip(shape, array.shape)):
+            if isinstance(want, int):
+                if got != want:
+                    raise ValueError(f"make_net: {name} must have length {want}, got {got}")
+                continue
+            if sizes.setdefault(want, got) != got:
+                raise ValueError(
+                    f"make_net: {name} has {got} entries on axis {axis} where the other fields have "
+                    f"{want} = {sizes[want]}"
+                )
+    if "F+1" in sizes and sizes["F+1"] != sizes.get("F", sizes["F+1"] - 1) + 1:
+        raise ValueError(f"make_net: succ_ptr must have {sizes['F'] + 1} entries (flows + 1), got {sizes['F+1']}")
+    return PacketNet(**fields)
+
+
+def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_buckets: int) -> PacketState:
+    """Fresh state; flows without predecessors get their START events in flow-id order.
+
+    ``shift`` and ``n_buckets`` shape the calendar wheel (``native.wheel.wheel_geometry``).
+    """
+    n_links = net.link_dst.shape[0]
+    n_flows = net.f_src.shape[0]
+    n_hosts = int(net.params[P_N_HOSTS])
+    n_nodes = int(max(net.link_src.max(initial=0), net.link_dst.max(initial=0))) + 1
+    # at most one pending TX_DONE and ARRIVE per link; per flow one START or RTO, one PACE and
+    # one CNP
+    ev = new_wheel(2 * n_links + 4 * n_flows + 16, shift, n_buckets)
+    pkt_next = np.arange(1, pool + 1, dtype=np.int32)
+    pkt_next[-1] = -1
+
+    def links(value, dtype):
+        return np.full(n_links, value, dtype)
+
+    def flows(value, dtype):
+        return np.full(n_flows, value, dtype)
+
+    st = PacketState(
+        clock=np.zeros(C_SIZE, np.int64),
+        rng=np.array([net.params[P_SEED]], np.uint64),
+        ev=ev,
+        pkt_flow=np.zeros(pool, np.int32), pkt_kind=np.zeros(pool, np.int8),
+        pkt_seq=np.zeros(pool, np.int32), pkt_wire=np.zeros(pool, np.int32),
+        pkt_next=pkt_next, pkt_in_link=np.full(pool, -1, np.int32),
+        pkt_t_arr=np.zeros(pool, np.int64), pkt_ecn=np.zeros(pool, np.int8),
+        cq_head=links(-1, np.int32), cq_tail=links(-1, np.int32),
+        dq_head=links(-1, np.int32), dq_tail=links(-1, np.int32),
+        dq_bytes=links(0, np.int64), busy=links(0, np.int8), tx_prio=links(0, np.int8),
+        paused=links(0, np.int8), pause_since=links(0, np.int64),
+        pipe_head=links(-1, np.int32), pipe_tail=links(-1, np.int32),
+        tx_bytes=links(0, np.int64), max_q=links(0, np.int64), q_area=links(0.0, np.float64),
+        q_t=links(0, np.int64), period_max_q=links(0, np.int64), l_drops=links(0, np.int64), l_ecn=links(0, np.int64),
+        pause_ps=links(0, np.int64),
+        l_fail_pkts=links(0, np.int64), l_fail_bytes=links(0, np.int64),
+        l_bh_pkts=links(0, np.int64), l_bh_bytes=links(0, np.int64), l_fail_data=links(0, np.int64),
+        used=np.zeros(n_nodes, np.int64), ingress=links(0, np.int64), pause_sent=links(0, np.int8),
+        ring_head=np.full(n_hosts, -1, np.int32), ring_tail=np.full(n_hosts, -1, np.int32),
+        ring_next=flows(-1, np.int32), in_ring=flows(0, np.int8),
+        pred_left=pred_count.astype(np.int32).copy(),
+        t_start=flows(-1, np.int64), t_finish=flows(-1, np.int64), t_progress=flows(0, np.int64),
+        snd_nxt=flows(0, np.int32), snd_una=flows(0, np.int32), rcv_nxt=flows(0, np.int32),
+        max_sent=flows(0, np.int32), nack_for=flows(-1, np.int32),
+        f_packets=flows(0, np.int64), f_retx=flows(0, np.int64),
+        f_ecn=flows(0, np.int64), f_drops=flows(0, np.int64), f_rcvd=flows(0, np.int64),
+        rp_rc=flows(0.0, np.float64), rp_rt=flows(0.0, np.float64), rp_alpha=flows(0.0, np.float64),
+        rp_t_alpha=flows(T_NEVER, np.int64), rp_t_dec=flows(T_NEVER, np.int64),
+        rp_t_inc=flows(T_NEVER, np.int64), rp_next=flows(0, np.int64),
+        rp_stage_t=flows(0, np.int32), rp_stage_bc=flows(0, np.int32), rp_bytes=flows(0, np.int64),
+        rp_flags=flows(0, np.int8), np_last_cnp=flows(-1, np.int64), np_pending=flows(0, np.int8),
+        f_cnp=flows(0, np.int64), f_fail=flows(0, np.int64), f_abandon=flows(0, np.int8),
+        f_timeouts=flows(0, np.int32),
+    )
+    st.clock[C_FREE] = 0 if pool > 0 else -1
+    _seed_starts(net, st)
+    return st
+
+def grow_pool(st: PacketState, pool: int) -> PacketState:
+    """The same state with a packet pool of ``pool`` packets (≥ the current one).
+
+    Packets keep their indices; the new ones are chained in front of the free list.
+    """
+    old = st.pkt_next.shape[0]
+    if pool <= old:
+        return st
+
+    def grown(a, fill):
+        b = np.full(pool, fill, a.dtype)
+        b[:old] = a
+        return b
+
+    pkt_next = grown(st.pkt_next, -1)
+    pkt_next[old:-1] = np.arange(old + 1, pool, dtype=np.int32)
+    pkt_next[-1] = st.clock[C_FREE]
+    st.clock[C_FREE] = old
+    return st._replace(
+        pkt_flow=grown(st.pkt_flow, 0), pkt_kind=grown(st.pkt_kind, 0), pkt_seq=grown(st.pkt_seq, 0),
+        pkt_wire=grown(st.pkt_wire, 0), pkt_next=pkt_next, pkt_in_link=grown(st.pkt_in_link, -1),
+        pkt_t_arr=grown(st.pkt_t_arr, 0), pkt_ecn=grown(st.pkt_ecn, 0),
+    )
+
+@kernel
+def _seed_starts(net, st):
+    for f in range(net.f_src.shape[0]):
+        if st.pred_left[f] == 0:
+            _schedule(st, net.f_start[f], (np.int64(f) << EV_BITS) | EV_START)
+
+
+# ---- allocators ------------------------------------------------------------------------------------
+
+@hot(inline="always")
+def _schedule(st, t, value):
+    """Schedule an event; False if the event set is full."""
+    clk = st.clock
+    if not wheel_push(st.ev, t, clk[C_SEQ], value):
+        return False
+    clk[C_SEQ] += 1
+    return True
+
+@hot(inline="always")
+def _alloc(st, flow, kind, seq, wire):
+    """A packet from the pool (−1 if it is exhausted)."""
+    clk = st.clock
+    p = clk[C_FREE]
+    if p < 0:
+        return -1
+    clk[C_FREE] = st.pkt_next[p]
+    clk[C_IN_USE] += 1
+    st.pkt_flow[p] = flow
+    st.pkt_kind[p] = kind
+    st.pkt_seq[p] = seq
+    st.pkt_wire[p] = wire
+    st.pkt_next[p] = -1
+    st.pkt_in_link[p] = -1
+    st.pkt_ecn[p] = 0
+    return p
+
+@hot(inline="always")
+def _free(st, p):
+    clk = st.clock
+    st.pkt_next[p] = clk[C_FREE]
+    clk[C_FREE] = p
+    clk[C_IN_USE] -= 1
+
+
+# ---- what the driver reads of the state -----------------------------------------------------------
+
+@kernel
+def data_in_flight(st, n_flows):
+    """Per flow, data packets still in the fabric (queued, on a wire, or being transmitted):
+    every allocated packet of the pool that is not on the free list."""
+    pool = st.pkt_next.shape[0]
+    free = np.zeros(pool, np.bool_)
+    p = st.clock[C_FREE]
+    while p >= 0:
+        free[p] = True
+        p = st.pkt_next[p]
+    out = np.zeros(n_flows, np.int64)
+    for p in range(pool):
+        if not free[p] and (st.pkt_kind[p] & ~PKT_LOST) == PKT_DATA:
+            out[st.pkt_flow[p]] += 1
+    return out

@@ -1,0 +1,226 @@
+"""Ports and their queues (docs/packet-engine.md): serialisation, the two FIFOs of a port, the
+hosts' send rings, buffer admission, the ECN marking rule (DCQCN's congestion point), PFC pause
+and resume, and egress service (``_try_start``: a port looks for its next packet).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .codes import (
+    BUFFER_DYNAMIC, BUSY_TX, CC_NONE, CONTROL_WIRE_BYTES, EV_BITS, EV_PACE, EV_TX_DONE, F_DT_ALPHA,
+    F_PMAX, PKT_DATA, PKT_PAUSE, PKT_RESUME, P_BUFFER, P_BUFFER_POLICY, P_CC, P_HEADER, P_MTU,
+    P_N_HOSTS, P_PFC, P_XOFF, P_XON, RING_OUT, RING_PACED, STATUS_HEAP_FULL, STATUS_POOL_FULL,
+    STATUS_SLICE,
+)
+from .dcqcn import _rp_on_send
+from .ecmp import mix64
+from .jit import hot
+from .packet_state import _alloc, _schedule
+
+_PS_PER_S = 10**12
+_U64_TO_UNIT = 1.0 / 18446744073709551616.0
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@hot(inline="always")
+def _ser_ps(wire, rate_bps):
+    """Serialisation time ⌈8·w·10¹²/R⌉ ps."""
+    return (np.int64(wire) * 8 * _PS_PER_S + rate_bps - 1) // rate_bps
+
+@hot(inline="always")
+def _q_change(st, link, t, delta):
+    """Data-queue bytes of ``link`` change by ``delta`` at ``t`` (time-weighted mean, max)."""
+    st.q_area[link] += st.dq_bytes[link] * np.float64(t - st.q_t[link])
+    st.q_t[link] = t
+    st.dq_bytes[link] += delta
+    if st.dq_bytes[link] > st.max_q[link]:
+        st.max_q[link] = st.dq_bytes[link]
+    if st.dq_bytes[link] > st.period_max_q[link]:
+        st.period_max_q[link] = st.dq_bytes[link]
+
+@hot(inline="always")
+def _push_control(st, link, p):
+    if st.cq_tail[link] >= 0:
+        st.pkt_next[st.cq_tail[link]] = p
+    else:
+        st.cq_head[link] = p
+    st.cq_tail[link] = p
+
+@hot(inline="always")
+def _push_data(st, link, p, t):
+    if st.dq_tail[link] >= 0:
+        st.pkt_next[st.dq_tail[link]] = p
+    else:
+        st.dq_head[link] = p
+    st.dq_tail[link] = p
+    _q_change(st, link, t, np.int64(st.pkt_wire[p]))
+
+@hot(inline="always")
+def _ring_push(st, host, f):
+    st.ring_next[f] = -1
+    if st.ring_tail[host] >= 0:
+        st.ring_next[st.ring_tail[host]] = f
+    else:
+        st.ring_head[host] = f
+    st.ring_tail[host] = f
+    st.in_ring[f] = 1
+
+
+
+# ---- admission and ECN --------------------------------------------------------------------------
+
+@hot(inline="always")
+def _admit(net, st, node, egress, w):
+    """Buffer admission of a data packet of ``w`` bytes at switch ``node`` for port ``egress``:
+    ``dynamic``, the port's data queue below ``dt_alpha`` × the free shared buffer and the packet
+    fits; ``static``, it fits the port's share."""
+    q = st.dq_bytes[egress]
+    if net.params[P_BUFFER_POLICY] == BUFFER_DYNAMIC:
+        free = net.params[P_BUFFER] - st.used[node]
+        return np.float64(q) < net.fparams[F_DT_ALPHA] * np.float64(free) and st.used[node] + w <= net.params[P_BUFFER]
+    return q + w <= net.port_limit[egress]
+
+
+@hot(inline="always")
+def _draw(st):
+    """Next uniform number in [0, 1) of the run's splitmix64 stream."""
+    st.rng[0] = st.rng[0] + _GOLDEN
+    return np.float64(mix64(st.rng[0] - _GOLDEN)) * _U64_TO_UNIT
+
+@hot(inline="always")
+def _ecn_mark(net, st, link, q):
+    """DCQCN's congestion point: whether a data packet seeing ``q`` queued bytes is marked."""
+    kmin = net.kmin[link]
+    kmax = net.kmax[link]
+    if q <= kmin:
+        return False
+    if q > kmax:
+        return True
+    p = net.fparams[F_PMAX] * np.float64(q - kmin) / np.float64(kmax - kmin)
+    return _draw(st) < p
+
+@hot(inline="always")
+def _mark(st, link, p):
+    if not st.pkt_ecn[p]:
+        st.pkt_ecn[p] = 1
+        st.l_ecn[link] += 1
+        st.f_ecn[st.pkt_flow[p]] += 1
+
+
+
+# ---- PFC ----------------------------------------------------------------------------------------
+
+@hot(inline="always")
+def _pfc_on_enqueue(net, st, inl, t):
+    """A data packet that arrived over ``inl`` was buffered: above ``pfc_xoff`` bytes from that
+    ingress, with no PAUSE outstanding for it, the switch PAUSEs the sender of ``inl``."""
+    if net.params[P_PFC] and st.ingress[inl] > net.params[P_XOFF] and not st.pause_sent[inl]:
+        st.pause_sent[inl] = 1
+        return _send_control(net, st, net.link_rev[inl], PKT_PAUSE, 0, 0, t)
+    return STATUS_SLICE
+
+
+@hot(inline="always")
+def _leave_ingress(net, st, inl, w, t):
+    """A data packet of ``w`` bytes that arrived over ``inl`` leaves its switch's buffer: the
+    ingress counter falls, and below XON the RESUME for an outstanding PAUSE goes out."""
+    st.ingress[inl] -= w
+    if st.pause_sent[inl] and st.ingress[inl] < net.params[P_XON]:
+        st.pause_sent[inl] = 0
+        return _send_control(net, st, net.link_rev[inl], PKT_RESUME, 0, 0, t)
+    return STATUS_SLICE
+
+
+
+@hot(inline="always")
+def _pfc_frame(net, st, port, kind, t):
+    """A PAUSE or RESUME arrives for ``port`` (the port that sends into the node that emitted
+    it): its data priority stops, or starts again and the port looks for work."""
+    if kind == PKT_PAUSE:
+        if not st.paused[port]:
+            st.paused[port] = 1
+            st.pause_since[port] = t
+        return STATUS_SLICE
+    if st.paused[port]:
+        st.paused[port] = 0
+        st.pause_ps[port] += t - st.pause_since[port]
+    return _try_start(net, st, port, t)
+
+
+# ---- egress service -----------------------------------------------------------------------------
+
+@hot(inline="always")
+def _make_eligible(net, st, f, host, t):
+    """Flow ``f`` has packets to send: it joins its host's send ring, or, if its pacing forbids
+    sending before ``rp_next``, waits for an EV_PACE then. False if the event set is full."""
+    if st.in_ring[f] != RING_OUT:
+        return True
+    if st.rp_next[f] > t:
+        st.in_ring[f] = RING_PACED
+        return _schedule(st, st.rp_next[f], (np.int64(f) << EV_BITS) | EV_PACE)
+    _ring_push(st, host, f)
+    return True
+
+@hot(inline="always")
+def _try_start(net, st, link, t):
+    """A port looks for work (docs/packet-engine.md, "try_start"). Returns a status code."""
+    if st.busy[link]:  # transmitting, or failed
+        return STATUS_SLICE
+    p = st.cq_head[link]
+    prio = 0
+    if p < 0 and not st.paused[link]:
+        prio = 1
+        p = st.dq_head[link]
+        host = net.link_src[link]
+        if p < 0 and host < net.params[P_N_HOSTS]:
+            # pull one packet from the flow at the front of the send ring; a flow whose every
+            # packet an ACK has covered meanwhile just leaves the ring
+            f = st.ring_head[host]
+            while f >= 0:
+                st.ring_head[host] = st.ring_next[f]
+                if st.ring_head[host] < 0:
+                    st.ring_tail[host] = -1
+                st.in_ring[f] = 0
+                if st.snd_nxt[f] < net.f_npkts[f]:
+                    break
+                f = st.ring_head[host]
+            if f >= 0:
+                seq = st.snd_nxt[f]
+                mtu = net.params[P_MTU]
+                payload = min(mtu, net.f_size[f] - np.int64(seq) * mtu)
+                p = _alloc(st, f, PKT_DATA, seq, payload + net.params[P_HEADER])
+                if p < 0:
+                    return STATUS_POOL_FULL
+                st.snd_nxt[f] = seq + 1
+                st.f_packets[f] += 1
+                if seq < st.max_sent[f]:
+                    st.f_retx[f] += payload
+                else:
+                    st.max_sent[f] = seq + 1
+                if net.params[P_CC] != CC_NONE:
+                    _rp_on_send(net, st, f, t, np.int64(st.pkt_wire[p]))
+                if seq + 1 < net.f_npkts[f] and not _make_eligible(net, st, f, host, t):
+                    return STATUS_HEAP_FULL
+                _push_data(st, link, p, t)
+    if p < 0:
+        return STATUS_SLICE
+    st.busy[link] = BUSY_TX
+    st.tx_prio[link] = prio
+    if not _schedule(st, t + _ser_ps(st.pkt_wire[p], net.link_rate_bps[link]), (np.int64(link) << EV_BITS) | EV_TX_DONE):
+        return STATUS_HEAP_FULL
+    return STATUS_SLICE
+
+@hot
+def _send_control(net, st, link, kind, flow, seq, t, ecn=0):
+    """Queue a 64-byte control frame on port ``link`` and try to start it (``ecn``: an ACK or
+    NACK echoing a marked data packet)."""
+    p = _alloc(st, flow, kind, seq, CONTROL_WIRE_BYTES)
+    if p < 0:
+        return STATUS_POOL_FULL
+    st.pkt_ecn[p] = ecn
+    node = net.link_src[link]
+    if node >= net.params[P_N_HOSTS]:
+        st.used[node] += CONTROL_WIRE_BYTES
+    _push_control(st, link, p)
+    return _try_start(net, st, link, t)

@@ -1,0 +1,46 @@
+"""The kernel boundary: ``make_net`` checks every field of the packet engine's static inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fabsim
+from fabsim.native import packet_state
+from fabsim.packetsim import build_net
+from fabsim.traffic import build_flow_table
+
+
+@pytest.fixture(scope="module")
+def fields() -> dict:
+    sc = fabsim.load_scenario({
+        "topology": {"kind": "fat_tree", "k": 4}, "cc": {"algorithm": "dcqcn"},
+        "traffic": [{"kind": "collective", "op": "allreduce", "size": "1MB", "ranks": 8}],
+    })
+    model = fabsim.build_model(sc)
+    return build_net(model, build_flow_table(sc, model.fabric))._asdict()
+
+
+def test_every_field_has_a_contract(fields):
+    assert list(packet_state.NET_FIELDS) == list(packet_state.PacketNet._fields)
+    assert packet_state.make_net(**fields) == packet_state.PacketNet(**fields)
+
+
+@pytest.mark.parametrize("name", ["link_rate_bps", "f_src", "dist", "f_hash_fwd", "fparams"])
+def test_a_wrong_dtype_is_refused_naming_the_field(fields, name):
+    wrong = np.float32 if fields[name].dtype != np.float32 else np.int64
+    with pytest.raises(TypeError, match=f"make_net: {name} must be {fields[name].dtype}, got"):
+        packet_state.make_net(**{**fields, name: fields[name].astype(wrong)})
+
+
+def test_a_wrong_shape_or_a_missing_field_is_refused(fields):
+    with pytest.raises(ValueError, match="make_net: f_dst has .* where the other fields have F ="):
+        packet_state.make_net(**{**fields, "f_dst": fields["f_dst"][:-1]})
+    with pytest.raises(ValueError, match="make_net: params must have length"):
+        packet_state.make_net(**{**fields, "params": np.zeros(3, np.int64)})
+    with pytest.raises(ValueError, match="dimension"):
+        packet_state.make_net(**{**fields, "dist": fields["dist"].ravel()})
+    with pytest.raises(TypeError, match="missing fields \\['kmax'\\]"):
+        packet_state.make_net(**{k: v for k, v in fields.items() if k != "kmax"})
+    with pytest.raises(TypeError, match="must be a NumPy array"):
+        packet_state.make_net(**{**fields, "kmin": fields["kmin"].tolist()})
