@@ -49,7 +49,6 @@ def _wheel_geometry(model: Model) -> tuple[int, int]:
 
 def build_net(model: Model, flows) -> ps.PacketNet:
     sc, fabric, r = model.scenario, model.fabric, model.routing
-    base = r.failure_free
     n_hosts = fabric.n_hosts
     degree = np.diff(fabric.port_start)
     kmin, kmax, pmax = ecn_thresholds(sc, fabric.link_rate_bps)
@@ -103,15 +102,7 @@ def build_net(model: Model, flows) -> ps.PacketNet:
         kmax=kmax,
         host_uplink=fabric.host_uplink,
         host_downlink=fabric.host_downlink,
-        host_edge=r.host_edge,
-        link_up=r.link_up,
-        dist=r.dist,
-        group=r.group,
-        group_ptr=r.group_ptr,
-        group_port=r.group_port,
-        base_group=base.group,
-        base_ptr=base.group_ptr,
-        base_port=base.group_port,
+        routing=r.tables(),
         f_src=flows.src,
         f_dst=flows.dst,
         f_size=flows.size_bytes,
@@ -307,8 +298,7 @@ class _Failures:
 
             base = self.model.routing.failure_free
             r = Routing.build(fabric, ~new_down, base) if new_down.any() else base
-            net = net._replace(link_up=r.link_up, dist=r.dist, group=r.group, group_ptr=r.group_ptr,
-                               group_port=r.group_port)
+            net = net._replace(routing=r.tables())
             movable = st.t_finish < 0
             path_ptr, path_link, changed, unreachable = reroute(
                 self.model, self.flows, self.hash_id, self.path_ptr, self.path_link, new_down, movable,

@@ -48,17 +48,18 @@ def _route(net, st, node, p):
     else:
         a = net.f_dst[f]
         b = net.f_src[f]
-    e = net.host_edge[b]
+    rt = net.routing
+    e = rt.host_edge[b]
     s = node - n_hosts
-    g = net.group[s, e]
+    g = rt.group[s, e]
     if g == ROUTE_LOCAL:
         return net.host_downlink[b]
     if g < 0:
         return -1
-    lo = net.group_ptr[g]
-    n = net.group_ptr[g + 1] - lo
+    lo = rt.group_ptr[g]
+    n = rt.group_ptr[g + 1] - lo
     if n == 1:
-        return net.group_port[lo]
+        return rt.group_port[lo]
     mode = net.params[P_ECMP]
     if mode == ECMP_PACKET:
         channel = net.f_channel[f] + PACKET_SPRAY_STRIDE * (np.int64(st.pkt_seq[p]) + 1)
@@ -69,16 +70,13 @@ def _route(net, st, node, p):
         h = ecmp_salt(net.f_hash_rev[f], node)
     if mode == ECMP_ADAPTIVE:
         first = np.int64(h % np.uint64(n))
-        best = net.group_port[lo + first]
+        best = rt.group_port[lo + first]
         for i in range(1, n):
-            link = net.group_port[lo + (first + i) % n]
+            link = rt.group_port[lo + (first + i) % n]
             if st.dq_bytes[link] < st.dq_bytes[best]:
                 best = link
         return best
-    return pick_port(
-        node, e, n_hosts, net.link_dst, net.link_up, net.dist, net.group, net.group_ptr,
-        net.group_port, net.base_group, net.base_ptr, net.base_port, h,
-    )
+    return pick_port(node, e, n_hosts, rt, h)
 
 
 

@@ -17,6 +17,7 @@ from .codes import (
     C_FREE, C_IN_USE, F_SIZE, P_SIZE, C_SEQ, C_SIZE, EV_BITS, EV_START, PKT_DATA, PKT_LOST, P_N_HOSTS, P_SEED,
 )
 from .jit import hot, kernel
+from .routing import RoutingTables
 from .wheel import T_NEVER, Wheel, new_wheel, wheel_push
 
 
@@ -35,15 +36,7 @@ class PacketNet(NamedTuple):
     kmax: np.ndarray  # int64[L]
     host_uplink: np.ndarray  # int32[H]
     host_downlink: np.ndarray  # int32[H]
-    host_edge: np.ndarray  # int32[H]
-    link_up: np.ndarray  # bool[L]
-    dist: np.ndarray  # int8[S, E]
-    group: np.ndarray  # int32[S, E]
-    group_ptr: np.ndarray
-    group_port: np.ndarray
-    base_group: np.ndarray
-    base_ptr: np.ndarray
-    base_port: np.ndarray
+    routing: RoutingTables  # what switches consult to forward (native/routing.py)
     f_src: np.ndarray  # int32[F]
     f_dst: np.ndarray  # int32[F]
     f_size: np.ndarray  # int64[F] payload bytes
@@ -144,6 +137,14 @@ class PacketState(NamedTuple):
     f_timeouts: np.ndarray  # int32[F] consecutive timeouts of the flow's oldest unacknowledged packet
 
 
+#: dtype and shape of every RoutingTables field (sizes named as in NET_FIELDS).
+ROUTING_FIELDS: dict[str, tuple[str, tuple]] = {
+    "link_dst": ("int32", ("L",)), "link_up": ("bool", ("L",)), "host_uplink": ("int32", ("H",)),
+    "host_downlink": ("int32", ("H",)), "host_edge": ("int32", ("H",)), "dist": ("int8", ("S", "E")),
+    "group": ("int32", ("S", "E")), "group_ptr": ("int64", ("G+1",)), "group_port": ("int32", ("C",)),
+    "base_group": ("int32", ("S", "E")), "base_ptr": ("int64", ("G0+1",)), "base_port": ("int32", ("C0",)),
+}
+
 #: dtype and shape of every PacketNet field: "L" links, "H" hosts, "F" flows, "F+1", "S" switches,
 #: "E" edge switches, "G+1" next-hop groups + 1, "C" candidate ports, "D" dependency edges, or a
 #: fixed length.
@@ -152,10 +153,8 @@ NET_FIELDS: dict[str, tuple[str, tuple]] = {
     "link_dst": ("int32", ("L",)), "link_src": ("int32", ("L",)), "link_rev": ("int32", ("L",)),
     "link_rate_bps": ("int64", ("L",)), "pipe_delay_ps": ("int64", ("L",)), "port_limit": ("int64", ("L",)),
     "kmin": ("int64", ("L",)), "kmax": ("int64", ("L",)),
-    "host_uplink": ("int32", ("H",)), "host_downlink": ("int32", ("H",)), "host_edge": ("int32", ("H",)),
-    "link_up": ("bool", ("L",)), "dist": ("int8", ("S", "E")), "group": ("int32", ("S", "E")),
-    "group_ptr": ("int64", ("G+1",)), "group_port": ("int32", ("C",)),
-    "base_group": ("int32", ("S", "E")), "base_ptr": ("int64", ("G0+1",)), "base_port": ("int32", ("C0",)),
+    "host_uplink": ("int32", ("H",)), "host_downlink": ("int32", ("H",)),
+    "routing": ("RoutingTables", ()),
     "f_src": ("int32", ("F",)), "f_dst": ("int32", ("F",)), "f_size": ("int64", ("F",)),
     "f_npkts": ("int32", ("F",)), "f_hash": ("int64", ("F",)), "f_hash_fwd": ("uint64", ("F",)),
     "f_hash_rev": ("uint64", ("F",)), "f_channel": ("int64", ("F",)), "f_start": ("int64", ("F",)),
@@ -165,17 +164,21 @@ NET_FIELDS: dict[str, tuple[str, tuple]] = {
 
 
 def make_net(**fields: np.ndarray) -> PacketNet:
-    """A ``PacketNet`` from its fields, each checked against ``NET_FIELDS``: a missing or unknown
-    field, a non-array, a wrong dtype or a wrong shape raises ``TypeError``/``ValueError`` naming
-    the field (a wrong dtype would otherwise compile a second copy of the kernel)."""
+    """A ``PacketNet`` from its fields, each checked against ``NET_FIELDS`` (and ``routing``'s
+    against ``ROUTING_FIELDS``): a missing or unknown field, a non-array, a wrong dtype or a wrong
+    shape raises ``TypeError``/``ValueError`` naming the field (a wrong dtype would otherwise
+    compile a second copy of the kernel)."""
     missing = [name for name in PacketNet._fields if name not in fields]
     unknown = [name for name in fields if name not in PacketNet._fields]
     if missing or unknown:
         raise TypeError(f"make_net: missing fields {missing}, unknown fields {unknown}")
     sizes: dict[str, int] = {}
-    for name in PacketNet._fields:
-        array = fields[name]
-        dtype, shape = NET_FIELDS[name]
+    routing = fields["routing"]
+    if not isinstance(routing, RoutingTables):
+        raise TypeError(f"make_net: routing must be a RoutingTables, got {type(routing).__name__}")
+    checks = [(name, fields[name], NET_FIELDS[name]) for name in PacketNet._fields if name != "routing"]
+    checks += [(f"routing.{name}", getattr(routing, name), ROUTING_FIELDS[name]) for name in RoutingTables._fields]
+    for name, array, (dtype, shape) in checks:
         if not isinstance(array, np.ndarray):
             raise TypeError(f"make_net: {name} must be a NumPy array, got {type(array).__name__}")
         if array.dtype != np.dtype(dtype):

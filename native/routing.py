@@ -15,6 +15,8 @@ per switch instead of one list per (switch, destination) pair. Switch ``s`` is n
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .codes import DIST_UNREACHABLE, ROUTE_LOCAL, ROUTE_UNREACHABLE
@@ -146,11 +148,26 @@ def next_hop_groups(n_hosts, port_start, link_dst, link_up, edge_nodes, dist):
     return group, group_ptr[: n_groups + 1].copy(), group_port[:n_ports].copy()
 
 
+class RoutingTables(NamedTuple):
+    """What a switch consults to forward a packet, as one argument of the kernels: the fabric's
+    wiring, the live tables and the failure-free ones (for resilient selection)."""
+
+    link_dst: np.ndarray  # int32[L] node each directed link leads to
+    link_up: np.ndarray  # bool[L]
+    host_uplink: np.ndarray  # int32[H]
+    host_downlink: np.ndarray  # int32[H]
+    host_edge: np.ndarray  # int32[H] edge-table column of each host's switch
+    dist: np.ndarray  # int8[S, E] live hop distances
+    group: np.ndarray  # int32[S, E] live next-hop groups
+    group_ptr: np.ndarray  # int64[G + 1]
+    group_port: np.ndarray  # int32[C]
+    base_group: np.ndarray  # the same three, failure-free
+    base_ptr: np.ndarray
+    base_port: np.ndarray
+
+
 @hot
-def pick_port(
-    node, e, n_hosts, link_dst, link_up, dist, group, group_ptr, group_port,
-    base_group, base_ptr, base_port, h,
-):
+def pick_port(node, e, n_hosts, rt, h):
     """Egress link of switch ``node`` toward edge column ``e`` for a flow with hash ``h``.
 
     Resilient selection: the flow first takes its pick from the failure-free group
@@ -159,77 +176,62 @@ def pick_port(
     Returns −1 if no live path exists. ``ROUTE_LOCAL`` is the caller's to handle.
     """
     s = node - n_hosts
-    d = dist[s, e]
+    d = rt.dist[s, e]
     if d == DIST_UNREACHABLE:
         return -1
-    g = base_group[s, e]
+    g = rt.base_group[s, e]
     if g >= 0:
-        a = base_ptr[g]
-        link = base_port[a + np.int64(h % np.uint64(base_ptr[g + 1] - a))]
-        v = link_dst[link] - n_hosts
-        if link_up[link] and v >= 0 and dist[v, e] == d - 1:
+        a = rt.base_ptr[g]
+        link = rt.base_port[a + np.int64(h % np.uint64(rt.base_ptr[g + 1] - a))]
+        v = rt.link_dst[link] - n_hosts
+        if rt.link_up[link] and v >= 0 and rt.dist[v, e] == d - 1:
             return link
-    g = group[s, e]
+    g = rt.group[s, e]
     if g < 0:
         return -1
-    a = group_ptr[g]
-    return group_port[a + np.int64(h % np.uint64(group_ptr[g + 1] - a))]
+    a = rt.group_ptr[g]
+    return rt.group_port[a + np.int64(h % np.uint64(rt.group_ptr[g + 1] - a))]
 
 
 @kernel
-def trace_path(
-    n_hosts, link_dst, link_up, host_uplink, host_downlink, host_edge, dist,
-    group, group_ptr, group_port, base_group, base_ptr, base_port,
-    seed, src, dst, flow_id, channel, out,
-):
+def trace_path(n_hosts, rt, seed, src, dst, flow_id, channel, out):
     """Write the directed links a flow's packets take from host ``src`` to host ``dst``.
 
     ``host_edge[h]`` is the edge-table column of host ``h``'s switch; switches choose with
     ``pick_port``. Returns the hop count, or −1 if ``dst`` is unreachable.
     """
-    e = host_edge[dst]
-    link = host_uplink[src]
-    if not link_up[link]:
+    e = rt.host_edge[dst]
+    link = rt.host_uplink[src]
+    if not rt.link_up[link]:
         return -1
     out[0] = link
     hops = 1
-    node = link_dst[link]
+    node = rt.link_dst[link]
     while node != dst:
-        if group[node - n_hosts, e] == ROUTE_LOCAL:
-            link = host_downlink[dst]
-            if not link_up[link]:
+        if rt.group[node - n_hosts, e] == ROUTE_LOCAL:
+            link = rt.host_downlink[dst]
+            if not rt.link_up[link]:
                 return -1
         else:
             h = ecmp_hash(seed, src, dst, flow_id, channel, node)
-            link = pick_port(
-                node, e, n_hosts, link_dst, link_up, dist, group, group_ptr, group_port,
-                base_group, base_ptr, base_port, h,
-            )
+            link = pick_port(node, e, n_hosts, rt, h)
             if link < 0:
                 return -1
         out[hops] = link
         hops += 1
-        node = link_dst[link]
+        node = rt.link_dst[link]
     return hops
 
 
 @kernel
-def trace_paths(
-    n_hosts, link_dst, link_up, host_uplink, host_downlink, host_edge, dist,
-    group, group_ptr, group_port, base_group, base_ptr, base_port,
-    seed, src, dst, hash_id, channel, path_ptr, path_link,
-):
+def trace_paths(n_hosts, rt, seed, src, dst, hash_id, channel, path_ptr, path_link):
     """``trace_path`` for many flows into CSR arrays sized by the caller from ``dist``.
 
     Returns the index of the first flow whose destination is unreachable, or −1.
     """
     for f in range(src.shape[0]):
         a = path_ptr[f]
-        hops = trace_path(
-            n_hosts, link_dst, link_up, host_uplink, host_downlink, host_edge, dist,
-            group, group_ptr, group_port, base_group, base_ptr, base_port,
-            seed, src[f], dst[f], hash_id[f], channel[f], path_link[a : path_ptr[f + 1]],
-        )
+        hops = trace_path(n_hosts, rt, seed, src[f], dst[f], hash_id[f], channel[f], path_link[a : path_ptr[f + 1]])
         if hops != path_ptr[f + 1] - a:
             return f
     return -1

@@ -26,11 +26,18 @@ def test_every_field_has_a_contract(fields):
     assert packet_state.make_net(**fields) == packet_state.PacketNet(**fields)
 
 
-@pytest.mark.parametrize("name", ["link_rate_bps", "f_src", "dist", "f_hash_fwd", "fparams"])
+@pytest.mark.parametrize("name", ["link_rate_bps", "f_src", "f_hash_fwd", "fparams"])
 def test_a_wrong_dtype_is_refused_naming_the_field(fields, name):
-    wrong = np.float32 if fields[name].dtype != np.float32 else np.int64
-    with pytest.raises(TypeError, match=f"make_net: {name} must be {fields[name].dtype}, got"):
-        packet_state.make_net(**{**fields, name: fields[name].astype(wrong)})
+    with pytest.raises(TypeError, match=f"make_net: {name} must be {fields[name].dtype}, got float32"):
+        packet_state.make_net(**{**fields, name: fields[name].astype(np.float32)})
+
+
+@pytest.mark.parametrize("name", ["dist", "group_ptr", "link_up"])
+def test_a_wrong_dtype_in_the_routing_tables_is_refused_naming_the_field(fields, name):
+    routing = fields["routing"]
+    bad = routing._replace(**{name: getattr(routing, name).astype(np.int64 if name != "group_ptr" else np.int32)})
+    with pytest.raises(TypeError, match=f"make_net: routing.{name} must be {getattr(routing, name).dtype}, got"):
+        packet_state.make_net(**{**fields, "routing": bad})
 
 
 def test_a_wrong_shape_or_a_missing_field_is_refused(fields):
@@ -39,7 +46,9 @@ def test_a_wrong_shape_or_a_missing_field_is_refused(fields):
     with pytest.raises(ValueError, match="make_net: params must have length"):
         packet_state.make_net(**{**fields, "params": np.zeros(3, np.int64)})
     with pytest.raises(ValueError, match="dimension"):
-        packet_state.make_net(**{**fields, "dist": fields["dist"].ravel()})
+        packet_state.make_net(**{**fields, "routing": fields["routing"]._replace(dist=fields["routing"].dist.ravel())})
+    with pytest.raises(TypeError, match="routing must be a RoutingTables"):
+        packet_state.make_net(**{**fields, "routing": tuple(fields["routing"])})
     with pytest.raises(TypeError, match="missing fields \\['kmax'\\]"):
         packet_state.make_net(**{k: v for k, v in fields.items() if k != "kmax"})
     with pytest.raises(TypeError, match="must be a NumPy array"):

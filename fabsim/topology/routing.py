@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fabsim.native import codes
-from fabsim.native.routing import edge_distances, next_hop_groups, trace_path, trace_paths
+from fabsim.native.routing import RoutingTables, edge_distances, next_hop_groups, trace_path, trace_paths
 
 from .fabric import Fabric, TopologyError
 
@@ -82,6 +82,17 @@ class Routing:
 
     # ---- queries --------------------------------------------------------------------------
 
+    def tables(self) -> RoutingTables:
+        """The tables as the kernels take them: these live tables, the failure-free ones for
+        resilient selection, and the fabric's wiring."""
+        f, b = self.fabric, self.failure_free
+        return RoutingTables(
+            link_dst=f.link_dst, link_up=self.link_up, host_uplink=f.host_uplink,
+            host_downlink=f.host_downlink, host_edge=self.host_edge, dist=self.dist, group=self.group,
+            group_ptr=self.group_ptr, group_port=self.group_port, base_group=b.group, base_ptr=b.group_ptr,
+            base_port=b.group_port,
+        )
+
     def candidates(self, switch: int, dst_host: int) -> np.ndarray:
         """Candidate egress links of node ``switch`` toward host ``dst_host`` (empty if none)."""
         f = self.fabric
@@ -101,13 +112,8 @@ class Routing:
     def path(self, src: int, dst: int, flow_id: int = 0, channel: int = 0, seed: int = 1) -> np.ndarray | None:
         """Directed links of the hashed path of one flow, or None if ``dst`` is unreachable."""
         f = self.fabric
-        b = self.failure_free
         out = np.empty(f.n_switches + 2, np.int32)
-        hops = trace_path(
-            f.n_hosts, f.link_dst, self.link_up, f.host_uplink, f.host_downlink, self.host_edge,
-            self.dist, self.group, self.group_ptr, self.group_port, b.group, b.group_ptr, b.group_port,
-            seed, src, dst, flow_id, channel, out,
-        )
+        hops = trace_path(f.n_hosts, self.tables(), seed, src, dst, flow_id, channel, out)
         return None if hops < 0 else out[:hops].copy()
 
     def count_paths(self, src_host: int, dst_host: int) -> int:
@@ -141,11 +147,9 @@ class Routing:
         path_ptr = np.zeros(src.shape[0] + 1, np.int64)
         np.cumsum(d + 2, out=path_ptr[1:])
         path_link = np.empty(int(path_ptr[-1]), np.int32)
-        b = self.failure_free
         bad = trace_paths(
-            f.n_hosts, f.link_dst, self.link_up, f.host_uplink, f.host_downlink, self.host_edge,
-            self.dist, self.group, self.group_ptr, self.group_port, b.group, b.group_ptr, b.group_port,
-            seed, src, dst, np.asarray(hash_id, np.int64), np.asarray(channel, np.int64), path_ptr, path_link,
+            f.n_hosts, self.tables(), seed, src, dst, np.asarray(hash_id, np.int64),
+            np.asarray(channel, np.int64), path_ptr, path_link,
         )
         if bad >= 0:
             raise TopologyError(f"flow {bad}: no live path from h{src[bad]} to h{dst[bad]}")
