@@ -35,6 +35,7 @@ FLOW_DONE = 4  # fully received
 STATUS_POOL_FULL = 3  # the packet pool ran out in the middle of an event (a sizing error)
 STATUS_POOL_LOW = 4  # stopped before an event: fewer than POOL_RESERVE free packets; grow the pool
 POOL_RESERVE = 4  # an event allocates at most two packets (e.g. a RESUME and a data packet)
+START_PORT = 16  # a handler's return value ≥ START_PORT: run try_start on port (value − START_PORT)
 
 # Event kinds, in the low EV_BITS bits of an event value (value = object << EV_BITS | kind).
 EV_START = 0

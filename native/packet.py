@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .codes import (
-    ABANDON_RETRIES, ABANDON_STOPPED, ABANDON_UNREACHABLE, BUSY_DEAD, CC_HPCC, CC_PAPER, C_DONE,
+    START_PORT, ABANDON_RETRIES, ABANDON_STOPPED, ABANDON_UNREACHABLE, BUSY_DEAD, CC_HPCC, CC_PAPER, C_DONE,
     C_EVENTS, C_GAVE_UP, C_HOPS, C_IN_USE, C_PENDING, C_T_NOW, ECMP_ADAPTIVE, ECMP_PACKET,
     EV_ARRIVE, EV_BITS, EV_CNP, EV_MASK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE, F_ALPHA0,
     PACKET_SPRAY_STRIDE, PKT_ACK, PKT_CNP, PKT_DATA, PKT_LOST, PKT_NACK, PKT_PAUSE, PKT_RESUME,
@@ -101,6 +101,10 @@ def run_until(net, st, t_end):
         t_now = t
         events += 1
         status = _event(net, st, v, t)
+        if status >= START_PORT:
+            # every handler that ends by letting a port look for work returns the port: this is
+            # the one place try_start is inlined into the loop (its size dominates compile time)
+            status = _try_start(net, st, status - START_PORT, t)
         if status != STATUS_SLICE:
             break
     clk[C_T_NOW] = t_now
@@ -127,7 +131,7 @@ def _event(net, st, v, t):
         st.in_ring[f] = RING_OUT
         if st.snd_nxt[f] < net.f_npkts[f]:
             _ring_push(st, host, f)
-            return _try_start(net, st, net.host_uplink[host], t)
+            return START_PORT + np.int64(net.host_uplink[host])
         return STATUS_SLICE
     if kind == EV_START:
         st.t_start[f] = t
@@ -139,7 +143,7 @@ def _event(net, st, v, t):
         _ring_push(st, host, f)
         if not _schedule(st, t + net.params[P_RTO], (f << EV_BITS) | EV_RTO):
             return STATUS_HEAP_FULL
-        return _try_start(net, st, net.host_uplink[host], t)
+        return START_PORT + np.int64(net.host_uplink[host])
     if st.f_abandon[f]:
         if st.f_abandon[f] == ABANDON_UNREACHABLE:
             st.f_abandon[f] = ABANDON_STOPPED  # the timer has stopped; revive() restarts it
@@ -161,7 +165,7 @@ def _event(net, st, v, t):
                 return STATUS_HEAP_FULL
             if not _schedule(st, t + net.params[P_RTO], (f << EV_BITS) | EV_RTO):
                 return STATUS_HEAP_FULL
-            return _try_start(net, st, net.host_uplink[host], t)
+            return START_PORT + np.int64(net.host_uplink[host])
         if not _schedule(st, st.t_progress[f] + net.params[P_RTO], (f << EV_BITS) | EV_RTO):
             return STATUS_HEAP_FULL
     return STATUS_SLICE
@@ -218,7 +222,7 @@ def _tx_done(net, st, link, t):
             return STATUS_HEAP_FULL
     st.pipe_tail[link] = p
     # 5. next packet
-    return _try_start(net, st, link, t)
+    return START_PORT + np.int64(link)
 
 @hot(inline="always")
 def _arrive(net, st, link, t):
@@ -265,7 +269,7 @@ def _arrive(net, st, link, t):
         if kind != PKT_DATA:
             st.used[node] += w
             _push_control(st, egress, p)
-            return _try_start(net, st, egress, t)
+            return START_PORT + np.int64(egress)
         # 2. admission
         q = st.dq_bytes[egress]
         if not _admit(net, st, node, egress, w):
@@ -285,7 +289,7 @@ def _arrive(net, st, link, t):
         if status != STATUS_SLICE:
             return status
         # 5. start
-        return _try_start(net, st, egress, t)
+        return START_PORT + np.int64(egress)
 
     # at a host
     if st.f_abandon[f] == ABANDON_RETRIES:
@@ -323,7 +327,7 @@ def _arrive(net, st, link, t):
         st.snd_nxt[f] = n  # go back to the first packet the receiver is missing
         if not _make_eligible(net, st, f, node, t):
             return STATUS_HEAP_FULL
-        return _try_start(net, st, net.host_uplink[node], t)
+        return START_PORT + np.int64(net.host_uplink[node])
     seq = st.pkt_seq[p]
     marked = st.pkt_ecn[p]
     _free(st, p)

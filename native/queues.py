@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .codes import (
-    BUFFER_DYNAMIC, BUSY_TX, CC_NONE, CONTROL_WIRE_BYTES, EV_BITS, EV_PACE, EV_TX_DONE, F_DT_ALPHA,
+    START_PORT, BUFFER_DYNAMIC, BUSY_TX, CC_NONE, CONTROL_WIRE_BYTES, EV_BITS, EV_PACE, EV_TX_DONE, F_DT_ALPHA,
     F_PMAX, PKT_DATA, PKT_PAUSE, PKT_RESUME, P_BUFFER, P_BUFFER_POLICY, P_CC, P_HEADER, P_MTU,
     P_N_HOSTS, P_PFC, P_XOFF, P_XON, RING_OUT, RING_PACED, STATUS_HEAP_FULL, STATUS_POOL_FULL,
     STATUS_SLICE,
@@ -136,7 +136,8 @@ def _leave_ingress(net, st, inl, w, t):
 @hot(inline="always")
 def _pfc_frame(net, st, port, kind, t):
     """A PAUSE or RESUME arrives for ``port`` (the port that sends into the node that emitted
-    it): its data priority stops, or starts again and the port looks for work."""
+    it): its data priority stops, or starts again and the port looks for work (the caller's
+    ``try_start``, see ``START_PORT``)."""
     if kind == PKT_PAUSE:
         if not st.paused[port]:
             st.paused[port] = 1
@@ -145,7 +146,7 @@ def _pfc_frame(net, st, port, kind, t):
     if st.paused[port]:
         st.paused[port] = 0
         st.pause_ps[port] += t - st.pause_since[port]
-    return _try_start(net, st, port, t)
+    return START_PORT + np.int64(port)  # the caller lets the port look for work
 
 
 # ---- egress service -----------------------------------------------------------------------------
