@@ -64,11 +64,11 @@ def progress_display(console: Console, enabled: bool = True) -> ProgressDisplay:
 
 
 #: How long a cold compile of each engine takes (measured: docs/performance.md).
-COMPILE_TIME = {"flow": "about 20 s", "packet": "about 2–3 min"}
+COMPILE_TIME = {"flow": "about 20 s", "packet": "about 1–2 min"}
 
 
 def compile_message(engines: list[str]) -> str:
-    """``compiling the packet engine — first run on this machine, about 2–3 min``."""
+    """``compiling the packet engine — first run on this machine, about 1–2 min``."""
     names = " and ".join(engines)
     longest = "packet" if "packet" in engines else engines[0]
     noun = "engines" if len(engines) > 1 else "engine"
