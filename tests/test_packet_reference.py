@@ -1,4 +1,4 @@
-"""The reference packet simulator (tests/reference/packetsim.py) against analytic results, and
+"""The reference packet simulator (tests/reference/packet_ref.py) against analytic results, and
 the packet kernel against the reference (``test_kernel_matches_reference``, and with DCQCN
 ``test_kernel_matches_reference_with_dcqcn``).
 
@@ -19,7 +19,7 @@ from fabsim.native.ecmp import ecmp_hash as native_ecmp_hash
 from fabsim.native.ecmp import mix64 as native_mix64
 from fabsim.traffic import build_flow_table
 
-from .reference import packetsim as ref
+from .reference import packet_ref as ref
 
 GBPS = 10**9
 US = 10**6  # ps
