@@ -7,8 +7,8 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-from .build import Model, build_model
-from .engine import simulate
+from .model import Model, build_model
+from .api import simulate
 from .errors import FabsimError, ScenarioError, SimulationError
 from .scenario import Scenario, load_scenario
 

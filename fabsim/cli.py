@@ -96,7 +96,7 @@ def _print_warning(console: Console, line: str) -> None:
 
 
 def _cmd_validate(args, console: Console) -> int:
-    from .build import build_model
+    from .model import build_model
     from .scenario.runnable import check_runnable
     from .summary import print_validate, validate_json
     from .traffic import build_flow_table
@@ -116,7 +116,7 @@ def _cmd_validate(args, console: Console) -> int:
 def _cmd_run(args, console: Console) -> int:
     from pathlib import Path
 
-    from .engine import simulate
+    from .api import simulate
     from .progress import progress_display
     from .report import print_run_summary
     from .trace.writer import check_out_dir
@@ -148,7 +148,7 @@ def _cmd_run(args, console: Console) -> int:
 def _compile_first(engine: str, console: Console) -> None:
     """Compile ``engine``'s kernels now, saying so, unless they are in the kernel cache: a cold
     compile takes minutes, and a run must not sit silent that long."""
-    from .engine import is_compiled, warm
+    from .api import is_compiled, warm
     from .progress import compile_notice
 
     if not is_compiled(engine):
@@ -181,7 +181,7 @@ def _cmd_warmup(args, console: Console) -> int:
     from functools import partial
 
     from . import native
-    from .engine import warm
+    from .api import warm
     from .progress import timed_step
 
     started = time.perf_counter()

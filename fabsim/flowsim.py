@@ -11,7 +11,7 @@ from fabsim.native.flow import (
     CLK_ACTIVE, CLK_DONE, CLK_EVENTS, CLK_SOLVES, CLK_T_NOW, FlowNet, new_state, rebuild, run_until,
 )
 
-from .build import Model
+from .model import Model
 from .errors import SimulationError
 from .failures import FailureLog, change_times, down_links, reroute, resolve_failures
 from .raw import RawRun, Slicer, flow_paths, wire_bytes

@@ -11,9 +11,9 @@ from fabsim.native import codes
 from fabsim.native import packet as k
 from fabsim.native.wheel import wheel_geometry
 
-from .build import Model
-from .cc import ecn_thresholds
-from .cc import resolve as resolve_cc
+from .model import Model
+from .scenario.protocol import ecn_thresholds
+from .scenario.protocol import resolve as resolve_cc
 from .errors import SimulationError
 from .failures import FailureLog, change_times, down_links, reroute, resolve_failures
 from .raw import RawRun, Slicer, flow_paths, hash_ids, packets, wire_bytes

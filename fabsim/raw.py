@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .build import Model
+from .model import Model
 from .trace.spool import Spool, SpoolDir
 
 #: Hash ids of collective flows: one per job, so a job's connection between two ranks on one

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from .build import Model
-from .cc import protocol
+from .model import Model
+from .scenario.protocol import protocol
 from .raw import RawRun, packets, wire_bytes
 from .trace.arrays import from_numpy, strings
 from .trace.stats import percentiles

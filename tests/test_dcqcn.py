@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fabsim
-from fabsim.build import build_model
+from fabsim.model import build_model
 from fabsim.native import packet as k
 from fabsim.packetsim import _wheel_geometry, build_net, run_packet_engine
 from fabsim.results import assemble

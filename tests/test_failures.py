@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fabsim
-from fabsim.build import build_model
+from fabsim.model import build_model
 from fabsim.failures import down_links, resolve_failures
 from fabsim.traffic import build_flow_table
 from fabsim.topology import Routing, fat_tree, leaf_spine
@@ -194,7 +194,7 @@ def test_validate_shows_which_element_each_failure_takes_down(tmp_path, capsys):
 
 # ---- the flow engine under failures ---------------------------------------------------------------
 
-from fabsim.engine import simulate  # noqa: E402
+from fabsim.api import simulate  # noqa: E402
 
 
 def leaf_spine_run(failures, flows, spines=2, detect="100us", **run):

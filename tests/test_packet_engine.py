@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import fabsim
-from fabsim.engine import simulate
+from fabsim.api import simulate
 
 GBPS = 10**9
 MTU, HEADER = 4096, 48
@@ -193,7 +193,7 @@ def tiny_scenarios(draw):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tiny_scenarios())
 def test_invariants(doc):
-    from fabsim.build import build_model
+    from fabsim.model import build_model
     from fabsim.packetsim import run_packet_engine
     from fabsim.traffic import build_flow_table
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import fabsim
-from fabsim.build import build_model
-from fabsim.cc import ECN_PRESETS, ecn_thresholds, protocol
+from fabsim.model import build_model
+from fabsim.scenario.protocol import ECN_PRESETS, ecn_thresholds, protocol
 from fabsim.cli import main
 
 

@@ -21,7 +21,7 @@ from fabsim.native import codes
 from fabsim.raw import packets
 
 if TYPE_CHECKING:
-    from fabsim.build import Model
+    from fabsim.model import Model
     from fabsim.scenario.schema import Scenario
     from fabsim.topology import Fabric
     from fabsim.traffic import FlowTable

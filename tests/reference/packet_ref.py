@@ -158,7 +158,7 @@ class Packet:
 class ReactionPoint:
     """The DCQCN sender state of one flow (docs/dcqcn.md § Reaction point, § Timers without events).
 
-    ``params`` is the resolved ``fabsim.cc.Dcqcn``; ``line`` the line rate of the flow's NIC and
+    ``params`` is the resolved ``fabsim.scenario.protocol.Dcqcn``; ``line`` the line rate of the flow's NIC and
     ``rai`` / ``rhai`` its additive and hyper steps (all floats, bit/s). The three periodic
     timers are kept as their next expiry time (``None`` while not running) and applied lazily:
     ``advance(t)`` applies every expiry at or before ``t`` in time order, ties in the order
@@ -388,7 +388,7 @@ class PacketSim:
         self.cc_sample = 0
         self.slice_ps = 0
         if sc.cc.algorithm == "dcqcn":
-            from fabsim.cc import resolve  # parameter resolution is shared definition, not engine code
+            from fabsim.scenario.protocol import resolve  # parameter resolution is shared definition, not engine code
 
             self.dcqcn = resolve(sc)
             self.paper = self.dcqcn.dialect == "paper"
@@ -877,7 +877,7 @@ class PacketSim:
 
 
 def simulate(model, flows, *, until_ps: int | None = None) -> dict:
-    """Run the packet engine's semantics on ``model`` (a ``fabsim.build.Model``) and ``flows``.
+    """Run the packet engine's semantics on ``model`` (a ``fabsim.model.Model``) and ``flows``.
 
     ``until_ps`` (default: ``scenario.run.until_ps``) stops before the first event later than it.
     Returns plain lists keyed like ``fabsim.raw.RawRun``'s fields: per flow ``t_start_ps``,

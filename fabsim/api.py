@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 from pathlib import Path
 
-from .build import build_model
+from .model import build_model
 from .flowsim import run_flow_engine
 from .packetsim import run_packet_engine
 from .results import Result, assemble
