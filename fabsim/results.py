@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from .model import Model
 from .scenario.protocol import protocol
-from .raw import RawRun, packets, wire_bytes
+from .run.record import RawRun, packets, wire_bytes
 from .trace.arrays import from_numpy, strings
 from .trace.stats import percentiles
 from .trace.tables import make_table, trace_metadata

@@ -94,7 +94,7 @@ def print_validate(model: Model, flows: FlowTable, console: Console) -> None:
     print_protocol(protocol(sc, f), console)
 
     if sc.failures:
-        from .failures import resolve_failures
+        from .run.failures import resolve_failures
 
         table = Table(title=f"failures (routing detects them after {format_time(sc.routing.detect_ps)})")
         for col in ("#", "target", "fails", "tier", "at", "restored"):

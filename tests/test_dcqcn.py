@@ -9,7 +9,7 @@ import pytest
 import fabsim
 from fabsim.model import build_model
 from fabsim.native import packet as k
-from fabsim.packetsim import _wheel_geometry, build_net, run_packet_engine
+from fabsim.run.packet import _wheel_geometry, build_net, run_packet_engine
 from fabsim.results import assemble
 from fabsim.traffic import build_flow_table
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import fabsim
 from fabsim.model import build_model
-from fabsim.failures import down_links, resolve_failures
+from fabsim.run.failures import down_links, resolve_failures
 from fabsim.traffic import build_flow_table
 from fabsim.topology import Routing, fat_tree, leaf_spine
 
@@ -515,7 +515,7 @@ def test_packet_engine_never_transmits_on_a_down_link_after_detection(pick, at_u
 def test_a_failed_port_forgets_its_pfc_state_and_drops_its_queue():
     """fail_links on a port that is paused, has sent a PAUSE upstream and holds queued packets."""
     from fabsim.native import packet as k
-    from fabsim.packetsim import _wheel_geometry, build_net
+    from fabsim.run.packet import _wheel_geometry, build_net
 
     sc = fabsim.load_scenario({
         "run": {"engine": "packet"},

@@ -585,10 +585,10 @@ KERNEL_CASES = [
 
 def assert_kernel_matches_reference(doc) -> None:
     """The Numba kernel's run of ``doc`` equals this reference's, field by field."""
-    from fabsim import packetsim
+    from fabsim.run.packet import run_packet_engine
 
     model, flows = build(doc)
-    compare(packetsim.run_packet_engine(model, flows), ref.simulate(model, flows), doc)
+    compare(run_packet_engine(model, flows), ref.simulate(model, flows), doc)
 
 
 def assert_kernel_matches_reference_on(scenarios) -> None:
@@ -663,7 +663,7 @@ DCQCN_CASES = [
 
 def test_dcqcn_acts_in_a_tiny_incast():
     """DCQCN does something in scenarios this small: signals, cuts, recoveries, paced senders."""
-    from fabsim import packetsim
+    from fabsim.run.packet import run_packet_engine
 
     traffic = [{"kind": "incast", "receiver": 0, "senders": 4, "size": 200_000}]
     for preset, cc in (("paper", {"cnp_interval": "4us", "rate_timer": "1500ns"}),
@@ -673,7 +673,7 @@ def test_dcqcn_acts_in_a_tiny_incast():
         res = ref.simulate(model, flows)
         assert_complete(res, flows)
         assert_conservation(model, flows, res)
-        compare(packetsim.run_packet_engine(model, flows), res, doc)
+        compare(run_packet_engine(model, flows), res, doc)
         assert all(c > 0 for c in res["flow_cnps"]), res["flow_cnps"]
         samples = {(t, f): rc for t, f, rc, _, _ in res["rate_samples"]}
         # every sender was cut well below its 100 Gb/s line rate, so it was paced...

@@ -47,9 +47,9 @@ def test_an_explicit_ecn_at_wins_over_the_preset(preset, at):
 
 
 def test_ecn_thresholds_stay_importable_from_the_packet_engine():
-    from fabsim.packetsim import ecn_thresholds as from_packetsim
+    from fabsim.run.packet import ecn_thresholds as from_driver
 
-    assert from_packetsim is ecn_thresholds
+    assert from_driver is ecn_thresholds
     rates = np.array([25, 100, 400], np.int64) * 10**9
     kmin, kmax, pmax = ecn_thresholds(incast(), rates)
     assert kmin.tolist() == [100_000, 400_000, 1_600_000] and kmax.tolist() == [400_000, 1_600_000, 6_400_000]

@@ -22,7 +22,7 @@ import pytest
 
 import fabsim
 import fabsim.api
-import fabsim.flowsim
+import fabsim.run.flow
 import fabsim.native
 import fabsim.trace.writer
 from fabsim.cli import main
@@ -324,7 +324,7 @@ def assert_interrupted(code, out, err):
 
 def test_interrupted_simulation_writes_nothing(small, tmp_path, capsys, monkeypatch):
     # the second kernel slice is only asked for when the first did not finish the run
-    seen = _interrupt_after(monkeypatch, fabsim.flowsim, "run_until", calls=2)
+    seen = _interrupt_after(monkeypatch, fabsim.run.flow, "run_until", calls=2)
     code, out, err = run(["run", small, "--json"], capsys)
     assert len(seen) == 2
     assert_interrupted(code, out, err)
@@ -430,7 +430,7 @@ def test_names_that_look_like_markup_are_shown_verbatim(small, capsys, monkeypat
     argv = ["run", small, "--out", out_dir, "--set", 'run.name="[red]n"', "--set", 'traffic[0].job="[i]j"']
     _, err = run_ok(argv, capsys)
     assert out_dir in err and "[red]n" in err and "[i]j" in err
-    _interrupt_after(monkeypatch, fabsim.flowsim, "run_until", calls=1)
+    _interrupt_after(monkeypatch, fabsim.run.flow, "run_until", calls=1)
     code, out, err = run([*argv, "--overwrite"], capsys)
     assert_interrupted(code, out, err)
     assert one_line(err).endswith(out_dir)

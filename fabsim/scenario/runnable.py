@@ -18,7 +18,7 @@ import numpy as np
 from fabsim.errors import ScenarioError
 from fabsim.names import host_name
 from fabsim.native import codes
-from fabsim.raw import packets
+from fabsim.run.record import packets
 
 if TYPE_CHECKING:
     from fabsim.model import Model

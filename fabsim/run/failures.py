@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .native.ecmp import mix64
-from .topology.fabric import ROLE_NAMES
+from ..native.ecmp import mix64
+from ..topology.fabric import ROLE_NAMES
 
 # salt of the failure draws, so they do not correlate with ECMP hashes of the same seed
 _DRAW_SALT = 0xFA11
@@ -120,8 +120,8 @@ def reroute(model, flows, hash_id, path_ptr, path_link, routing_down: np.ndarray
 
     Returns ``(path_ptr, path_link, changed, unreachable)``.
     """
-    from .topology import Routing  # noqa: PLC0415 (keeps failures importable without the tables)
-    from .native import codes
+    from ..topology import Routing  # noqa: PLC0415 (keeps failures importable without the tables)
+    from ..native import codes
 
     fabric, sc = model.fabric, model.scenario
     base = model.routing.failure_free

@@ -11,13 +11,15 @@ from fabsim.native import codes
 from fabsim.native import packet as k
 from fabsim.native.wheel import wheel_geometry
 
-from .model import Model
-from .scenario.protocol import ecn_thresholds
-from .scenario.protocol import resolve as resolve_cc
-from .errors import SimulationError
+from ..errors import SimulationError
+from ..model import Model
+from ..scenario.protocol import ecn_thresholds
+from ..scenario.protocol import resolve as resolve_cc
+from ..trace.spool import SpoolDir
 from .failures import FailureLog, change_times, down_links, reroute, resolve_failures
-from .raw import RawRun, Slicer, flow_paths, hash_ids, packets, wire_bytes
-from .trace.spool import SpoolDir
+from .paths import flow_paths, hash_ids
+from .record import RawRun, packets, wire_bytes
+from .slicer import Slicer
 
 PS_PER_NS = 1000
 
@@ -296,7 +298,7 @@ class _Failures:
         self.log.links_failed(t, self.path_ptr, self.path_link, active)
         new_down = down_links(self.failures, fabric.n_links, t, detected=True)
         if not np.array_equal(new_down, self.routing_down):
-            from .topology import Routing
+            from ..topology import Routing
 
             base = self.model.routing.failure_free
             r = Routing.build(fabric, ~new_down, base) if new_down.any() else base

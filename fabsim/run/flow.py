@@ -11,10 +11,12 @@ from fabsim.native.flow import (
     CLK_ACTIVE, CLK_DONE, CLK_EVENTS, CLK_SOLVES, CLK_T_NOW, FlowNet, new_state, rebuild, run_until,
 )
 
-from .model import Model
-from .errors import SimulationError
+from ..errors import SimulationError
+from ..model import Model
 from .failures import FailureLog, change_times, down_links, reroute, resolve_failures
-from .raw import RawRun, Slicer, flow_paths, wire_bytes
+from .paths import flow_paths
+from .record import RawRun, wire_bytes
+from .slicer import Slicer
 
 T_MAX_PS = 2**62
 
