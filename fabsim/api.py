@@ -9,7 +9,7 @@ from pathlib import Path
 from .model import build_model
 from .run.flow import run_flow_engine
 from .run.packet import run_packet_engine
-from .results import Result, assemble
+from .trace.assemble import Result, assemble
 from .scenario import Scenario
 from .scenario.runnable import check_runnable
 from .traffic import build_flow_table

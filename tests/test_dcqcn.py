@@ -10,7 +10,7 @@ import fabsim
 from fabsim.model import build_model
 from fabsim.native import packet as k
 from fabsim.run.packet import _wheel_geometry, build_net, run_packet_engine
-from fabsim.results import assemble
+from fabsim.trace.assemble import assemble
 from fabsim.traffic import build_flow_table
 
 US = 1_000_000  # ps
