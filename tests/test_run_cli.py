@@ -568,7 +568,7 @@ def test_a_compiled_engine_runs_without_the_notice(small, capsys, monkeypatch):
 
 
 def test_the_notice_names_the_packet_engine_and_its_time():
-    from fabsim.progress import compile_message
+    from fabsim.cli.progress import compile_message
 
     assert compile_message(["packet"]) == "compiling the packet engine — first run on this machine, about 2–3 min"
     assert compile_message(["flow", "packet"]).startswith("compiling the flow and packet engines — ")

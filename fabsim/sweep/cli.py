@@ -123,7 +123,7 @@ class _SweepProgress:
         """The notice of a first run's compile while the workers warm ``engines``, unless their
         kernels are cached on this machine (a remote cluster's workers may differ)."""
         from ..api import is_compiled
-        from ..progress import compile_notice
+        from ..cli.progress import compile_notice
 
         cold = [e for e in engines if not is_compiled(e)]
         if not cold:
