@@ -1,4 +1,4 @@
-"""Protocol presets (fabsim/cc.py, docs/dcqcn.md): a ``cc.preset`` brings the ECN marking point
+"""Protocol presets (fabsim/scenario/protocol.py, docs/dcqcn.md): a ``cc.preset`` brings the ECN marking point
 of the code it follows, the scenario can override it, and every resolved value of a run is
 written into its traces, its summary and ``fabsim validate``."""
 
