@@ -157,7 +157,7 @@ def _compile_first(engine: str, console: Console) -> None:
 
 
 def _cmd_sweep(args, console: Console) -> int:
-    from ..sweep.cli import run_sweep_command
+    from .sweep import run_sweep_command
 
     return run_sweep_command(args, console)
 
