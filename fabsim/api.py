@@ -1,4 +1,6 @@
-"""``simulate``: scenario → model → flow table → engine → Arrow tables."""
+"""The entry points behind ``fabsim.simulate``: ``simulate`` (scenario → model → flow table →
+engine driver → Arrow tables), and ``warm``/``is_compiled`` (the kernels compiled or loaded from
+the cache before a run)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ from pathlib import Path
 from .model import build_model
 from .run.flow import run_flow_engine
 from .run.packet import run_packet_engine
-from .trace.assemble import Result, assemble
 from .scenario import Scenario
 from .scenario.runnable import check_runnable
+from .trace.assemble import Result, assemble
 from .traffic import build_flow_table
 
 
