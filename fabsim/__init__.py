@@ -7,9 +7,9 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-from .build import Model, build_model
-from .engine import simulate
+from .api import simulate
 from .errors import FabsimError, ScenarioError, SimulationError
+from .model import Model, build_model
 from .scenario import Scenario, load_scenario
 
 __all__ = [

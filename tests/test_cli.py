@@ -147,12 +147,12 @@ INTERNAL = "fabsim: internal error: ValueError: bad index 7 … (FABSIM_DEBUG=1 
 @pytest.fixture
 def broken_validate(tmp_path, monkeypatch):
     """``fabsim validate`` raising a bug (a multi-line message, as Numba's are); the scenario path."""
-    import fabsim.cli
+    import fabsim.cli.commands
 
     def boom(args, console):
         raise ValueError("bad index 7\n  in some [bold]helper[/]\n")
 
-    monkeypatch.setattr(fabsim.cli, "_cmd_validate", boom)
+    monkeypatch.setattr(fabsim.cli.commands, "_cmd_validate", boom)
     monkeypatch.delenv("FABSIM_DEBUG", raising=False)
     p = tmp_path / "s.toml"
     p.write_text(GOOD)
@@ -176,25 +176,25 @@ def test_fabsim_debug_shows_the_traceback(broken_validate, capsys, monkeypatch):
 
 
 def test_simulation_error_keeps_its_message(tmp_path, capsys, monkeypatch):
-    import fabsim.cli
+    import fabsim.cli.commands
     from fabsim.errors import SimulationError
 
     def fail(args, console):
         raise SimulationError("the packet pool is full at t = 3 us: raise run.packet_pool", status=4)
 
-    monkeypatch.setattr(fabsim.cli, "_cmd_validate", fail)
+    monkeypatch.setattr(fabsim.cli.commands, "_cmd_validate", fail)
     code, _, err = run_cli(["validate", str(tmp_path / "s.toml")], capsys)
     assert code == 1
     assert err.splitlines() == ["error: the packet pool is full at t = 3 us: raise run.packet_pool"]
 
 
 def test_ctrl_c_outside_a_run_exits_130(tmp_path, capsys, monkeypatch):
-    import fabsim.cli
+    import fabsim.cli.commands
 
     def interrupted(args, console):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fabsim.cli, "_cmd_validate", interrupted)
+    monkeypatch.setattr(fabsim.cli.commands, "_cmd_validate", interrupted)
     code, out, err = run_cli(["validate", str(tmp_path / "s.toml")], capsys)
     assert code == 130 and out == "" and err.strip() == "interrupted"
 
@@ -202,7 +202,7 @@ def test_ctrl_c_outside_a_run_exits_130(tmp_path, capsys, monkeypatch):
 def test_internal_error_in_a_real_process(tmp_path):
     """A whole process (``main`` under ``sys.exit``, as the console script runs it): one line on
     stderr, exit code 1."""
-    code = ("import sys, fabsim.cli as c\n"
+    code = ("import sys, fabsim.cli.commands as c\n"
             "def boom(args, console): raise RuntimeError('no')\n"
             "c._cmd_report = boom\n"
             "sys.exit(c.main(['report', '.']))\n")

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import fabsim
-from fabsim.build import build_model
+from fabsim.model import build_model
 from fabsim.native import codes, dcqcn, packet_state
-from fabsim.packetsim import _wheel_geometry, build_net, run_packet_engine
-from fabsim.results import assemble
+from fabsim.run.packet import _wheel_geometry, build_net, run_packet_engine
+from fabsim.trace.assemble import assemble
 from fabsim.traffic import build_flow_table
 
 US = 1_000_000  # ps

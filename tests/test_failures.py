@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fabsim
-from fabsim.build import build_model
-from fabsim.failures import down_links, resolve_failures
+from fabsim.model import build_model
+from fabsim.run.failures import FailureSchedule, down_links, resolve_failures
+from fabsim.run.paths import flow_paths
 from fabsim.traffic import build_flow_table
 from fabsim.topology import Routing, fat_tree, leaf_spine
 
@@ -163,6 +164,34 @@ def test_down_links_over_time_with_overlapping_failures():
     assert is_down(3550, detected=True) and not is_down(3600, detected=True)
 
 
+def test_failure_schedule_steps_through_changes_and_converges_at_detections():
+    """The one schedule both drivers step through: a failure's links are down from ``at``;
+    routing changes (new tables, flows moved off the link) only at its detection, and back at
+    the detection of its restoration."""
+    sc = scenario([{"target": "link:tor0-agg0", "at": "1ms", "duration": "1ms"}], detect="50us")
+    model = build_model(sc)
+    flows = build_flow_table(sc, model.fabric)
+    path_ptr, path_link, hash_id = flow_paths(model, flows)
+    schedule = FailureSchedule(model, flows, 2**62, hash_id, path_ptr, path_link)
+    (fl,) = schedule.failures
+    assert schedule.changes == [10**9, 10**9 + 50 * US, 2 * 10**9, 2 * 10**9 + 50 * US]
+    everyone = np.ones(len(flows), np.bool_)
+    seen = []
+    while schedule.pending():
+        t = schedule.advance()
+        down = schedule.links_down(t)
+        assert down[fl.links].all() == (t < 2 * 10**9)
+        assert schedule.failing_at(t) == ([fl] if t == fl.at_ps else [])
+        converged = schedule.converge(t, active=everyone, movable=everyone)
+        seen.append(converged is not None)
+        if converged is not None:
+            crosses = np.isin(converged.path_link, fl.links).any()
+            assert crosses == (t == fl.restore_detected_ps)  # off the link while routing knows it down
+            assert converged.down[fl.links].all() == (t == fl.detected_ps)
+    assert seen == [False, True, False, True]
+    assert not FailureSchedule(build_model(scenario([])), flows, 2**62, hash_id, path_ptr, path_link)
+
+
 def test_packet_run_with_a_failure_writes_its_traces(tmp_path, capsys):
     from fabsim.cli import main
     from fabsim.trace import read_run
@@ -194,7 +223,7 @@ def test_validate_shows_which_element_each_failure_takes_down(tmp_path, capsys):
 
 # ---- the flow engine under failures ---------------------------------------------------------------
 
-from fabsim.engine import simulate  # noqa: E402
+from fabsim.api import simulate  # noqa: E402
 
 
 def leaf_spine_run(failures, flows, spines=2, detect="100us", **run):
@@ -515,7 +544,7 @@ def test_packet_engine_never_transmits_on_a_down_link_after_detection(pick, at_u
 def test_a_failed_port_forgets_its_pfc_state_and_drops_its_queue():
     """fail_links on a port that is paused, has sent a PAUSE upstream and holds queued packets."""
     from fabsim.native import codes, packet_failures, packet_state, queues
-    from fabsim.packetsim import _wheel_geometry, build_net
+    from fabsim.run.packet import _wheel_geometry, build_net
 
     sc = fabsim.load_scenario({
         "run": {"engine": "packet"},

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fabsim
-from fabsim.engine import simulate
+from fabsim.api import simulate
 
 GBPS = 10**9
 MIB = 2**20

@@ -10,8 +10,8 @@ from hypothesis import given, settings, strategies as st
 
 from fabsim.native.flow import FlowNet, maxmin, new_state, run_until
 from fabsim.native.codes import STATUS_DONE, STATUS_SLICE
-from tests.reference.flowsim import simulate as reference_simulate
-from tests.reference.maxmin import maxmin_rates
+from tests.reference.flow_ref import simulate as reference_simulate
+from tests.reference.maxmin_ref import maxmin_rates
 
 PS = 10**12
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import fabsim
-from fabsim.engine import simulate
+from fabsim.api import simulate
 
 GBPS = 10**9
 MTU, HEADER = 4096, 48
@@ -193,8 +193,8 @@ def tiny_scenarios(draw):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tiny_scenarios())
 def test_invariants(doc):
-    from fabsim.build import build_model
-    from fabsim.packetsim import run_packet_engine
+    from fabsim.model import build_model
+    from fabsim.run.packet import run_packet_engine
     from fabsim.traffic import build_flow_table
 
     sc = fabsim.load_scenario(doc)
@@ -249,7 +249,7 @@ def test_queue_trace_samples_the_peak_of_every_busy_port():
 
 
 def test_packet_pool_grows_and_its_cap_is_named(monkeypatch):
-    import fabsim.packetsim as ps
+    import fabsim.run.packet as ps
     from fabsim.errors import SimulationError
 
     sc = incast(8, 300_000, pfc=False)

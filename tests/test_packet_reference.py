@@ -1,4 +1,4 @@
-"""The reference packet simulator (tests/reference/packetsim.py) against analytic results, and
+"""The reference packet simulator (tests/reference/packet_ref.py) against analytic results, and
 the packet kernel against the reference (``test_kernel_matches_reference``, and with DCQCN
 ``test_kernel_matches_reference_with_dcqcn``).
 
@@ -19,7 +19,7 @@ from fabsim.native.ecmp import ecmp_hash as native_ecmp_hash
 from fabsim.native.ecmp import mix64 as native_mix64
 from fabsim.traffic import build_flow_table
 
-from .reference import packetsim as ref
+from .reference import packet_ref as ref
 
 GBPS = 10**9
 US = 10**6  # ps
@@ -585,10 +585,10 @@ KERNEL_CASES = [
 
 def assert_kernel_matches_reference(doc) -> None:
     """The Numba kernel's run of ``doc`` equals this reference's, field by field."""
-    from fabsim import packetsim
+    from fabsim.run.packet import run_packet_engine
 
     model, flows = build(doc)
-    compare(packetsim.run_packet_engine(model, flows), ref.simulate(model, flows), doc)
+    compare(run_packet_engine(model, flows), ref.simulate(model, flows), doc)
 
 
 def assert_kernel_matches_reference_on(scenarios) -> None:
@@ -663,7 +663,7 @@ DCQCN_CASES = [
 
 def test_dcqcn_acts_in_a_tiny_incast():
     """DCQCN does something in scenarios this small: signals, cuts, recoveries, paced senders."""
-    from fabsim import packetsim
+    from fabsim.run.packet import run_packet_engine
 
     traffic = [{"kind": "incast", "receiver": 0, "senders": 4, "size": 200_000}]
     for preset, cc in (("paper", {"cnp_interval": "4us", "rate_timer": "1500ns"}),
@@ -673,7 +673,7 @@ def test_dcqcn_acts_in_a_tiny_incast():
         res = ref.simulate(model, flows)
         assert_complete(res, flows)
         assert_conservation(model, flows, res)
-        compare(packetsim.run_packet_engine(model, flows), res, doc)
+        compare(run_packet_engine(model, flows), res, doc)
         assert all(c > 0 for c in res["flow_cnps"]), res["flow_cnps"]
         samples = {(t, f): rc for t, f, rc, _, _ in res["rate_samples"]}
         # every sender was cut well below its 100 Gb/s line rate, so it was paced...

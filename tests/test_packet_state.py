@@ -7,7 +7,7 @@ import pytest
 
 import fabsim
 from fabsim.native import packet_state
-from fabsim.packetsim import build_net
+from fabsim.run.packet import build_net
 from fabsim.traffic import build_flow_table
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fabsim
-from fabsim.build import build_model
+from fabsim.model import build_model
 from fabsim.cli import main
 from fabsim.errors import ScenarioError
 from fabsim.names import parse_host_name

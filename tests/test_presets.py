@@ -1,4 +1,4 @@
-"""Protocol presets (fabsim/cc.py, docs/dcqcn.md): a ``cc.preset`` brings the ECN marking point
+"""Protocol presets (fabsim/scenario/protocol.py, docs/dcqcn.md): a ``cc.preset`` brings the ECN marking point
 of the code it follows, the scenario can override it, and every resolved value of a run is
 written into its traces, its summary and ``fabsim validate``."""
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import fabsim
-from fabsim.build import build_model
-from fabsim.cc import ECN_PRESETS, ecn_thresholds, protocol
+from fabsim.model import build_model
+from fabsim.scenario.protocol import ECN_PRESETS, ecn_thresholds, protocol
 from fabsim.cli import main
 
 
@@ -47,9 +47,9 @@ def test_an_explicit_ecn_at_wins_over_the_preset(preset, at):
 
 
 def test_ecn_thresholds_stay_importable_from_the_packet_engine():
-    from fabsim.packetsim import ecn_thresholds as from_packetsim
+    from fabsim.run.packet import ecn_thresholds as from_driver
 
-    assert from_packetsim is ecn_thresholds
+    assert from_driver is ecn_thresholds
     rates = np.array([25, 100, 400], np.int64) * 10**9
     kmin, kmax, pmax = ecn_thresholds(incast(), rates)
     assert kmin.tolist() == [100_000, 400_000, 1_600_000] and kmax.tolist() == [400_000, 1_600_000, 6_400_000]

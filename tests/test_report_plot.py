@@ -23,7 +23,9 @@ from rich.console import Console
 import fabsim
 from fabsim.cli import main
 from fabsim.errors import UsageError
-from fabsim.report import SIZE_BUCKETS, flows_by_size, grid_stats, is_numeric, print_report, read_sweep
+from fabsim.analysis.flows import SIZE_BUCKETS, flows_by_size
+from fabsim.analysis.sweeps import grid_stats, is_numeric, read_sweep
+from fabsim.cli.report import print_report
 from fabsim.sweep.table import runs_table, summary_figures, write_manifest, write_runs_table
 from fabsim.trace import read_run, read_summary
 from fabsim.units import human_duration_ns
@@ -337,7 +339,7 @@ def test_plot_of_a_sweep(sweep_dir, tmp_path, capsys):
 def test_plot_without_matplotlib_says_how_to_install_it(flow_run, tmp_path, monkeypatch):
     for module in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
         monkeypatch.setitem(__import__("sys").modules, module, None)
-    from fabsim.plot import plot_dir
+    from fabsim.cli.plot import plot_dir
 
     with pytest.raises(UsageError, match=r"pip install 'fabsim\[plot\]'"):
         plot_dir(flow_run, out_dir=tmp_path / "none")

@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import fabsim
-import fabsim.engine
-import fabsim.flowsim
+import fabsim.api
+import fabsim.run.flow
 import fabsim.native
 import fabsim.trace.writer
 from fabsim.cli import main
@@ -104,7 +104,7 @@ duration = "20ms"
 def flow_engine_warm():
     """The flow engine compiled and marked as such in the kernel cache, as after ``fabsim
     warmup``: no run here (nor the real process below) prints the first-run notice."""
-    fabsim.engine.warm(("flow",))
+    fabsim.api.warm(("flow",))
 
 
 @pytest.fixture
@@ -324,7 +324,7 @@ def assert_interrupted(code, out, err):
 
 def test_interrupted_simulation_writes_nothing(small, tmp_path, capsys, monkeypatch):
     # the second kernel slice is only asked for when the first did not finish the run
-    seen = _interrupt_after(monkeypatch, fabsim.flowsim, "run_until", calls=2)
+    seen = _interrupt_after(monkeypatch, fabsim.run.flow, "run_until", calls=2)
     code, out, err = run(["run", small, "--json"], capsys)
     assert len(seen) == 2
     assert_interrupted(code, out, err)
@@ -430,7 +430,7 @@ def test_names_that_look_like_markup_are_shown_verbatim(small, capsys, monkeypat
     argv = ["run", small, "--out", out_dir, "--set", 'run.name="[red]n"', "--set", 'traffic[0].job="[i]j"']
     _, err = run_ok(argv, capsys)
     assert out_dir in err and "[red]n" in err and "[i]j" in err
-    _interrupt_after(monkeypatch, fabsim.flowsim, "run_until", calls=1)
+    _interrupt_after(monkeypatch, fabsim.run.flow, "run_until", calls=1)
     code, out, err = run([*argv, "--overwrite"], capsys)
     assert_interrupted(code, out, err)
     assert one_line(err).endswith(out_dir)
@@ -548,8 +548,8 @@ NOTICE = "compiling the flow engine — first run on this machine, about 20 s"
 
 def test_a_first_run_says_it_compiles_before_the_wait(small, tmp_path, capsys, monkeypatch):
     warmed = []
-    monkeypatch.setattr(fabsim.engine, "is_compiled", lambda engine: False)
-    monkeypatch.setattr(fabsim.engine, "warm", lambda engines, on_step=None: warmed.append(engines))
+    monkeypatch.setattr(fabsim.api, "is_compiled", lambda engine: False)
+    monkeypatch.setattr(fabsim.api, "warm", lambda engines, on_step=None: warmed.append(engines))
     out, err = run_ok(["run", small, "--json"], capsys)
     assert warmed == [("flow",)]
     assert err.splitlines()[0] == NOTICE
@@ -561,14 +561,14 @@ def test_a_compiled_engine_runs_without_the_notice(small, capsys, monkeypatch):
     def no_warm(engines, on_step=None):
         raise AssertionError("warm called for a compiled engine")
 
-    monkeypatch.setattr(fabsim.engine, "is_compiled", lambda engine: True)
-    monkeypatch.setattr(fabsim.engine, "warm", no_warm)
+    monkeypatch.setattr(fabsim.api, "is_compiled", lambda engine: True)
+    monkeypatch.setattr(fabsim.api, "warm", no_warm)
     _, err = run_ok(["run", small], capsys)
     assert "compiling" not in err
 
 
 def test_the_notice_names_the_packet_engine_and_its_time():
-    from fabsim.progress import compile_message
+    from fabsim.cli.progress import compile_message
 
     assert compile_message(["packet"]) == "compiling the packet engine — first run on this machine, about 1–2 min"
     assert compile_message(["flow", "packet"]).startswith("compiling the flow and packet engines — ")
@@ -581,18 +581,18 @@ def empty_cache(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     cache.mkdir()
     monkeypatch.setattr(fabsim.native, "CACHE_DIR", str(cache))
-    monkeypatch.setattr(fabsim.engine, "_warm_here", set())
+    monkeypatch.setattr(fabsim.api, "_warm_here", set())
     ran = []
-    monkeypatch.setattr(fabsim.engine, "simulate", lambda scenario: ran.append(scenario))
+    monkeypatch.setattr(fabsim.api, "simulate", lambda scenario: ran.append(scenario))
     return cache, ran
 
 
 def test_warmup_prints_one_line_per_kernel_and_marks_the_cache(empty_cache, capsys):
     cache, ran = empty_cache
-    assert not fabsim.engine.is_compiled("flow") and not fabsim.engine.is_compiled("packet")
+    assert not fabsim.api.is_compiled("flow") and not fabsim.api.is_compiled("packet")
     out, err = run_ok(["warmup"], capsys)
     lines = err.splitlines()
-    assert [line.split(":")[0] for line in lines[:-1]] == [v[1] for v in fabsim.engine.WARM_VARIANTS]
+    assert [line.split(":")[0] for line in lines[:-1]] == [v[1] for v in fabsim.api.WARM_VARIANTS]
     assert all(line.endswith(" s") for line in lines[:-1])
     assert lines[-1].startswith("kernels compiled and cached in ") and str(cache) in lines[-1]
     assert [sc.run.engine for sc in ran] == ["flow", "packet", "packet", "packet"]
@@ -601,19 +601,19 @@ def test_warmup_prints_one_line_per_kernel_and_marks_the_cache(empty_cache, caps
 
 def test_is_compiled_reads_the_marker_of_the_current_cache(empty_cache, monkeypatch):
     cache, _ = empty_cache
-    assert not fabsim.engine.is_compiled("packet")
+    assert not fabsim.api.is_compiled("packet")
     (cache / "warm-packet").touch()
-    assert fabsim.engine.is_compiled("packet") and not fabsim.engine.is_compiled("flow")
+    assert fabsim.api.is_compiled("packet") and not fabsim.api.is_compiled("flow")
     monkeypatch.setattr(fabsim.native, "CACHE_DIR", None)  # nothing cached: always a compile
-    assert not fabsim.engine.is_compiled("packet")
+    assert not fabsim.api.is_compiled("packet")
 
 
 def test_ctrl_c_during_the_first_compile_exits_130_and_writes_nothing(small, tmp_path, capsys, monkeypatch):
     def interrupted(engines, on_step=None):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fabsim.engine, "is_compiled", lambda engine: False)
-    monkeypatch.setattr(fabsim.engine, "warm", interrupted)
+    monkeypatch.setattr(fabsim.api, "is_compiled", lambda engine: False)
+    monkeypatch.setattr(fabsim.api, "warm", interrupted)
     code, out, err = run(["run", small], capsys)
     assert code == 130 and out == ""
     assert err.splitlines() == [NOTICE, "interrupted"]

@@ -18,14 +18,14 @@ from hypothesis import strategies as st
 
 import fabsim
 from fabsim.cli import main
-from fabsim.results import FLOW_STATUSES
+from fabsim.trace.assemble import FLOW_STATUSES
 
 ENGINES = ["flow", "packet"]
 STAR4 = {"kind": "star", "hosts": 4, "host_rate": "100Gbps", "link_delay": "1us"}
 RING = {"kind": "collective", "op": "allreduce", "algorithm": "ring", "size": "1MB", "ranks": 4}
 
 
-def simulate(doc: dict) -> fabsim.results.Result:
+def simulate(doc: dict) -> fabsim.trace.assemble.Result:
     return fabsim.simulate(fabsim.load_scenario(doc))
 
 

@@ -41,7 +41,7 @@ def test_shipped_scenario_runs_and_gives_the_recorded_results(path, tmp_path, ca
 
 @pytest.mark.parametrize("path", SWEEPS, ids=str)
 def test_shipped_sweep_plans_and_builds_every_run(path, tmp_path, capsys):
-    from fabsim.build import build_model  # checks the scenario's references against the fabric
+    from fabsim.model import build_model  # checks the scenario's references against the fabric
     from fabsim.sweep import load_sweep
     from fabsim.traffic import build_flow_table
 

@@ -355,9 +355,9 @@ def test_a_worker_that_dies_fails_its_run_instead_of_the_sweep():
 
 
 def test_a_cold_sweep_says_it_compiles_before_the_runs(tmp_path, capsys, monkeypatch):
-    import fabsim.engine
+    import fabsim.api
 
-    monkeypatch.setattr(fabsim.engine, "is_compiled", lambda engine: False)  # checked here, warmed in the worker
+    monkeypatch.setattr(fabsim.api, "is_compiled", lambda engine: False)  # checked here, warmed in the worker
     file = _write(tmp_path, SCENARIO + "[sweep]\nseeds = 1\n")
     assert main(["sweep", str(file), "--out", str(tmp_path / "out"), "--jobs", "1", "--quiet"]) == 0
     assert capsys.readouterr().err.splitlines() == [

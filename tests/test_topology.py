@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from fabsim.native.ecmp import ecmp_hash
 from fabsim.topology import Routing, TopologyError, fat_tree, from_file, leaf_spine, rail_optimized, star
-from tests.reference.routing import bfs_hops, shortest_next_hops
+from tests.reference.routing_ref import bfs_hops, shortest_next_hops
 
 G = 10**9
 US = 10**6

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from fabsim.cc import ecn_marking_point
+from fabsim.scenario.protocol import ecn_marking_point
 from fabsim.scenario._reader import Table, did_you_mean, describe
 from fabsim.scenario.schema import (
     CCConfig,
@@ -114,7 +114,7 @@ def parse_topology(t: Table, base_dir: str) -> Topology:
 
 def parse_switch(t: Table, cc: CCConfig) -> SwitchConfig:
     """``[switch]``; ``ecn_at`` defaults to the marking point of the code ``cc.preset`` follows
-    (:func:`fabsim.cc.ecn_marking_point`)."""
+    (:func:`fabsim.scenario.protocol.ecn_marking_point`)."""
     t.check_keys((
         "buffer", "buffer_policy", "dt_alpha", "latency", "ecn", "ecn_at", "ecn_kmin",
         "ecn_kmax", "ecn_pmax", "pfc", "pfc_xoff", "pfc_xon",

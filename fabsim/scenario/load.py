@@ -143,7 +143,7 @@ def _build(raw: dict[str, Any], file: str, base_dir: str, default_name: str) -> 
         source=file,
         base_dir=base_dir,
     )
-    from ..cc import resolve  # checks that every [cc] key applies to the chosen preset
+    from .protocol import resolve  # checks that every [cc] key applies to the chosen preset
 
     resolve(scenario)
     return scenario

@@ -18,10 +18,10 @@ import numpy as np
 from fabsim.errors import ScenarioError
 from fabsim.names import host_name
 from fabsim.native import codes
-from fabsim.raw import packets
+from fabsim.run.record import packets
 
 if TYPE_CHECKING:
-    from fabsim.build import Model
+    from fabsim.model import Model
     from fabsim.scenario.schema import Scenario
     from fabsim.topology import Fabric
     from fabsim.traffic import FlowTable

@@ -160,7 +160,7 @@ class SwitchConfig(_Section):
     dt_alpha: float  #: dynamic-threshold alpha (> 0)
     latency_ps: int  #: forwarding latency per switch hop
     ecn: bool
-    ecn_at: str  #: "enqueue" | "dequeue"; default: where the code of the cc preset marks (fabsim.cc)
+    ecn_at: str  #: "enqueue" | "dequeue"; default: where the code of the cc preset marks (fabsim.scenario.protocol)
     ecn_kmin_bytes: int | None  #: None = from the cc preset (hpcc: scaled to the port rate)
     ecn_kmax_bytes: int | None  #: None = from the cc preset (hpcc: scaled to the port rate)
     ecn_pmax: float | None  #: marking probability at Kmax, in [0, 1]; None = from the preset

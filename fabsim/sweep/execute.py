@@ -26,7 +26,7 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
     """Run one sweep task; returns ``{"run_id", "status": "ok"|"failed", "error", "wall_s"}``."""
     started = time.perf_counter()
     try:
-        from ..engine import simulate
+        from ..api import simulate
         from ..scenario.load import load_raw_scenario
 
         scenario = load_raw_scenario(task["raw"], task["file"], task["base_dir"], task["name"], task["overrides"])
@@ -40,7 +40,7 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
 
 def warm_kernels(engines: Iterable[str]) -> float:
     """Compile, or load from the on-disk cache, the kernels of ``engines``; returns seconds."""
-    from ..engine import warm
+    from ..api import warm
 
     started = time.perf_counter()
     warm(tuple(engines))

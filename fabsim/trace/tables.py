@@ -33,7 +33,7 @@ def trace_metadata(version: str, seed: int, scenario_json: str, protocol: Mappin
 
     ``version`` is the fabsim version, ``seed`` the run's seed and ``scenario_json`` the resolved
     scenario serialised as JSON (a ``ValueError`` if it does not parse). ``protocol``, the
-    resolved protocol parameters of the run (:func:`fabsim.cc.protocol`), adds the key
+    resolved protocol parameters of the run (:func:`fabsim.scenario.protocol.protocol`), adds the key
     ``fabsim.protocol`` (JSON).
     """
     json.loads(scenario_json)

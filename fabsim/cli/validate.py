@@ -10,11 +10,11 @@ from rich.table import Table
 
 from fabsim.native import codes
 
-from .build import Model
-from .cc import protocol
-from .topology.fabric import ROLE_NAMES
-from .traffic import FlowTable
-from .units import format_rate, format_time, human_bytes
+from ..model import Model
+from ..scenario.protocol import protocol
+from ..topology.fabric import ROLE_NAMES
+from ..traffic import FlowTable
+from ..units import format_rate, format_time, human_bytes
 
 
 def validate_json(model: Model, flows: FlowTable) -> dict:
@@ -94,7 +94,7 @@ def print_validate(model: Model, flows: FlowTable, console: Console) -> None:
     print_protocol(protocol(sc, f), console)
 
     if sc.failures:
-        from .failures import resolve_failures
+        from ..run.failures import resolve_failures
 
         table = Table(title=f"failures (routing detects them after {format_time(sc.routing.detect_ps)})")
         for col in ("#", "target", "fails", "tier", "at", "restored"):
@@ -106,7 +106,7 @@ def print_validate(model: Model, flows: FlowTable, console: Console) -> None:
 
 
 def print_protocol(proto: dict, console: Console) -> None:
-    """The resolved protocol parameters (:func:`fabsim.cc.protocol`): ECN per port rate, DCQCN."""
+    """The resolved protocol parameters (:func:`fabsim.scenario.protocol.protocol`): ECN per port rate, DCQCN."""
     cc, ecn = proto["cc"], proto["ecn"]
     marking = f"at {ecn['at']}" if ecn["enabled"] else "off"
     table = Table(title=f"ECN {marking} ({cc['preset']})")

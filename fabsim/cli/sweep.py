@@ -12,9 +12,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ..sweep.runner import run_sweep
+from ..sweep.spec import Sweep, load_sweep
 from ..trace.writer import is_complete_run
-from .runner import run_sweep
-from .spec import Sweep, load_sweep
 
 EXIT_INTERRUPTED = 130
 
@@ -122,8 +122,8 @@ class _SweepProgress:
     def warming(self, engines: list[str]):
         """The notice of a first run's compile while the workers warm ``engines``, unless their
         kernels are cached on this machine (a remote cluster's workers may differ)."""
-        from ..engine import is_compiled
-        from ..progress import compile_notice
+        from ..api import is_compiled
+        from .progress import compile_notice
 
         cold = [e for e in engines if not is_compiled(e)]
         if not cold:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from .maxmin import maxmin_rates
+from .maxmin_ref import maxmin_rates
 
 PS_PER_S = 10**12
 

@@ -1,4 +1,6 @@
-"""``simulate``: scenario → model → flow table → engine → Arrow tables."""
+"""The entry points behind ``fabsim.simulate``: ``simulate`` (scenario → model → flow table →
+engine driver → Arrow tables), and ``warm``/``is_compiled`` (the kernels compiled or loaded from
+the cache before a run)."""
 
 from __future__ import annotations
 
@@ -6,19 +8,19 @@ import contextlib
 import dataclasses
 from pathlib import Path
 
-from .build import build_model
-from .flowsim import run_flow_engine
-from .packetsim import run_packet_engine
-from .results import Result, assemble
+from .model import build_model
+from .run.flow import run_flow_engine
+from .run.packet import run_packet_engine
 from .scenario import Scenario
 from .scenario.runnable import check_runnable
+from .trace.assemble import Result, assemble
 from .traffic import build_flow_table
 
 
 def simulate(scenario: Scenario, progress=None, baseline: bool = False, warn=None) -> Result:
     """Run ``scenario`` and return its traces in memory.
 
-    ``progress`` is None or a callable taking a ``fabsim.raw.Progress``; it is called between
+    ``progress`` is None or a callable taking a ``fabsim.run.slicer.Progress``; it is called between
     kernel slices (a few times a second on long runs). With ``baseline`` the scenario also runs
     without its failures (same seed, same flows), first, and the failures' added delays are
     measured against that run.

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .errors import ScenarioError
+from fabsim.errors import ScenarioError
 
 US = 1_000_000  # ps
 RATE_25G = 25 * 10**9  #: the port rate the hpcc preset's per-rate values are given for

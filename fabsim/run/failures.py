@@ -7,6 +7,9 @@ after that. ``random_link:<tier>`` and ``random_switch:<role>`` draw one element
 a hash of the run's seed and the failure's index: the same seed always fails the same element,
 and a sweep over seeds samples the elements. Failures may overlap: a link is down while any
 failure that covers it is (``down_links``).
+
+Both engine drivers step through one :class:`FailureSchedule`: what changes at each change time,
+and what routing looks like once it has detected a change; each applies that to its kernel.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .native.ecmp import mix64
-from .topology.fabric import ROLE_NAMES
+from ..native.ecmp import mix64
+from ..topology.fabric import ROLE_NAMES
 
 # salt of the failure draws, so they do not correlate with ECMP hashes of the same seed
 _DRAW_SALT = 0xFA11
@@ -110,22 +113,30 @@ def change_times(failures: list[ResolvedFailure]) -> list[int]:
     return sorted(times)
 
 
+def routing_without(model, routing_down: np.ndarray):
+    """The routing tables once routing has converged on ``routing_down`` links (the failure-free
+    tables when none is down)."""
+    from ..topology import Routing  # noqa: PLC0415 (keeps failures importable without the tables)
+
+    base = model.routing.failure_free
+    return Routing.build(model.fabric, ~routing_down, base) if routing_down.any() else base
+
+
 def reroute(model, flows, hash_id, path_ptr, path_link, routing_down: np.ndarray, movable: np.ndarray,
-            black_hole: int):
-    """Paths after routing converged on ``routing_down`` links: ``movable`` flows take their
-    hashed path over the surviving tables (resilient selection: a flow whose path avoided every
-    change keeps it); a movable flow whose destination is unreachable gets the one-link path
-    ``[black_hole]`` (a link of capacity 0: it stalls until routing finds a path again); the
-    others keep theirs.
+            black_hole: int, routing=None):
+    """Paths after routing converged on ``routing_down`` links (``routing``: its tables, from
+    :func:`routing_without` if not given): ``movable`` flows take their hashed path over the
+    surviving tables (resilient selection: a flow whose path avoided every change keeps it); a
+    movable flow whose destination is unreachable gets the one-link path ``[black_hole]`` (a
+    link of capacity 0: it stalls until routing finds a path again); the others keep theirs.
 
     Returns ``(path_ptr, path_link, changed, unreachable)``.
     """
-    from .topology import Routing  # noqa: PLC0415 (keeps failures importable without the tables)
-    from .native import codes
+    from ..native import codes
 
     fabric, sc = model.fabric, model.scenario
-    base = model.routing.failure_free
-    routing = Routing.build(fabric, ~routing_down, base) if routing_down.any() else base
+    if routing is None:
+        routing = routing_without(model, routing_down)
     src, dst = flows.src, flows.dst
     d = routing.dist[fabric.host_switch[src] - fabric.n_hosts, routing.host_edge[dst]]
     dead_end = routing_down[fabric.host_uplink[src]] | routing_down[fabric.host_downlink[dst]]
@@ -168,6 +179,79 @@ def reroute(model, flows, hash_id, path_ptr, path_link, routing_down: np.ndarray
         differs = path_link[np.repeat(path_ptr[same], h) + offset] != new_link[np.repeat(new_ptr[same], h) + offset]
         changed[same] = np.bincount(np.repeat(np.arange(same.size), h), weights=differs, minlength=same.size) > 0
     return new_ptr, new_link, changed, unreachable
+
+
+@dataclass(frozen=True, eq=False)
+class Convergence:
+    """What routing looks like after it converged at a change time: the links it treats as
+    down, its tables, every flow's path, which paths changed and which flows are unreachable."""
+
+    down: np.ndarray
+    routing: object  #: fabsim.topology.Routing
+    path_ptr: np.ndarray
+    path_link: np.ndarray
+    changed: np.ndarray
+    unreachable: np.ndarray
+
+
+class FailureSchedule:
+    """The failures of one run, stepped through by an engine driver (docs/failures.md).
+
+    It answers the two questions both drivers ask at a change time ``t``: which links are down
+    then (:meth:`links_down`, :meth:`failing_at`), and, once routing has detected a failure or
+    a restoration, what the routing tables and every flow's path become (:meth:`converge`). It
+    keeps the flows' current paths (starting from ``path_ptr``/``path_link``, hashed with
+    ``hash_id``) and the :class:`FailureLog` of what each failure hit. The driver applies the
+    answers to its own kernel state.
+    """
+
+    def __init__(self, model, flows, until_ps: int, hash_id, path_ptr, path_link):
+        self.model, self.flows, self.hash_id = model, flows, hash_id
+        self.failures = resolve_failures(model.scenario, model.fabric)
+        self.changes = [t for t in change_times(self.failures) if t <= until_ps]
+        self.log = FailureLog(self.failures, len(flows))
+        self.routing_down = np.zeros(model.fabric.n_links, np.bool_)
+        self.path_ptr, self.path_link = path_ptr, path_link
+
+    def __bool__(self) -> bool:
+        return bool(self.failures)
+
+    def pending(self) -> bool:
+        """Whether a change time is still ahead (within the run's ``until``)."""
+        return bool(self.changes)
+
+    def next_change(self) -> int:
+        return self.changes[0]
+
+    def advance(self) -> int:
+        """Step to the next change time and return it."""
+        return self.changes.pop(0)
+
+    def links_down(self, t_ps: int) -> np.ndarray:
+        """bool per link: down at ``t_ps``."""
+        return down_links(self.failures, self.model.fabric.n_links, t_ps)
+
+    def failing_at(self, t_ps: int) -> list[ResolvedFailure]:
+        """The failures that take their links down at ``t_ps``."""
+        return [fl for fl in self.failures if fl.at_ps == t_ps]
+
+    def converge(self, t_ps: int, active: np.ndarray, movable: np.ndarray) -> Convergence | None:
+        """At change time ``t_ps``: log the ``active`` flows (sending) across an element down
+        then; if routing's view of the links changes at ``t_ps`` (a detection), the tables it
+        converges on and the paths of the ``movable`` flows over them (:func:`reroute`), else
+        None."""
+        n_links = self.model.fabric.n_links
+        self.log.links_failed(t_ps, self.path_ptr, self.path_link, active)
+        new_down = down_links(self.failures, n_links, t_ps, detected=True)
+        if np.array_equal(new_down, self.routing_down):
+            return None
+        routing = routing_without(self.model, new_down)
+        path_ptr, path_link, changed, unreachable = reroute(
+            self.model, self.flows, self.hash_id, self.path_ptr, self.path_link, new_down, movable, n_links, routing,
+        )
+        self.log.rerouted(t_ps, self.path_ptr, self.path_link, path_ptr, path_link, changed, unreachable, active)
+        self.path_ptr, self.path_link, self.routing_down = path_ptr, path_link, new_down
+        return Convergence(new_down, routing, path_ptr, path_link, changed, unreachable)
 
 
 def _crossing(path_ptr: np.ndarray, path_link: np.ndarray, links: np.ndarray) -> np.ndarray:

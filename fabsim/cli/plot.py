@@ -4,7 +4,7 @@ For a run directory (see ``docs/traces.md``):
 
 - ``fct_cdf.png``: the CDF of flow completion times, one line per traffic tag;
 - ``slowdown_by_size.png``: every flow's slowdown against its size, with the p50 and p99 of each
-  size bucket of :data:`fabsim.report.SIZE_BUCKETS`;
+  size bucket of :data:`fabsim.analysis.flows.SIZE_BUCKETS`;
 - ``queues.png``: egress queue depth over time at the ports with the deepest queues (``queues``
   trace);
 - ``rates.png``: DCQCN sending and target rate over time of the sampled flows (``rates`` trace);
@@ -28,24 +28,22 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import UsageError
-from .report import (
-    SIZE_BUCKETS,
+from ..errors import UsageError
+from ..analysis.flows import SIZE_BUCKETS, flows_by_size, link_name
+from ..analysis.sweeps import (
     GridPoint,
     SweepResults,
     directory_kind,
-    flows_by_size,
     format_value,
     grid_stats,
     is_numeric,
-    link_name,
     metric_kind,
     position,
     read_sweep,
 )
-from .sweep import Parameter
-from .trace.writer import read_run, read_summary
-from .units import human_bytes, human_duration_ns
+from ..sweep import Parameter
+from ..trace.writer import read_run, read_summary
+from ..units import human_bytes, human_duration_ns
 
 #: Figure size (inches) and resolution (dots per inch): 1040 × 650 pixels.
 FIGSIZE_IN = (8.0, 5.0)

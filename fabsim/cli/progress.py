@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .raw import Progress as RunProgress
-from .units import format_time
+from ..run.slicer import Progress as RunProgress
+from ..units import format_time
 
 _SHOW_AFTER_S = 1.0
 

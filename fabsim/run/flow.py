@@ -11,10 +11,12 @@ from fabsim.native.flow import (
     CLK_ACTIVE, CLK_DONE, CLK_EVENTS, CLK_SOLVES, CLK_T_NOW, FlowNet, new_state, rebuild, run_until,
 )
 
-from .build import Model
-from .errors import SimulationError
-from .failures import FailureLog, change_times, down_links, reroute, resolve_failures
-from .raw import RawRun, Slicer, flow_paths, wire_bytes
+from ..errors import SimulationError
+from ..model import Model
+from .failures import FailureSchedule
+from .paths import flow_paths
+from .record import RawRun, wire_bytes
+from .slicer import Slicer
 
 T_MAX_PS = 2**62
 
@@ -41,18 +43,15 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
     )
     st = new_state(net, flows.pred_count)
     until = sc.run.until_ps if sc.run.until_ps is not None else T_MAX_PS
-    failures = resolve_failures(sc, fabric)
-    changes = [t for t in change_times(failures) if t <= until]
-    log = FailureLog(failures, len(flows))
+    failures = FailureSchedule(model, flows, until, hash_id, path_ptr, path_link)
     accounted = np.zeros(len(flows), np.float64)  # wire bytes already put on the links of a path
     link_bytes = np.zeros(fabric.n_links + 1, np.float64)
-    routing_down = np.zeros(fabric.n_links, np.bool_)
 
     slicer = Slicer(until, wall0=wall0)
     status = codes.STATUS_SLICE
     while True:
         # failures change capacities and routes at their times, before the flow events then
-        limit = changes[0] - 1 if changes else None
+        limit = failures.next_change() - 1 if failures.pending() else None
         t_end = slicer.next_end(limit)
         status = run_until(net, st, np.int64(t_end))
         slicer.done()
@@ -60,10 +59,10 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
                       len(flows), st.clock[CLK_EVENTS])
         stalled = status == codes.STATUS_DONE and st.clock[CLK_ACTIVE] > 0
         finished = status == codes.STATUS_DONE and not stalled  # later failures change nothing
-        if changes and not finished and (t_end == changes[0] - 1 or stalled):
-            t = changes.pop(0)
+        if failures.pending() and not finished and (t_end == failures.next_change() - 1 or stalled):
+            t = failures.advance()
             _account(st, net, wire, t, accounted, link_bytes)
-            net, st, routing_down = _apply_failures(model, flows, hash_id, failures, log, net, st, routing_down, t)
+            net, st = _apply_failures(model, flows, failures, net, st, t)
             slicer.t_end = t - 1
             if rebuild(net, st, np.int64(t)) == codes.STATUS_HEAP_FULL:
                 status = codes.STATUS_HEAP_FULL
@@ -100,9 +99,9 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
         solves=int(st.clock[CLK_SOLVES]),
         wall_s=time.perf_counter() - wall0,
         stopped_at_until=bool(stopped),
-        failures=log.finish(end_ps, fabric.n_links, link_bytes[:-1]) if failures else None,
-        flow_failure_hit=log.flow_hit if failures else None,
-        flow_unreachable=log.unreachable if failures else None,
+        failures=failures.log.finish(end_ps, fabric.n_links, link_bytes[:-1]) if failures else None,
+        flow_failure_hit=failures.log.flow_hit if failures else None,
+        flow_unreachable=failures.log.unreachable if failures else None,
     )
 
 
@@ -133,23 +132,18 @@ def _path_delay(model: Model, path_ptr: np.ndarray, path_link: np.ndarray) -> np
     return delay.astype(np.int64) + (hops - 1) * model.scenario.switch.latency_ps
 
 
-def _apply_failures(model, flows, hash_id, failures, log, net, st, routing_down, t):
-    """Capacities and (on a detection) paths at ``t``; returns the new (net, st, routing_down)."""
+def _apply_failures(model, flows, failures: FailureSchedule, net, st, t):
+    """Capacities and (on a detection) paths at ``t``; returns the new (net, st)."""
     fabric = model.fabric
-    n_links = fabric.n_links
-    down = down_links(failures, n_links, t)
+    down = failures.links_down(t)
     net = net._replace(link_cap_bps=np.append(np.where(down, 0.0, fabric.link_rate_bps.astype(np.float64)), 0.0))
     active = st.state == codes.FLOW_ACTIVE
-    log.links_failed(t, net.path_ptr, net.path_link, active)
-    new_down = down_links(failures, n_links, t, detected=True)
-    if np.array_equal(new_down, routing_down):
-        return net, st, routing_down
-    # routing converged: flows that have not finished sending take the surviving paths
+    # once routing converged, flows that have not finished sending take the surviving paths
     movable = st.state <= codes.FLOW_ACTIVE
-    path_ptr, path_link, changed, unreachable = reroute(
-        model, flows, hash_id, net.path_ptr, net.path_link, new_down, movable, n_links,
-    )
-    log.rerouted(t, net.path_ptr, net.path_link, path_ptr, path_link, changed, unreachable, active)
+    converged = failures.converge(t, active, movable)
+    if converged is None:
+        return net, st
+    path_ptr, path_link = converged.path_ptr, converged.path_link
     n_entries = path_link.shape[0]
     net = net._replace(path_ptr=path_ptr, path_link=path_link, path_delay_ps=_path_delay(model, path_ptr, path_link))
     st = st._replace(
@@ -158,4 +152,4 @@ def _apply_failures(model, flows, hash_id, failures, log, net, st, routing_down,
         entry_prev=np.full(n_entries, -1, np.int32),
         lf_flow=np.empty(n_entries, np.int32),
     )
-    return net, st, new_down
+    return net, st

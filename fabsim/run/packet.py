@@ -17,13 +17,15 @@ from fabsim.native.ideal import store_and_forward_fct
 from fabsim.native.packet import run_until
 from fabsim.native.wheel import wheel_geometry
 
-from .build import Model
-from .cc import ecn_thresholds
-from .cc import resolve as resolve_cc
-from .errors import SimulationError
-from .failures import FailureLog, change_times, down_links, reroute, resolve_failures
-from .raw import RawRun, Slicer, flow_paths, hash_ids, packets, wire_bytes
-from .trace.spool import SpoolDir
+from ..errors import SimulationError
+from ..model import Model
+from ..scenario.protocol import ecn_thresholds
+from ..scenario.protocol import resolve as resolve_cc
+from ..trace.spool import SpoolDir
+from .failures import FailureSchedule
+from .paths import flow_paths, hash_ids
+from .record import RawRun, packets, wire_bytes
+from .slicer import Slicer
 
 PS_PER_NS = 1000
 
@@ -262,50 +264,35 @@ class _Failures:
     """Applies a scenario's failures to the packet kernel at their times (docs/failures.md)."""
 
     def __init__(self, model: Model, flows, net):
-        self.model, self.flows = model, flows
-        fabric = model.fabric
-        self.failures = resolve_failures(model.scenario, fabric)
-        self.changes = [t for t in change_times(self.failures) if t <= (model.scenario.run.until_ps or T_MAX_PS)]
-        self.log = FailureLog(self.failures, len(flows))
-        self.routing_down = np.zeros(fabric.n_links, np.bool_)
-        self.path_ptr, self.path_link, self.hash_id = flow_paths(model, flows)
+        self.model = model
+        path_ptr, path_link, hash_id = flow_paths(model, flows)
+        until = model.scenario.run.until_ps or T_MAX_PS
+        self.schedule = FailureSchedule(model, flows, until, hash_id, path_ptr, path_link)
+        self.failures, self.log = self.schedule.failures, self.schedule.log
         self.snapshots: list[tuple[int, np.ndarray]] = [(0, np.zeros(len(flows), np.int64))]
 
     def pending(self) -> bool:
-        return bool(self.changes)
+        return self.schedule.pending()
 
     def next_change(self) -> int:
-        return self.changes[0]
+        return self.schedule.next_change()
 
     def apply(self, net, st, t: int):
         """Links fail or come back at ``t``; on a detection, the routing tables change."""
-        self.changes.pop(0)
+        self.schedule.advance()
         self.snapshots.append((t, st.f_fail.copy()))
-        fabric = self.model.fabric
         status = codes.STATUS_SLICE
-        down_now = down_links(self.failures, fabric.n_links, t)
-        for fl in self.failures:
-            if fl.at_ps == t:
-                status = max(status, pf.fail_links(net, st, fl.links.astype(np.int64), np.int64(t)), key=_severity)
+        down_now = self.schedule.links_down(t)
+        for fl in self.schedule.failing_at(t):
+            status = max(status, pf.fail_links(net, st, fl.links.astype(np.int64), np.int64(t)), key=_severity)
         back = np.flatnonzero(pf.dead_links(st) & ~down_now)
         if back.size:
             status = max(status, pf.restore_links(net, st, back.astype(np.int64), np.int64(t)), key=_severity)
         active = (st.t_start >= 0) & (st.t_finish < 0)
-        self.log.links_failed(t, self.path_ptr, self.path_link, active)
-        new_down = down_links(self.failures, fabric.n_links, t, detected=True)
-        if not np.array_equal(new_down, self.routing_down):
-            from .topology import Routing
-
-            base = self.model.routing.failure_free
-            r = Routing.build(fabric, ~new_down, base) if new_down.any() else base
-            net = net._replace(routing=r.tables())
-            movable = st.t_finish < 0
-            path_ptr, path_link, changed, unreachable = reroute(
-                self.model, self.flows, self.hash_id, self.path_ptr, self.path_link, new_down, movable,
-                fabric.n_links,
-            )
-            self.log.rerouted(t, self.path_ptr, self.path_link, path_ptr, path_link, changed, unreachable, active)
-            self.path_ptr, self.path_link, self.routing_down = path_ptr, path_link, new_down
+        converged = self.schedule.converge(t, active, movable=st.t_finish < 0)
+        if converged is not None:
+            net = net._replace(routing=converged.routing.tables())
+            unreachable = converged.unreachable
             pf.abandon_unreachable(st, unreachable)
             again = pf.stranded(st, ~unreachable)
             if again.size:

@@ -14,7 +14,7 @@ import time
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import FabsimError, ScenarioError
+from ..errors import FabsimError, ScenarioError
 
 EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
@@ -30,7 +30,7 @@ def _add_scenario_options(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     parser = argparse.ArgumentParser(prog="fabsim", description="Packet- and flow-level simulator of AI-cluster fabrics.")
     parser.add_argument("--version", action="version", version=f"fabsim {__version__}")
@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(args):
-    from .scenario import load_scenario, parse_set_option
+    from ..scenario import load_scenario, parse_set_option
 
     overrides = dict(parse_set_option(text) for text in args.overrides)
     if args.seed is not None:
@@ -96,10 +96,10 @@ def _print_warning(console: Console, line: str) -> None:
 
 
 def _cmd_validate(args, console: Console) -> int:
-    from .build import build_model
-    from .scenario.runnable import check_runnable
-    from .summary import print_validate, validate_json
-    from .traffic import build_flow_table
+    from ..model import build_model
+    from ..scenario.runnable import check_runnable
+    from ..traffic import build_flow_table
+    from .validate import print_validate, validate_json
 
     model = build_model(_load(args))
     flows = build_flow_table(model.scenario, model.fabric)
@@ -116,10 +116,10 @@ def _cmd_validate(args, console: Console) -> int:
 def _cmd_run(args, console: Console) -> int:
     from pathlib import Path
 
-    from .engine import simulate
+    from ..api import simulate
+    from ..trace.writer import check_out_dir
     from .progress import progress_display
     from .report import print_run_summary
-    from .trace.writer import check_out_dir
 
     sc = _load(args)
     out_dir = Path(args.out) if args.out else Path("runs") / sc.run.name
@@ -148,7 +148,7 @@ def _cmd_run(args, console: Console) -> int:
 def _compile_first(engine: str, console: Console) -> None:
     """Compile ``engine``'s kernels now, saying so, unless they are in the kernel cache: a cold
     compile takes minutes, and a run must not sit silent that long."""
-    from .engine import is_compiled, warm
+    from ..api import is_compiled, warm
     from .progress import compile_notice
 
     if not is_compiled(engine):
@@ -157,7 +157,7 @@ def _compile_first(engine: str, console: Console) -> None:
 
 
 def _cmd_sweep(args, console: Console) -> int:
-    from .sweep.cli import run_sweep_command
+    from .sweep import run_sweep_command
 
     return run_sweep_command(args, console)
 
@@ -180,8 +180,8 @@ def _cmd_plot(args, console: Console) -> int:
 def _cmd_warmup(args, console: Console) -> int:
     from functools import partial
 
-    from . import native
-    from .engine import warm
+    from .. import native
+    from ..api import warm
     from .progress import timed_step
 
     started = time.perf_counter()

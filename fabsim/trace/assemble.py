@@ -1,4 +1,5 @@
-"""Raw engine results → the Arrow tables and summary of DESIGN §8, and the ``Result`` object."""
+"""A driver's ``RawRun`` → the Arrow tables and ``summary.json`` content of DESIGN §8, and the
+``Result`` object that holds them and writes them (``Result.write``)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from .build import Model
-from .cc import protocol
-from .raw import RawRun, packets, wire_bytes
-from .trace.arrays import from_numpy, strings
-from .trace.stats import percentiles
-from .trace.tables import make_table, trace_metadata
-from .trace.writer import write_run
+from ..analysis.collectives import collective_durations, collective_span, ideal_times
+from ..model import Model
+from ..run.record import RawRun, packets
+from ..scenario.protocol import protocol
+from .arrays import from_numpy, strings
+from .stats import percentiles
+from .tables import make_table, trace_metadata
+from .writer import write_run
 
 PS_PER_NS = 1000
 
@@ -94,7 +96,7 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
     ``baseline``: the same scenario run without its failures (``fabsim run --baseline``); it
     fills ``failures.added_delay_ns`` and the summary's added completion times.
     """
-    from . import __version__
+    from .. import __version__
 
     sc, fabric = model.scenario, model.fabric
     meta = trace_metadata(__version__, sc.run.seed, sc.to_json(), protocol(sc, fabric))
@@ -181,19 +183,10 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
 
 def _collectives(model: Model, flows, raw: RawRun, done: np.ndarray):
     """Per collective iteration: start, finish, duration, ideal, bandwidths, idle fraction."""
-    from fabsim.native.flow import ideal_finish
-
     ct = flows.collectives
-    rows = len(ct)
-    sel = flows.collective >= 0
-    coll = flows.collective[sel]
-    start, finish, complete = _collective_span(flows, raw, done)
+    start, finish, complete = collective_span(flows, raw, done)
     began = start != np.iinfo(np.int64).max
-    ideal = np.zeros(rows, np.int64)
-    if rows:
-        alone = raw.ideal_fct_ps + _nic_sharing_ps(model, flows)
-        fin = ideal_finish(alone, flows.gap_ps, flows.succ_ptr, flows.succ, flows.collective)
-        np.maximum.at(ideal, coll, fin[sel])
+    ideal = ideal_times(model, flows, raw)
     duration = np.where(complete, finish - start, 0)
     dur_s = duration / 1e12
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -257,8 +250,8 @@ def _baseline_rows(flows, raw: RawRun, base: RawRun, done) -> dict:
     base_done = base.t_finish_ps >= 0
     fct = np.where(done, raw.t_finish_ps - raw.t_start_ps, 0) // PS_PER_NS
     base_fct = np.where(base_done, base.t_finish_ps - base.t_start_ps, 0) // PS_PER_NS
-    coll = _collective_durations(flows, raw, done)
-    base_coll = _collective_durations(flows, base, base_done)
+    coll = collective_durations(flows, raw, done)
+    base_coll = collective_durations(flows, base, base_done)
     n, c = len(flows), len(coll[0])
     time_ns = np.concatenate([fct, coll[0]])
     ok = np.concatenate([done, coll[1]])
@@ -271,70 +264,6 @@ def _baseline_rows(flows, raw: RawRun, base: RawRun, done) -> dict:
         "baseline_ns": _masked(base_ns, base_ok),
         "added_ns": _masked(time_ns - base_ns, ok & base_ok),
     }
-
-
-def _nic_sharing_ps(model: Model, flows) -> np.ndarray:
-    """Per collective flow, the time its NICs spend on the other flows of its step: the flows a
-    rank sends in one step of an iteration (several channels, or an all-to-all's blocks) share
-    its uplink, and the flows it receives share its downlink, even on an idle fabric. A flow's
-    ideal in the collective's ideal time is its ideal FCT plus the larger of the two sums of the
-    others' serialization times (zero for one flow per rank and step, as in a ring)."""
-    host, fabric = model.scenario.host, model.fabric
-    extra = np.zeros(len(flows.size_bytes), np.int64)
-    mine = np.flatnonzero(flows.collective >= 0)
-    if not mine.size:
-        return extra
-    src, dst = flows.src[mine], flows.dst[mine]
-    # serialization at the slower NIC, with the flow engine's arithmetic (in place: big runs)
-    ser = wire_bytes(flows.size_bytes[mine], host.mtu_bytes, host.header_bytes).astype(np.float64)
-    ser *= 8.0 * 1e12
-    ser /= np.minimum(fabric.link_rate_bps[fabric.host_uplink[src]], fabric.link_rate_bps[fabric.host_downlink[dst]])
-    ser = np.ceil(ser, out=ser).astype(np.int64)
-    step_id = flows.collective[mine].astype(np.int64)  # one number per (collective iteration, step)
-    step_id *= int(flows.step[mine].max()) + 1
-    step_id += flows.step[mine]
-    if int(step_id.max() + 1) * fabric.n_hosts >= 2**62:
-        step_id = np.unique(step_id, return_inverse=True)[1].ravel()  # renumber densely
-    step_id *= fabric.n_hosts
-    sent = _others_sum(step_id + src, ser)
-    extra[mine] = np.maximum(sent, _others_sum(step_id + dst, ser), out=sent)
-    return extra
-
-
-def _others_sum(group: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """For every element, the sum of ``values`` over the other elements of its ``group``
-    (``group`` is reordered in place)."""
-    order = np.argsort(group, kind="stable")
-    group[:] = group[order]
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    sorted_values = values[order]
-    others = np.repeat(np.add.reduceat(sorted_values, starts), np.diff(np.r_[starts, len(order)]))
-    others -= sorted_values
-    out = np.empty_like(values)
-    out[order] = others
-    return out
-
-
-def _collective_span(flows, raw: RawRun, done) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per collective iteration: first start (ps; int64 max if none started), last reception
-    (ps; −1 if none) and whether every flow of it completed."""
-    rows = len(flows.collectives)
-    sel = flows.collective >= 0
-    coll = flows.collective[sel]
-    start = np.full(rows, np.iinfo(np.int64).max)
-    t_start = raw.t_start_ps[sel]
-    np.minimum.at(start, coll, np.where(t_start >= 0, t_start, np.iinfo(np.int64).max))
-    finish = np.full(rows, -1, np.int64)
-    np.maximum.at(finish, coll, raw.t_finish_ps[sel])
-    complete = np.ones(rows, bool)
-    np.logical_and.at(complete, coll, done[sel])
-    return start, finish, complete
-
-
-def _collective_durations(flows, raw: RawRun, done) -> tuple[np.ndarray, np.ndarray]:
-    """(duration_ns, complete) per collective iteration: first start to last reception."""
-    start, finish, complete = _collective_span(flows, raw, done)
-    return np.where(complete, finish - start, 0) // PS_PER_NS, complete
 
 
 def _added(flows, raw: RawRun, base: RawRun) -> dict:
@@ -412,7 +341,7 @@ def _empty_failures() -> dict:
 def _summary(model: Model, flows, raw: RawRun, done, fct_ps, slowdown, jobs, status) -> dict:
     import numba
 
-    from . import __version__
+    from .. import __version__
 
     sc = model.scenario
     return {

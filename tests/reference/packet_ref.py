@@ -1,7 +1,7 @@
 """A slow, obviously correct packet-level simulator: docs/packet-engine.md, line by line.
 
 This is the independent re-implementation that the packet kernel (``native/packet.py``, driven
-by ``fabsim.packetsim.run_packet_engine``) is compared against, field by field and to the
+by ``fabsim.run.packet.run_packet_engine``) is compared against, field by field and to the
 picosecond. Everything is plain Python: a ``heapq`` of ``(t, seq, kind, arg)`` tuples, lists,
 deques and dicts, Python ints for times (ps), sizes (bytes) and rates (bit/s). Nothing here
 imports the kernel; the ECMP hash and the ECN random stream are re-implemented below from their
@@ -158,7 +158,7 @@ class Packet:
 class ReactionPoint:
     """The DCQCN sender state of one flow (docs/dcqcn.md § Reaction point, § Timers without events).
 
-    ``params`` is the resolved ``fabsim.cc.Dcqcn``; ``line`` the line rate of the flow's NIC and
+    ``params`` is the resolved ``fabsim.scenario.protocol.Dcqcn``; ``line`` the line rate of the flow's NIC and
     ``rai`` / ``rhai`` its additive and hyper steps (all floats, bit/s). The three periodic
     timers are kept as their next expiry time (``None`` while not running) and applied lazily:
     ``advance(t)`` applies every expiry at or before ``t`` in time order, ties in the order
@@ -365,7 +365,7 @@ class PacketSim:
         self.rng = SplitMix64(self.seed)
 
         # --- flows ---------------------------------------------------------------------------
-        from fabsim.raw import hash_ids  # the hash-id rule is shared definition, not engine code
+        from fabsim.run.paths import hash_ids  # the hash-id rule is shared definition, not engine code
 
         n = len(flows)
         self.n_flows = n
@@ -388,7 +388,7 @@ class PacketSim:
         self.cc_sample = 0
         self.slice_ps = 0
         if sc.cc.algorithm == "dcqcn":
-            from fabsim.cc import resolve  # parameter resolution is shared definition, not engine code
+            from fabsim.scenario.protocol import resolve  # parameter resolution is shared definition, not engine code
 
             self.dcqcn = resolve(sc)
             self.paper = self.dcqcn.dialect == "paper"
@@ -877,10 +877,10 @@ class PacketSim:
 
 
 def simulate(model, flows, *, until_ps: int | None = None) -> dict:
-    """Run the packet engine's semantics on ``model`` (a ``fabsim.build.Model``) and ``flows``.
+    """Run the packet engine's semantics on ``model`` (a ``fabsim.model.Model``) and ``flows``.
 
     ``until_ps`` (default: ``scenario.run.until_ps``) stops before the first event later than it.
-    Returns plain lists keyed like ``fabsim.raw.RawRun``'s fields: per flow ``t_start_ps``,
+    Returns plain lists keyed like ``fabsim.run.record.RawRun``'s fields: per flow ``t_start_ps``,
     ``t_finish_ps`` (−1 if never started / received), ``flow_packets``, ``flow_retx_bytes``,
     ``flow_ecn``, ``flow_drops``, ``flow_received`` (data packets that reached the destination,
     in order or not), ``flow_cnps`` (DCQCN congestion signals the sender received); per directed
