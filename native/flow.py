@@ -212,6 +212,13 @@ def _maxmin(
     link_cap_bps, path_ptr, path_link, active, n_active, rate_bps, frozen,
     touched, local, cnt, cap_left, lf_ptr, lf_cur, lf_flow, hl, hpos,
 ):
+    """Progressive filling over the links of ``active[:n_active]`` (``maxmin``'s body).
+
+    It takes its arrays one by one rather than the state NamedTuples, a measured choice: with
+    the 24-array NamedTuples as arguments, the calls of the small max-min helpers it is made of
+    cost a reference-count update per array and call, and the k = 16 ring allreduce took 493 s;
+    with the arrays passed explicitly, 38 s (docs/performance.md, flow engine).
+    """
     n_t = 0
     for i in range(n_active):
         f = active[i]
@@ -306,6 +313,8 @@ def _link_out(path_ptr, path_link, link_head, entry_next, entry_prev, f):
 def _component(path_ptr, path_link, entry_flow, link_head, entry_next, link_mark, flow_mark,
                link_queue, comp, n_queued, epoch):
     """Active flows reachable from the ``n_queued`` links already in ``link_queue``.
+
+    (Arrays passed one by one for the reason given at ``_maxmin``.)
 
     Links and flows reached are stamped with ``epoch``; returns how many flows went to ``comp``.
     """
