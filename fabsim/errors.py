@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+#: Exit code of a command interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+
 
 class FabsimError(Exception):
     """Base class of every error fabsim reports to a user."""

@@ -14,10 +14,9 @@ import time
 from rich.console import Console
 from rich.markup import escape
 
-from ..errors import FabsimError, ScenarioError
+from ..errors import EXIT_INTERRUPTED, FabsimError, ScenarioError
 
 EXIT_INTERNAL = 1
-EXIT_INTERRUPTED = 130
 
 
 def _add_scenario_options(p: argparse.ArgumentParser) -> None:

@@ -12,11 +12,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ..errors import EXIT_INTERRUPTED
 from ..sweep.runner import run_sweep
 from ..sweep.spec import Sweep, load_sweep
 from ..trace.writer import is_complete_run
 
-EXIT_INTERRUPTED = 130
 
 
 def run_sweep_command(args, console: Console) -> int:

@@ -22,12 +22,11 @@ from ..model import Model
 from ..scenario.protocol import ecn_thresholds
 from ..scenario.protocol import resolve as resolve_cc
 from ..trace.spool import SpoolDir
+from ..units import PS_PER_NS
 from .failures import FailureSchedule
 from .paths import flow_paths, hash_ids
 from .record import RawRun, packets, wire_bytes
 from .slicer import Slicer
-
-PS_PER_NS = 1000
 
 T_MAX_PS = 2**62
 

@@ -14,12 +14,11 @@ from ..analysis.collectives import collective_durations, collective_span, ideal_
 from ..model import Model
 from ..run.record import RawRun, packets
 from ..scenario.protocol import protocol
+from ..units import PS_PER_NS
 from .arrays import from_numpy, strings
 from .stats import percentiles
 from .tables import make_table, trace_metadata
 from .writer import write_run
-
-PS_PER_NS = 1000
 
 #: ``flows.status`` labels, in code order (docs/traces.md).
 FLOW_STATUSES = ("completed", "unfinished", "not_started", "unreachable", "retries_exceeded")
