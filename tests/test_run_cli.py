@@ -96,8 +96,8 @@ k = 8
 kind = "poisson"
 load = 0.5
 sizes = "websearch"
-duration = "20ms"
-"""
+duration = "200ms"
+"""  # about 25 s of simulation on this machine kind: a real run is still going when interrupted
 
 
 @pytest.fixture(scope="module", autouse=True)
