@@ -17,6 +17,10 @@ class Progress:
     wall_s: float
 
 
+#: Largest factor by which one adaptive slice may be longer than the one before.
+MAX_GROWTH = 4.0
+
+
 class Slicer:
     """Ends of the kernel slices of a run: the driver returns to Python between slices for
     progress reports, trace samples and Ctrl-C.
@@ -53,7 +57,11 @@ class Slicer:
         """The slice just run has returned: adapt the next one's length."""
         if not self.fixed:
             spent = max(time.perf_counter() - self._started, 1e-4)
-            self.slice_ps = int(min(max(self.slice_ps * self.wall_s / spent, 10**6), 10**13))
+            # grow at most fourfold: a quiet start (few events per ps) must not make the next
+            # slice so long that a busier stretch keeps the run away from Ctrl-C and progress
+            # reports for many seconds
+            factor = min(self.wall_s / spent, MAX_GROWTH)
+            self.slice_ps = int(min(max(self.slice_ps * factor, 10**6), 10**13))
 
     def report(self, progress, finished: bool, t_now_ps, flows_done, flows_total: int, events) -> None:
         """Call ``progress`` (if any) with where the run is: the slice end, or the last event's
