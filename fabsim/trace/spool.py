@@ -6,8 +6,8 @@ NumPy arrays and writes them as one Arrow record batch whenever ``batch_rows`` r
 accumulated, into an Arrow IPC file in a private temporary directory; :meth:`Spool.table` maps
 that file back as a table (memory-mapped: its pages are the operating system's cache, not the
 process's heap), which the run's ``Result`` holds; writing the run copies the file batch by
-batch (``trace.writer``), so no step holds the whole trace. The batch
-boundaries depend only on the rows, so identical runs give identical files.
+batch (``trace.writer``), so no step holds the whole trace. The batch boundaries depend only on
+the rows, so identical runs give identical files.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ __all__ = ["Spool", "SpoolDir"]
 _NUMPY = {pa.int32(): np.int32, pa.int64(): np.int64, pa.float64(): np.float64}
 
 #: Rows per record batch: large enough for fast scans, small enough to bound the buffer
-#: (1 Mi rows of ``queues`` are 16 MiB).
+#: (1 Mi rows of ``queues`` are 20 MiB).
 BATCH_ROWS = 1 << 20
 
 
