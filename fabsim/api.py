@@ -45,9 +45,11 @@ def simulate(scenario: Scenario, progress=None, baseline: bool = False, warn=Non
 
 
 #: What ``warm`` runs, one tiny scenario each: (engine, label, the scenario's ``[cc]`` table).
+#: ``packet-core`` is the packet engine without its failure and rate-sampling kernels: what a
+#: run without ``[[failures]]`` and ``output.cc_sample`` needs (about two thirds of the compile).
 WARM_VARIANTS = (
     ("flow", "flow engine", {"algorithm": "none"}),
-    ("packet", "packet engine", {"algorithm": "none"}),
+    ("packet-core", "packet engine", {"algorithm": "none"}),
     ("packet", "packet engine, DCQCN (hpcc preset)", {"algorithm": "dcqcn", "preset": "hpcc"}),
     ("packet", "packet engine, DCQCN (paper preset)", {"algorithm": "dcqcn", "preset": "paper"}),
 )
@@ -64,15 +66,30 @@ def _marker(engine: str) -> Path | None:
 
 
 def is_compiled(engine: str) -> bool:
-    """Whether ``engine``'s kernels are ready without a compile: ``warm`` has run for it in
-    this process, or has left its marker in the current kernel cache."""
+    """Whether ``engine``'s kernels (``flow``, ``packet`` or ``packet-core``) are ready without
+    a compile: ``warm`` has run for them in this process, or has left its marker in the current
+    kernel cache. The whole packet engine includes its core."""
+    if engine == "packet-core" and is_compiled("packet"):
+        return True
     marker = _marker(engine)
     return engine in _warm_here or (marker is not None and marker.is_file())
 
 
+def kernel_set(scenario: Scenario) -> str:
+    """The kernels a run of ``scenario`` compiles on first use: ``flow``, ``packet-core``, or
+    ``packet`` when it has failures or DCQCN rate samples."""
+    if scenario.run.engine == "flow":
+        return "flow"
+    if scenario.failures or (scenario.cc.algorithm == "dcqcn" and scenario.output.cc_sample_ps):
+        return "packet"
+    return "packet-core"
+
+
 def warm(engines: tuple[str, ...] = ("flow", "packet"), on_step=None) -> None:
-    """Compile, or load from Numba's on-disk cache, the kernels of ``engines`` by running a
-    tiny scenario in each (with a link flap, so the failure kernels are compiled too).
+    """Compile, or load from Numba's on-disk cache, the kernels of ``engines`` (``flow``,
+    ``packet``, ``packet-core``) by running a tiny scenario in each — for ``flow`` and
+    ``packet`` with a link flap and rate samples, so the failure and sampling kernels are
+    compiled too.
 
     ``on_step(label)``, if given, returns a context manager that is entered around each
     variant (e.g. to show a spinner and its time).
@@ -80,19 +97,22 @@ def warm(engines: tuple[str, ...] = ("flow", "packet"), on_step=None) -> None:
     from .scenario import load_scenario
 
     for engine in engines:
-        for _, label, cc in (v for v in WARM_VARIANTS if v[0] == engine):
+        core = engine == "packet-core"
+        variants = [v for v in WARM_VARIANTS if v[0] == engine or (engine == "packet" and v[0] == "packet-core")]
+        for _, label, cc in variants:
             with on_step(label) if on_step else contextlib.nullcontext():
                 simulate(load_scenario({
-                    "run": {"engine": engine, "until": "1s"},
+                    "run": {"engine": "packet" if core else engine, "until": "1s"},
                     "topology": {"kind": "fat_tree", "k": 4},
                     "traffic": [{"kind": "collective", "op": "allreduce", "size": "64KiB", "ranks": 4}],
                     "cc": cc,
-                    "failures": [{"target": "link:tor0-agg0", "at": "1us", "duration": "2us"}],
+                    "failures": [] if core else [{"target": "link:tor0-agg0", "at": "1us", "duration": "2us"}],
                     "routing": {"detect": "1us"},
-                    "output": {"queue_sample": "1us", "cc_sample": "1us"},
+                    "output": {"queue_sample": "1us", "cc_sample": "0" if core else "1us"},
                 }))
-        _warm_here.add(engine)
-        marker = _marker(engine)
-        if marker is not None:
-            with contextlib.suppress(OSError):
-                marker.touch()
+        for done in (engine, "packet-core") if engine == "packet" else (engine,):
+            _warm_here.add(done)
+            marker = _marker(done)
+            if marker is not None:
+                with contextlib.suppress(OSError):
+                    marker.touch()

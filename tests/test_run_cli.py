@@ -596,7 +596,7 @@ def test_warmup_prints_one_line_per_kernel_and_marks_the_cache(empty_cache, caps
     assert all(line.endswith(" s") for line in lines[:-1])
     assert lines[-1].startswith("kernels compiled and cached in ") and str(cache) in lines[-1]
     assert [sc.run.engine for sc in ran] == ["flow", "packet", "packet", "packet"]
-    assert sorted(p.name for p in cache.iterdir()) == ["warm-flow", "warm-packet"]
+    assert sorted(p.name for p in cache.iterdir()) == ["warm-flow", "warm-packet", "warm-packet-core"]
 
 
 def test_is_compiled_reads_the_marker_of_the_current_cache(empty_cache, monkeypatch):
@@ -606,6 +606,33 @@ def test_is_compiled_reads_the_marker_of_the_current_cache(empty_cache, monkeypa
     assert fabsim.api.is_compiled("packet") and not fabsim.api.is_compiled("flow")
     monkeypatch.setattr(fabsim.native, "CACHE_DIR", None)  # nothing cached: always a compile
     assert not fabsim.api.is_compiled("packet")
+
+
+def test_a_run_without_failures_or_rate_samples_compiles_only_the_packet_core(empty_cache):
+    from fabsim.cli.progress import compile_message
+
+    cache, ran = empty_cache
+
+    def scenario(**extra):
+        return fabsim.load_scenario({
+            "run": {"engine": "packet"}, "topology": {"kind": "star", "hosts": 4},
+            "traffic": [{"kind": "incast", "receiver": 0, "senders": 2, "size": "8KB"}], **extra,
+        })
+
+    assert fabsim.api.kernel_set(scenario()) == "packet-core"
+    assert fabsim.api.kernel_set(scenario(failures=[{"target": "link:h1-sw0", "at": "1us"}])) == "packet"
+    assert fabsim.api.kernel_set(scenario(output={"cc_sample": "1us"})) == "packet"
+    assert fabsim.api.kernel_set(scenario(output={"cc_sample": "1us"}, cc={"algorithm": "none"})) == "packet-core"
+    assert fabsim.api.kernel_set(scenario(run={"engine": "flow"})) == "flow"
+    assert compile_message(["packet-core"]) == "compiling the packet engine — first run on this machine, about 1 min"
+    fabsim.api.warm(("packet-core",))
+    (core,) = ran
+    assert core.run.engine == "packet" and not core.failures and core.output.cc_sample_ps == 0
+    assert fabsim.api.is_compiled("packet-core") and not fabsim.api.is_compiled("packet")
+    (cache / "warm-packet").touch()  # the whole packet engine includes its core
+    fabsim.api._warm_here.clear()
+    (cache / "warm-packet-core").unlink()
+    assert fabsim.api.is_compiled("packet-core")
 
 
 def test_ctrl_c_during_the_first_compile_exits_130_and_writes_nothing(small, tmp_path, capsys, monkeypatch):

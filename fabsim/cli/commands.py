@@ -123,7 +123,7 @@ def _cmd_run(args, console: Console) -> int:
     sc = _load(args)
     out_dir = Path(args.out) if args.out else Path("runs") / sc.run.name
     check_out_dir(out_dir, args.overwrite)
-    _compile_first(sc.run.engine, console)
+    _compile_first(sc, console)
     display = progress_display(console, enabled=not args.quiet)
     try:
         with display:
@@ -144,12 +144,14 @@ def _cmd_run(args, console: Console) -> int:
     return 0
 
 
-def _compile_first(engine: str, console: Console) -> None:
-    """Compile ``engine``'s kernels now, saying so, unless they are in the kernel cache: a cold
-    compile takes minutes, and a run must not sit silent that long."""
-    from ..api import is_compiled, warm
+def _compile_first(scenario, console: Console) -> None:
+    """Compile the kernels a run of ``scenario`` needs now, saying so, unless they are in the
+    kernel cache: a cold compile takes a minute or more, and a run must not sit silent that
+    long."""
+    from ..api import is_compiled, kernel_set, warm
     from .progress import compile_notice
 
+    engine = kernel_set(scenario)
     if not is_compiled(engine):
         with compile_notice(console, [engine]):
             warm((engine,))
