@@ -126,5 +126,4 @@ C_HOPS = 4
 C_FREE = 5  # head of the packet free list
 C_IN_USE = 6  # packets allocated
 C_DONE = 7  # flows received
-C_GAVE_UP = 8  # flows that gave up (ABANDON_RETRIES)
-C_SIZE = 9
+C_SIZE = 8

@@ -16,7 +16,7 @@ import numpy as np
 
 from .codes import (
     START_PORT, ABANDON_RETRIES, ABANDON_STOPPED, ABANDON_UNREACHABLE, BUSY_DEAD, CC_HPCC, CC_PAPER, C_DONE,
-    C_EVENTS, C_GAVE_UP, C_HOPS, C_IN_USE, C_PENDING, C_T_NOW, ECMP_ADAPTIVE, ECMP_PACKET,
+    C_EVENTS, C_HOPS, C_IN_USE, C_PENDING, C_T_NOW, ECMP_ADAPTIVE, ECMP_PACKET,
     EV_ARRIVE, EV_BITS, EV_CNP, EV_MASK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE, F_ALPHA0,
     PACKET_SPRAY_STRIDE, PKT_ACK, PKT_CNP, PKT_DATA, PKT_LOST, PKT_NACK, PKT_PAUSE, PKT_RESUME,
     POOL_RESERVE, P_CC, P_ECMP, P_ECN, P_ECN_DEQUEUE, P_NACK, P_N_HOSTS, P_RETRIES, P_RTO, P_SEED,
@@ -156,7 +156,6 @@ def _event(net, st, v, t):
                 # is sent; what is still in flight is discarded where it arrives)
                 st.f_abandon[f] = ABANDON_RETRIES
                 st.snd_nxt[f] = net.f_npkts[f]
-                st.clock[C_GAVE_UP] += 1
                 return STATUS_SLICE
             # go-back-N
             st.snd_nxt[f] = st.snd_una[f]

@@ -14,7 +14,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .codes import (
-    C_FREE, C_IN_USE, F_SIZE, P_SIZE, C_SEQ, C_SIZE, EV_BITS, EV_START, PKT_DATA, PKT_LOST, P_N_HOSTS, P_SEED,
+    C_FREE, C_IN_USE, C_SEQ, C_SIZE, EV_BITS, EV_START, F_SIZE, PKT_DATA, PKT_LOST, P_N_HOSTS,
+    P_SEED, P_SIZE,
 )
 from .jit import hot, kernel
 from .routing import RoutingTables

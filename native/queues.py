@@ -14,13 +14,12 @@ from .codes import (
     STATUS_SLICE,
 )
 from .dcqcn import _rp_on_send
-from .ecmp import mix64
+from .ecmp import _GOLDEN, mix64
 from .jit import hot
 from .packet_state import _alloc, _schedule
 
 _PS_PER_S = 10**12
 _U64_TO_UNIT = 1.0 / 18446744073709551616.0
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 @hot(inline="always")

@@ -140,9 +140,11 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
     sampled_ports = np.ones(model.fabric.n_links, np.bool_)
     if not sc.output.queue_hosts:
         sampled_ports[model.fabric.host_uplink] = False
+    paths = flow_paths(model, flows)  # (path_ptr, path_link, hash_id): the ideal FCTs and failures
     try:
-        st, net, status, pool, slicer, fails = _run_slices(
-            model, flows, net, st, pool, until, progress, wall0, queues, rates, sampled_ports,
+        fails = _Failures(model, flows, until, paths) if sc.failures else None
+        st, net, status, pool, slicer = _run_slices(
+            model, flows, net, st, pool, until, progress, wall0, queues, rates, sampled_ports, fails,
         )
         if status in (codes.STATUS_POOL_LOW, codes.STATUS_POOL_FULL):
             raise SimulationError(
@@ -158,18 +160,17 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
                     spool.close()
             spools.cleanup()
         raise
-    return _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues, rates, spools)
+    return _raw_run(model, flows, st, status, slicer, until, wall0, fails, queues, rates, spools, paths)
 
 
-def _run_slices(model, flows, net, st, pool, until, progress, wall0, queues, rates, sampled_ports):
-    """The slice loop: kernel slices, pool growth, samples, progress, failures."""
-    sc = model.scenario
-    cap = sc.run.packet_pool
-    sample_ps = sc.output.queue_sample_ps
-    cc_ps = sc.output.cc_sample_ps if sc.cc.algorithm == "dcqcn" else 0
+def _run_slices(model, flows, net, st, pool, until, progress, wall0, queues, rates, sampled_ports, fails):
+    """The slice loop: kernel slices, pool growth, samples (``queues``/``rates``: the spools, or
+    None when that trace is off), progress, failures."""
+    cap = model.scenario.run.packet_pool
+    sample_ps = model.scenario.output.queue_sample_ps if queues is not None else 0
+    cc_ps = model.scenario.output.cc_sample_ps if rates is not None else 0
     slicer = Slicer(until, fixed_ps=math.gcd(sample_ps, cc_ps), wall0=wall0)
     status = codes.STATUS_SLICE
-    fails = _Failures(model, flows, net) if sc.failures else None
     while status == codes.STATUS_SLICE and slicer.more():
         # failures change links and routes at their times, before the packet events then
         t_end = slicer.next_end(fails.next_change() - 1 if fails and fails.pending() else None)
@@ -199,10 +200,10 @@ def _run_slices(model, flows, net, st, pool, until, progress, wall0, queues, rat
                 t = fails.next_change()
                 net, status = fails.apply(net, st, t)
                 slicer.t_end = t - 1
-    return st, net, status, pool, slicer, fails
+    return st, net, status, pool, slicer
 
 
-def _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues, rates, spools) -> RawRun:
+def _raw_run(model, flows, st, status, slicer, until, wall0, fails, queues, rates, spools, paths) -> RawRun:
     """What the run measured, once its last slice has returned."""
     sc = model.scenario
     done = int(st.clock[codes.C_DONE])
@@ -218,7 +219,8 @@ def _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues,
     pause = st.pause_ps + np.where(st.paused == 1, end_ps - st.pause_since, 0)
     area = st.q_area + st.dq_bytes * (end_ps - st.q_t).astype(np.float64)
     wire = wire_bytes(flows.size_bytes, sc.host.mtu_bytes, sc.host.header_bytes)
-    ideal, path_ptr, path_link = _ideal_fct(model, flows)
+    path_ptr, path_link, _ = paths
+    ideal = _ideal_fct(model, flows, path_ptr, path_link)
     gave_up, unreachable = pf.flow_outcomes(st)
     return RawRun(
         engine="packet",
@@ -262,10 +264,9 @@ def _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues,
 class _Failures:
     """Applies a scenario's failures to the packet kernel at their times (docs/failures.md)."""
 
-    def __init__(self, model: Model, flows, net):
+    def __init__(self, model: Model, flows, until: int, paths):
         self.model = model
-        path_ptr, path_link, hash_id = flow_paths(model, flows)
-        until = model.scenario.run.until_ps or T_MAX_PS
+        path_ptr, path_link, hash_id = paths
         self.schedule = FailureSchedule(model, flows, until, hash_id, path_ptr, path_link)
         self.failures, self.log = self.schedule.failures, self.schedule.log
         self.snapshots: list[tuple[int, np.ndarray]] = [(0, np.zeros(len(flows), np.int64))]
@@ -321,16 +322,14 @@ def _severity(status: int) -> int:
     return 0 if status in (codes.STATUS_SLICE, codes.STATUS_DONE) else 1
 
 
-def _ideal_fct(model: Model, flows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ideal_fct(model: Model, flows, path_ptr, path_link) -> np.ndarray:
     """FCT of each flow alone on an idle fabric, store-and-forward along its hashed path
-    (the path its packets take with ``ecmp = "flow"``), and those paths (CSR)."""
+    (``path_ptr``/``path_link``: the path its packets take with ``ecmp = "flow"``)."""
     sc, fabric = model.scenario, model.fabric
-    path_ptr, path_link, _ = flow_paths(model, flows)
-    ideal = store_and_forward_fct(
+    return store_and_forward_fct(
         path_ptr, path_link, fabric.link_rate_bps, net_pipe_delay(model), flows.size_bytes,
         sc.host.mtu_bytes, sc.host.header_bytes,
     )
-    return ideal, path_ptr, path_link
 
 
 def net_pipe_delay(model: Model) -> np.ndarray:

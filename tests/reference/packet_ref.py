@@ -410,6 +410,7 @@ class PacketSim:
         self.nack_for = [-1] * n  # rcv_nxt of the last NACK sent, per flow
         self.timeouts = [0] * n  # consecutive timeouts of the oldest unacknowledged packet
         self.gave_up = [False] * n  # host.retries exhausted: the flow is over at both ends
+        self.timeouts_total = [0] * n  # every timeout of the flow, consecutive or not
         self.rings = [deque() for _ in range(self.n_hosts)]
 
         # --- per-port / per-pipe / per-switch state -------------------------------------------
@@ -781,6 +782,7 @@ class PacketSim:
             return
         if t - self.t_progress[f] >= self.rto:
             self.timeouts[f] += 1
+            self.timeouts_total[f] += 1
             if self.timeouts[f] > self.retries:  # the retry count is exhausted: give up
                 self.gave_up[f] = True
                 self.snd_nxt[f] = self.f_packets[f]  # leaves its ring at the next pull
@@ -859,6 +861,7 @@ class PacketSim:
             "flow_received": self.flow_received,
             "flow_cnps": self.flow_cnps,
             "flow_gave_up": self.gave_up,
+            "flow_timeouts": self.timeouts_total,
             "rate_samples": self.rate_samples,
             "link_tx_bytes": self.link_tx_bytes,
             "link_max_queue": self.link_max_queue,
