@@ -86,6 +86,9 @@ def run_sweep(
         if todo:
             _execute(sweep, root, todo, rows, outcome, jobs, scheduler, on_result, on_warm, manifest)
     finally:
+        for run in todo:  # finished by a worker stopped before it reported (Ctrl-C): on disk, so done
+            if run.run_id not in rows and is_complete_run(root / run.path):
+                rows[run.run_id] = _ok_row(root / run.path)
         write_runs_table(root, runs_table(manifest, rows))
         outcome.ok = sum(r["status"] == "ok" for r in rows.values())
         outcome.failed = [
