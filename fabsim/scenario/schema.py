@@ -76,6 +76,9 @@ class _TopologyBase(_Section):
     host_rate_bps: int  #: rate of host ↔ first-switch links, bit/s
     fabric_rate_bps: int  #: rate of switch ↔ switch links, bit/s
     link_delay_ps: int  #: propagation delay of every link, ps
+    gpus_per_server: int  #: consecutive hosts (GPUs) that share one scale-up domain (1: none)
+    scaleup_rate_bps: int  #: each GPU's scale-up (NVLink) port rate, each direction
+    scaleup_latency_ps: int  #: latency of a scale-up transfer
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +303,64 @@ class CollectiveTraffic(_TrafficBase):
 Traffic = Union[FlowTraffic, IncastTraffic, PermutationTraffic, PoissonTraffic, CollectiveTraffic]
 
 
+# --- [[jobs]] ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Job(_Section):
+    """``[[jobs]]``: one training job (DESIGN §4b; docs/jobs.md), expanded into one dependency
+    DAG of compute tasks and transfers per iteration by :mod:`fabsim.traffic.jobs`.
+
+    Ranks: ``r = t + tp·(d + dp·p)`` for TP index t, DP index d and stage p; ``tp·pp·dp`` ranks
+    in all. Sizes and FLOPs follow Megatron-LM; the ``*_bytes``/``*_ps`` overrides replace the
+    formulas where they are set.
+    """
+
+    name: str
+    # model
+    layers: int  #: transformer layers L (divisible by pp)
+    hidden: int  #: hidden size h
+    seq_len: int  #: sequence length s
+    micro_batch: int  #: micro-batch size b
+    microbatches: int  #: microbatches per iteration m (from global_batch when that is given)
+    dtype_bytes: int  #: bytes per activation / parameter element B (default 2)
+    grad_bytes: int  #: bytes per gradient element (default 2)
+    vocab: int  #: vocabulary size; 0 = embeddings not counted
+    experts: int  #: experts per MoE layer; 0 = a dense model
+    top_k: int  #: experts each token is routed to
+    moe_every: int  #: every moe_every-th layer (1-based: layers moe_every, 2·moe_every, …) is MoE
+    # parallelism
+    tp: int
+    pp: int
+    dp: int
+    ep: int  #: expert-parallel group size, divides dp (1 = no EP)
+    zero: int  #: 0 (gradient all-reduce) | 1 | 2 (reduce-scatter, then parameter all-gather)
+    bucket_bytes: int  #: gradient bucket size
+    tp_comm: str  #: "sequence_parallel" (all-gather + reduce-scatter) | "allreduce"
+    algorithm: str  #: collective algorithm of TP and DP collectives: "ring" | "halving_doubling"
+    # compute
+    gpu: str | None  #: a key of fabsim.traffic.jobs.GPU_PEAK_FLOPS; None when times are given
+    mfu: float  #: model FLOP utilisation, in (0, 1]
+    layer_forward_ps: int | None  #: forward time of one layer and microbatch (overrides gpu/mfu)
+    layer_backward_ps: int | None  #: backward time (default 2 × forward)
+    optimizer_ps: int  #: optimizer step time
+    # explicit message sizes (None = from the formulas)
+    tp_bytes: int | None  #: per-rank buffer of each TP collective
+    pp_bytes: int | None  #: bytes of each PP activation / gradient transfer
+    ep_bytes: int | None  #: per-rank buffer of each EP all-to-all
+    dp_bytes: int | None  #: dense gradient bytes per rank per iteration
+    # where and when
+    servers: int | tuple[int, ...]  #: a count (starting at first_server) or server indices
+    first_server: int
+    placement: str  #: "packed" | "strided" | "random"
+    iterations: int
+    start_ps: int
+
+    @property
+    def ranks(self) -> int:
+        return self.tp * self.pp * self.dp
+
+
 # --- [[failures]] ------------------------------------------------------------------------------
 
 
@@ -336,6 +397,7 @@ class Scenario:
     routing: RoutingConfig
     cc: CCConfig
     traffic: tuple[Traffic, ...]
+    jobs: tuple[Job, ...]
     failures: tuple[Failure, ...]
     output: OutputConfig
     source: str  #: the scenario path as given, or "<dict>"
@@ -356,6 +418,7 @@ class Scenario:
             "routing": self.routing.to_dict(),
             "cc": self.cc.to_dict(),
             "traffic": [t.to_dict() for t in self.traffic],
+            "jobs": [j.to_dict() for j in self.jobs],
             "failures": [f.to_dict() for f in self.failures],
             "output": self.output.to_dict(),
         }

@@ -8,12 +8,12 @@ and collective rows, and turns the dependency edges into the CSR successor lists
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from fabsim.errors import ScenarioError
-from fabsim.traffic.table import NO_INDEX, CollectiveTable, FlowTable
+from fabsim.traffic.table import NO_INDEX, PHASE_NONE, TASK_TRANSFER, CollectiveTable, FlowTable, JobRows
 
 _MAX_FLOWS = np.iinfo(np.int32).max  #: flow ids are int32
 
@@ -37,7 +37,9 @@ class FlowBlock:
 
     Columns are as in :class:`FlowTable` (``iteration``/``step`` are −1 outside collectives).
     Dependencies are edges ``edge_pred[i] → edge_succ[i]`` (int64 local ids, pred < succ).
-    ``collective`` is set for collective generators only.
+    ``collective`` is set for collective generators only; ``kind``, ``duration_ps`` and
+    ``phase`` (None: every row a transfer outside any job) and ``job`` (a :class:`JobRows` with
+    block-local task ids) for ``[[jobs]]`` only.
     """
 
     src: np.ndarray
@@ -51,6 +53,10 @@ class FlowBlock:
     edge_pred: np.ndarray
     edge_succ: np.ndarray
     collective: CollectiveRows | None = None
+    kind: np.ndarray | None = None
+    duration_ps: np.ndarray | None = None
+    phase: np.ndarray | None = None
+    job: JobRows | None = None
 
     def __len__(self) -> int:
         return int(self.src.shape[0])
@@ -86,7 +92,17 @@ def merge_blocks(blocks: list[FlowBlock], tags: list[str]) -> FlowTable:
     jobs: list[str] = []
     job_col, coll_col, rows = [], [], []
     n_rows = 0
-    for block in blocks:
+    job_rows: list[JobRows] = []
+    for block, off in zip(blocks, offsets):
+        if block.job is not None:
+            info = block.job
+            if info.name in jobs:
+                raise ScenarioError(f'two jobs are named "{info.name}"', path="jobs")
+            jobs.append(info.name)
+            job_col.append(np.full(len(block), jobs.index(info.name), np.int32))
+            coll_col.append(np.full(len(block), NO_INDEX, np.int32))
+            job_rows.append(replace(info, end_task=info.end_task + off))
+            continue
         if block.collective is None:
             job_col.append(np.full(len(block), NO_INDEX, np.int32))
             coll_col.append(np.full(len(block), NO_INDEX, np.int32))
@@ -99,8 +115,8 @@ def merge_blocks(blocks: list[FlowBlock], tags: list[str]) -> FlowTable:
         rows.append(info)
         n_rows += len(info.compute_ps)
 
-    def column(name: str, dtype) -> np.ndarray:
-        parts = [getattr(b, name) for b in blocks]
+    def column(name: str, dtype, default=0) -> np.ndarray:
+        parts = [np.full(len(b), default, dtype) if getattr(b, name) is None else getattr(b, name) for b in blocks]
         return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype)
 
     pred = np.concatenate([b.edge_pred + off for b, off in zip(blocks, offsets)] or [np.empty(0, np.int64)])
@@ -129,6 +145,10 @@ def merge_blocks(blocks: list[FlowBlock], tags: list[str]) -> FlowTable:
         tags=list(tags),
         jobs=jobs,
         collectives=_collective_table(rows, jobs),
+        kind=column("kind", np.int8, TASK_TRANSFER),
+        duration_ps=column("duration_ps", np.int64, 0),
+        phase=column("phase", np.int8, PHASE_NONE),
+        job_rows=job_rows,
     )
 
 

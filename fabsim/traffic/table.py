@@ -14,6 +14,24 @@ import numpy as np
 
 NO_INDEX = -1  #: job / collective / iteration / step of a flow that belongs to no collective
 
+# Task kinds (FlowTable.kind). A transfer moves bytes from src to dst: through the fabric, or
+# through the scale-up domain when both are GPUs of one server. A compute task occupies GPU src
+# (= dst) for duration_ps and moves nothing; it exists only in jobs (DESIGN §4b).
+TASK_TRANSFER = 0
+TASK_COMPUTE = 1
+
+# What a job task is for (FlowTable.phase); PHASE_NONE outside jobs.
+PHASE_NONE = 0
+PHASE_TP = 1  #: tensor-parallel collective
+PHASE_PP = 2  #: pipeline activation (forward) or gradient (backward)
+PHASE_DP = 3  #: data-parallel gradient / parameter collective
+PHASE_EP = 4  #: expert-parallel all-to-all
+PHASE_FORWARD = 5  #: forward compute
+PHASE_BACKWARD = 6  #: backward compute
+PHASE_OPTIMIZER = 7  #: optimizer step
+PHASE_SYNC = 8  #: a zero-duration join (iteration barrier); not compute
+PHASE_NAMES = ("", "tp", "pp", "dp", "ep", "forward", "backward", "optimizer", "sync")
+
 
 @dataclass(frozen=True, eq=False)
 class CollectiveTable:
@@ -40,6 +58,29 @@ class CollectiveTable:
 
 
 @dataclass(frozen=True, eq=False)
+class JobRows:
+    """What the jobs trace needs to know about one ``[[jobs]]`` entry, task ids global.
+
+    ``hosts[r]`` is the GPU (host index) of rank r. ``start_ps`` is when iteration 0 may start;
+    iteration i ends when its barrier task ``end_task[i]`` (a zero-duration PHASE_SYNC task that
+    waits for every rank's last task of the iteration) finishes, and iteration i + 1 starts then.
+    """
+
+    name: str
+    tp: int
+    pp: int
+    dp: int
+    ep: int
+    hosts: np.ndarray  # int64[R]
+    start_ps: int
+    end_task: np.ndarray  # int64[iterations]
+
+    @property
+    def iterations(self) -> int:
+        return int(self.end_task.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
 class FlowTable:
     """Flows (columns, one entry per flow) and their successors in CSR form.
 
@@ -47,7 +88,10 @@ class FlowTable:
     ``start_ps`` earliest start (int64), ``gap_ps`` delay after the last predecessor (int64),
     ``channel`` ECMP channel (int32), ``generator`` index of the ``[[traffic]]`` entry (int32),
     ``job`` index into ``jobs`` or −1, ``collective`` row of ``collectives`` or −1, ``iteration``
-    and ``step`` within the collective or −1 (int32). DAG: ``pred_count`` (int32) and successors
+    and ``step`` within the collective or job, or −1 (int32). ``kind`` is TASK_TRANSFER or
+    TASK_COMPUTE (int8); ``duration_ps`` the time a compute task takes (int64, 0 for
+    transfers, whose ``size_bytes`` is > 0; a compute task has ``size_bytes`` 0 and src = dst);
+    ``phase`` a PHASE_* code (int8). ``job_rows`` describes every ``[[jobs]]`` entry. DAG: ``pred_count`` (int32) and successors
     ``succ[succ_ptr[f] : succ_ptr[f + 1]]`` (int64 pointers, int32 ids). ``tags`` is the tag of
     each generator; ``jobs`` the job names.
     """
@@ -69,6 +113,10 @@ class FlowTable:
     tags: list[str]
     jobs: list[str]
     collectives: CollectiveTable
+    kind: np.ndarray
+    duration_ps: np.ndarray
+    phase: np.ndarray
+    job_rows: list[JobRows]
 
     def __len__(self) -> int:
         return int(self.src.shape[0])
