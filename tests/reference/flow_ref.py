@@ -2,7 +2,9 @@
 
 Same semantics as ``native/flow.py``: a flow starts at max(start, last predecessor received +
 gap); it sends its wire bytes at its max-min rate (re-solved over *all* active flows whenever a
-flow starts or ends); it is received ``delay`` after its last byte leaves.
+flow starts or ends); it is received ``delay`` after its last byte leaves. A flow of 0 wire bytes
+(a compute task: an empty path, its duration as its delay) has sent everything the moment it
+starts and holds no link: it is received ``delay`` after its start.
 """
 
 from __future__ import annotations
@@ -49,7 +51,10 @@ def simulate(capacity_bps, paths, wire_bytes, start_ps, delay_ps, gap_ps, succ):
         for f in [f for f, at in pending.items() if at == t]:
             del pending[f]
             started[f] = t
-            active[f] = Fraction(wire_bytes[f] * 8)
+            if wire_bytes[f] == 0:  # nothing to send: received after its delay
+                receiving[f] = t + delay_ps[f]
+            else:
+                active[f] = Fraction(wire_bytes[f] * 8)
         # a zero-delay reception can release a zero-gap successor at this same instant
         if any(at == t for at in [*pending.values(), *receiving.values()]):
             continue

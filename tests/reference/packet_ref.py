@@ -58,6 +58,22 @@ operations in the formulas' order. Interpretation choices:
     are multiples of ``cc_sample``, up to the slice in which the last event falls; a sample
     brings every flow that started and is not received up to the sample time (its timers'
     expiries ≤ t), which changes nothing later (the timers are applied in time order anyway).
+
+Compute tasks and scale-up transfers (docs/packet-engine.md § Tasks that are not fabric flows)
+are ``on_start_compute`` / ``on_start_scaleup``, ``resolve_server``, ``on_check`` and ``on_done``.
+A task is a compute task when its ``FlowTable.kind`` is TASK_COMPUTE, a scale-up transfer when it
+is a transfer and ``gpus_per_server > 1`` puts its two GPUs in one server, a fabric flow
+otherwise. Interpretation choices:
+
+13. "The pending check of ``s``" is one event, not a time: each ``CHECK(s)`` carries its
+    scheduling number, and only the event that last became pending is acted upon. A superseded
+    ``CHECK(s)`` that happens to fall at the same time as the pending one is ignored, even when
+    it is popped first.
+14. A task that sends no packets (compute, scale-up) has 0 packets, retransmitted bytes, marks,
+    drops, received packets and congestion signals; it is never in a send ring and has no
+    timer. Ignored ``CHECK`` events count as events (they are popped and processed).
+15. The DCQCN ``rates`` samples cover fabric flows only (the other tasks have no reaction
+    point).
 """
 
 from __future__ import annotations
@@ -75,7 +91,11 @@ CTRL_BYTES = 64  # ACK, NACK, CNP, PAUSE and RESUME on the wire (the Ethernet mi
 DATA, ACK, PAUSE, RESUME, NACK, CNP = 0, 1, 2, 3, 4, 5
 # Event kinds (the argument is a flow id for START / RTO / PACE / CNP_DUE, a link id for
 # TX_DONE / ARRIVE). CNP_DUE is the receiver's deferred CNP (the kernel's EV_CNP).
-START, TX_DONE, ARRIVE, RTO, PACE, CNP_DUE = 0, 1, 2, 3, 4, 5
+# CHECK's argument is a (server, scheduling number) pair (Interpretation 13); DONE's a task id.
+START, TX_DONE, ARRIVE, RTO, PACE, CNP_DUE, CHECK, DONE = 0, 1, 2, 3, 4, 5, 6, 7
+# What a task is (from FlowTable.kind and the server of its two GPUs).
+FABRIC, COMPUTE, SCALEUP = 0, 1, 2
+TASK_COMPUTE = 1  # fabsim.traffic.table.TASK_COMPUTE (asserted in the tests)
 # Where a flow is with respect to its host's send ring.
 OUT, IN_RING, PACED = 0, 1, 2  # not in it / in it / waiting for its PACE event
 # Queues of a port.
@@ -382,6 +402,30 @@ class PacketSim:
         succ = [int(x) for x in flows.succ]
         self.f_succ = [succ[succ_ptr[f] : succ_ptr[f + 1]] for f in range(n)]
 
+        # --- compute tasks and the scale-up domain (§ Tasks that are not fabric flows) --------
+        topo = sc.topology
+        self.G = int(topo.gpus_per_server)
+        self.su_R = float(topo.scaleup_rate_bps)  # every scale-up port's capacity, float64
+        self.su_latency = int(topo.scaleup_latency_ps)
+        self.f_duration = [int(x) for x in flows.duration_ps]
+        self.f_task = []
+        for f in range(n):
+            if int(flows.kind[f]) == TASK_COMPUTE:
+                self.f_task.append(COMPUTE)
+            elif self.G > 1 and self.f_src[f] // self.G == self.f_dst[f] // self.G:
+                self.f_task.append(SCALEUP)
+            else:
+                self.f_task.append(FABRIC)
+            if self.f_task[f] != FABRIC:
+                self.f_packets[f] = 0  # Interpretation 14
+        n_servers = -(-self.n_hosts // self.G)
+        self.su_active: list[list[int]] = [[] for _ in range(n_servers)]  # in the order they started
+        self.su_pending: list = [None] * n_servers  # scheduling number of the pending CHECK(s)
+        self.su_rem = [0.0] * n  # bytes left as of su_upd (float64)
+        self.su_rate = [0.0] * n  # bit/s (float64)
+        self.su_upd = [0] * n
+        self.su_end = [0] * n  # projected end of transmission (ps)
+
         # --- [cc]: DCQCN (docs/dcqcn.md) -----------------------------------------------------
         self.dcqcn = None
         self.paper = False
@@ -457,10 +501,12 @@ class PacketSim:
     def is_switch(self, node: int) -> bool:
         return node >= self.n_hosts
 
-    def schedule(self, t: int, kind: int, arg: int) -> None:
-        """Push an event; ``seq`` (the scheduling counter) breaks ties (§ Events)."""
-        heapq.heappush(self.heap, (t, self.counter, kind, arg))
+    def schedule(self, t: int, kind: int, arg) -> int:
+        """Push an event; ``seq`` (the scheduling counter) breaks ties (§ Events). Returns it."""
+        seq = self.counter
+        heapq.heappush(self.heap, (t, seq, kind, arg))
         self.counter += 1
+        return seq
 
     def pipe_delay(self, l: int) -> int:
         """Link delay, plus the switch latency when the far end is a switch (§ Objects, Pipes)."""
@@ -581,7 +627,13 @@ class PacketSim:
     # ---- events ------------------------------------------------------------------------------
 
     def on_start(self, f: int) -> None:
-        """§ START(f)."""
+        """§ START(f) of a fabric flow; compute tasks and scale-up transfers start below."""
+        if self.f_task[f] == COMPUTE:
+            self.on_start_compute(f)
+            return
+        if self.f_task[f] == SCALEUP:
+            self.on_start_scaleup(f)
+            return
         t = self.now
         self.t_start[f] = t
         self.snd_nxt[f] = self.snd_una[f] = 0
@@ -720,11 +772,7 @@ class PacketSim:
         if p.seq == self.rcv_nxt[f]:
             self.rcv_nxt[f] += 1
             if self.rcv_nxt[f] == self.f_packets[f]:
-                self.t_finish[f] = t
-                for s in self.f_succ[f]:
-                    self.preds_left[s] -= 1
-                    if self.preds_left[s] == 0:
-                        self.schedule(max(t + self.f_gap[s], self.f_start[s]), START, s)
+                self.received(f)
         uplink = self.host_uplink[h]
         if self.dcqcn is not None and self.paper and p.ce:
             # the notification point: a CNP at once if none went out for f in the last
@@ -740,6 +788,104 @@ class PacketSim:
             ack.ce = p.ce  # hpcc: the echo
         self.enqueue(uplink, CTRL_Q, ack)
         self.try_start(uplink)
+
+    def received(self, f: int) -> None:
+        """Task ``f`` is over at ``now`` (finish time); successors whose last predecessor it was
+        get ``START`` at ``max(t + gap, start_ps)``, in successor order."""
+        t = self.now
+        self.t_finish[f] = t
+        for s in self.f_succ[f]:
+            self.preds_left[s] -= 1
+            if self.preds_left[s] == 0:
+                self.schedule(max(t + self.f_gap[s], self.f_start[s]), START, s)
+
+    # ---- compute tasks and scale-up transfers ------------------------------------------------
+
+    def on_start_compute(self, f: int) -> None:
+        """START(f) of a compute task: DONE(f) after its duration."""
+        self.t_start[f] = self.now
+        self.schedule(self.now + self.f_duration[f], DONE, f)
+
+    def on_done(self, f: int) -> None:
+        """DONE(f): a compute task ends, or a scale-up transfer is received."""
+        self.received(f)
+
+    def on_start_scaleup(self, f: int) -> None:
+        """START(f) of a scale-up transfer: it joins its server's list; the server is re-solved."""
+        t = self.now
+        self.t_start[f] = t
+        self.su_rem[f] = float(self.f_size[f])
+        self.su_rate[f] = 0.0
+        self.su_upd[f] = t
+        s = self.f_src[f] // self.G
+        self.su_active[s].append(f)
+        self.resolve_server(s)
+
+    def resolve_server(self, s: int) -> None:
+        """Re-solve server ``s`` at ``now``: steps (1)–(4)."""
+        t = self.now
+        G = self.G
+        active = self.su_active[s]
+        # (1) bytes left, in list order, at the old rates
+        for f in active:
+            rem = self.su_rem[f] - self.su_rate[f] * float(t - self.su_upd[f]) / 8e12
+            self.su_rem[f] = rem if rem > 0.0 else 0.0
+            self.su_upd[f] = t
+        # (2) progressive filling over the 2G ports: egress i = i, ingress i = G + i
+        ports = {f: (self.f_src[f] % G, G + self.f_dst[f] % G) for f in active}
+        cap = [self.su_R] * (2 * G)
+        cnt = [0] * (2 * G)
+        for f in active:
+            for j in ports[f]:
+                cnt[j] += 1
+        frozen = set()
+        while len(frozen) < len(active):
+            best = -1
+            for j in range(2 * G):  # the smallest cap/cnt over ports with users; ties: lowest j
+                if cnt[j] > 0 and (best < 0 or cap[j] / cnt[j] < cap[best] / cnt[best]):
+                    best = j
+            share = cap[best] / cnt[best]
+            for f in active:
+                if f not in frozen and best in ports[f]:
+                    self.su_rate[f] = share
+                    frozen.add(f)
+                    for j in ports[f]:  # egress first
+                        cap[j] -= share
+                        cnt[j] -= 1
+        # (3) projected ends
+        for f in active:
+            self.su_end[f] = t + math.ceil(self.su_rem[f] * 8e12 / self.su_rate[f])
+        # (4) the check
+        T = min(self.su_end[f] for f in active)
+        self.request_check(s, T, always=False)
+
+    def request_check(self, s: int, T: int, always: bool) -> None:
+        """CHECK(s) at ``T`` becomes the pending check, unless (``always`` false) one is pending
+        at or before ``T``."""
+        pending = self.su_pending[s]
+        if always or pending is None or T < pending[0]:
+            seq = self.counter
+            self.schedule(T, CHECK, (s, seq))
+            self.su_pending[s] = (T, seq)
+
+    def on_check(self, arg) -> None:
+        """CHECK(s): transfers whose transmission has ended leave; DONE after the latency."""
+        s, seq = arg
+        pending = self.su_pending[s]
+        if pending is None or pending[1] != seq:  # Interpretation 13
+            return
+        self.su_pending[s] = None
+        t = self.now
+        active = self.su_active[s]
+        left = [f for f in active if self.su_end[f] <= t]
+        if left:
+            self.su_active[s] = [f for f in active if self.su_end[f] > t]
+            for f in left:
+                self.schedule(t + self.su_latency, DONE, f)
+            if self.su_active[s]:
+                self.resolve_server(s)
+        else:
+            self.request_check(s, min(self.su_end[f] for f in active), always=True)
 
     def send_cnp(self, f: int) -> None:
         """The receiver of ``f`` sends a CNP now (Interpretation 10), then try_start."""
@@ -804,7 +950,7 @@ class PacketSim:
         if t % self.cc_sample:
             return
         for f in range(self.n_flows):
-            if self.t_start[f] >= 0 and self.t_finish[f] < 0:
+            if self.t_start[f] >= 0 and self.t_finish[f] < 0 and self.f_task[f] == FABRIC:  # Interpr. 15
                 rp = self.rp[f]
                 rp.advance(t)
                 self.rate_samples.append((t, f, rp.rc, rp.rt, rp.alpha))
@@ -813,7 +959,7 @@ class PacketSim:
         if until_ps is None:
             until_ps = self.default_until
         handlers = {START: self.on_start, TX_DONE: self.on_tx_done, ARRIVE: self.on_arrive, RTO: self.on_rto,
-                    PACE: self.on_pace, CNP_DUE: self.on_cnp_due}
+                    PACE: self.on_pace, CNP_DUE: self.on_cnp_due, CHECK: self.on_check, DONE: self.on_done}
         # The rates samples (Interpretation 12): slice ends every slice_ps up to the horizon.
         sampling = self.dcqcn is not None and self.cc_sample > 0
         horizon = until_ps if until_ps is not None else HORIZON_PS
