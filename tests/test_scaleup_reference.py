@@ -25,6 +25,7 @@ from fabsim.traffic.table import NO_INDEX, TASK_COMPUTE, TASK_TRANSFER
 
 from .reference import flow_ref
 from .reference import packet_ref as ref
+from .test_packet_reference import compare, tiny_scenarios
 
 GBPS = 10**9
 US = 10**6  # ps
@@ -369,3 +370,177 @@ def test_flow_reference_paths_are_the_routing_paths():
     _, paths, *_ = flow_inputs(model, flows)
     ptr, link, _ = flow_paths(model, flows)
     assert paths == [link[ptr[f] : ptr[f + 1]].tolist() for f in range(len(flows))]
+
+
+# ---- the engines against the references -------------------------------------------------------------
+#
+# Fixed cases, then small random scenarios: the fabric and protocol settings of
+# test_packet_reference.tiny_scenarios (a star or a 2-leaf/2-spine leaf-spine of ≤ 8 hosts, small
+# buffers, PFC, ECN, every ECMP mode), gpus_per_server ∈ {1, 2, 4}, and ≤ 16 tasks mixing fabric
+# flows, scale-up transfers and compute tasks, with random dependencies and gaps. The packet
+# kernel must agree with packet_ref on every field, exactly; the flow engine with flow_ref on
+# every start and finish, within the flow kernel's rounding (test_flow_kernel).
+
+
+def flow_tolerance(n: int) -> int:
+    """test_flow_kernel's: the kernel rounds each projected end up to a whole ps per re-solve."""
+    return 2 * n + 2
+
+
+@st.composite
+def task_rows(draw, n_hosts: int, G: int, mtu: int):
+    """(rows, edges, gaps) of ≤ 16 tasks on ``n_hosts`` GPUs, ``G`` per server."""
+    n = draw(st.integers(1, 16))
+    rows = []
+    for _ in range(n):
+        what = draw(st.sampled_from(["fabric", "scaleup", "scaleup", "compute"]))
+        start = draw(st.integers(0, 20)) * 500_000  # on a 0.5 µs grid: starts coincide
+        if what == "compute":
+            gpu = draw(st.integers(0, n_hosts - 1))
+            rows.append(compute(gpu, draw(st.sampled_from([0, 1, 500_000, draw(st.integers(0, 5 * US))])), start))
+            continue
+        src = draw(st.integers(0, n_hosts - 1))
+        server = [h for h in range(n_hosts) if h // G == src // G and h != src]
+        other = [h for h in range(n_hosts) if h // G != src // G]
+        if what == "scaleup" and server:
+            dst = draw(st.sampled_from(server))
+            size = draw(st.integers(1, 2_000_000))
+        else:
+            dst = draw(st.sampled_from(other or server))
+            size = (draw(st.integers(1, 30)) - 1) * mtu + draw(st.integers(1, mtu))
+        rows.append(transfer(src, dst, size, start))
+    edges = set()
+    for f in range(1, n):
+        for p in draw(st.lists(st.integers(0, f - 1), max_size=2)):
+            edges.add((p, f))
+    gaps = [draw(st.sampled_from([0, 0, 700_000, 1])) for _ in range(n)]
+    return rows, sorted(edges), gaps
+
+
+@st.composite
+def task_scenarios(draw, algorithm: str = "none", preset: str | None = None, may_give_up: bool = False):
+    """(doc, rows, edges, gaps): a tiny_scenarios document with servers, and its tasks."""
+    doc = draw(tiny_scenarios(algorithm, preset, may_give_up=may_give_up))
+    topo = doc["topology"]
+    n_hosts = topo["hosts"] if topo["kind"] == "star" else 2 * topo["hosts_per_leaf"]
+    G = draw(st.sampled_from([1, 2, 4]))
+    doc["topology"] = {
+        **topo, "gpus_per_server": G,
+        "scaleup_rate": draw(st.sampled_from(["100Gbps", "800Gbps", "900Gbps", "7200Gbps"])),
+        "scaleup_latency": f"{draw(st.sampled_from([0, 1, 250_000, 1_234_567]))}ps",
+    }
+    rows, edges, gaps = draw(task_rows(n_hosts, G, doc["host"]["mtu"]))
+    return doc, rows, edges, gaps
+
+
+def build_tasks(doc, rows, edges, gaps):
+    sc = fabsim.load_scenario(doc)
+    model = fabsim.build_model(sc)
+    return model, tasks(rows, edges, gaps)
+
+
+def assert_packet_kernel_matches(doc, rows, edges=(), gaps=None) -> None:
+    from fabsim.run.packet import run_packet_engine
+
+    model, flows = build_tasks(doc, rows, edges, gaps)
+    compare(run_packet_engine(model, flows), ref.simulate(model, flows), {**doc, "tasks": (rows, edges, gaps)})
+
+
+def assert_flow_engine_matches(doc, rows, edges=(), gaps=None) -> None:
+    from fabsim.run.flow import run_flow_engine
+
+    model, flows = build_tasks(doc, rows, edges, gaps)
+    raw = run_flow_engine(model, flows)
+    start, finish = flow_simulate(model, flows)
+    tol = flow_tolerance(len(flows))
+    for f in range(len(flows)):
+        assert abs(int(raw.t_start_ps[f]) - start[f]) <= tol, (f, int(raw.t_start_ps[f]), start[f], doc, rows, edges, gaps)
+        assert abs(int(raw.t_finish_ps[f]) - finish[f]) <= tol, (f, int(raw.t_finish_ps[f]), finish[f], doc, rows, edges, gaps)
+
+
+def fixed_doc(topology=None, **topo_keys) -> dict:
+    doc, _ = scenario(topology or STAR, **topo_keys)
+    return doc
+
+
+R8 = {"gpus_per_server": 4, "scaleup_rate": "800Gbps"}
+TASK_CASES = [
+    # the analytic cases above
+    (fixed_doc(**R8, scaleup_latency="1us"), [transfer(0, 1, 10**6), transfer(0, 2, 10**6), transfer(3, 2, 10**6, 10**9)], [], None),
+    (fixed_doc(**R8), [transfer(0, 2, 10**6), transfer(1, 2, 10**6), transfer(0, 1, 3 * 10**6)], [], None),
+    (fixed_doc(gpus_per_server=4), [transfer(0, 2, 10**6), transfer(1, 2, 10**6), transfer(3, 2, 10**6),
+                                    transfer(0, 1, 2 * 10**6)], [], None),
+    (fixed_doc(**R8), [transfer(0, 1, 10**6), transfer(0, 2, 10**6, 4 * US)], [], None),
+    (fixed_doc(gpus_per_server=4), [transfer(0, 4, 300_000), transfer(0, 1, 1_500_000), transfer(2, 0, 1_500_000, US),
+                                    compute(0, 3 * US)], [], None),
+    (fixed_doc(**R8, scaleup_latency="250ns"),
+     [compute(0, 2 * US), transfer(0, 1, 100_000), transfer(1, 5, 100_000), compute(5, 3 * US)],
+     [(0, 1), (1, 2), (2, 3)], [0, 100, 200, 300]),
+    (fixed_doc(), [compute(2, d, start=100) for d in (3 * US, 0, 1_234_567, 5, 2 * US)],
+     [(i, i + 1) for i in range(4)], [0, 700, 0, 11, 0]),
+    # a CHECK superseded by an earlier one, and a new one at its time (Interpretation 13): A
+    # (0→1) projects 10 µs; C (2→3) starts at 1 µs and ends first; A re-projects 10 µs; a
+    # compute task ending at 1 µs starts D (0→2) at 10 µs, between the two CHECKs
+    (fixed_doc(**R8), [transfer(0, 1, 10**6), transfer(2, 3, 50_000, US), compute(5, US), transfer(0, 2, 10**5)],
+     [(2, 3)], [0, 0, 0, 9 * US]),
+    # the same with rates that are not powers of two (rounded projections)
+    (fixed_doc(gpus_per_server=4, scaleup_rate="900Gbps"),
+     [transfer(0, 1, 999_999), transfer(2, 3, 55_555, US), compute(5, US), transfer(0, 2, 12_345), transfer(3, 1, 77_777)],
+     [(2, 3)], [0, 0, 0, 9 * US, 0]),
+]
+
+
+def test_the_packet_kernel_matches_the_reference_on_tasks():
+    for doc, rows, edges, gaps in TASK_CASES:
+        assert_packet_kernel_matches(doc, rows, edges, gaps)
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(case=task_scenarios(may_give_up=True))
+    def check(case):
+        assert_packet_kernel_matches(*case)
+
+    check()
+
+
+@pytest.mark.parametrize("preset", ["paper", "hpcc"])
+def test_the_packet_kernel_matches_the_reference_on_tasks_with_dcqcn(preset):
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(case=task_scenarios("dcqcn", preset))
+    def check(case):
+        assert_packet_kernel_matches(*case)
+
+    check()
+
+
+def test_the_flow_engine_matches_the_reference_on_tasks():
+    for doc, rows, edges, gaps in TASK_CASES:
+        assert_flow_engine_matches(doc, rows, edges, gaps)
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(case=task_scenarios())
+    def check(case):
+        assert_flow_engine_matches(*case)
+
+    check()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=task_scenarios(may_give_up=True))
+def test_the_reference_completes_random_task_scenarios(case):
+    # every task that is not behind a flow that gave up finishes; non-fabric tasks send nothing
+    doc, rows, edges, gaps = case
+    model, flows = build_tasks(doc, rows, edges, gaps)
+    res = ref.simulate(model, flows)
+    G = model.scenario.topology.gpus_per_server
+    fabric = {f for f, (k, s, d, *_) in enumerate(rows) if k == TASK_TRANSFER and s // G != d // G}
+    assert_no_fabric(res, flows, fabric_tasks=fabric)
+    blocked = set(f for f in range(len(rows)) if res["flow_gave_up"][f])
+    for p, s in edges:
+        if p in blocked:
+            blocked.add(s)
+    for f in range(len(rows)):
+        if f not in blocked:
+            assert res["t_finish_ps"][f] >= res["t_start_ps"][f] >= 0, (f, res["t_start_ps"], res["t_finish_ps"])
+    # and the flow reference too (no give-ups there)
+    start, finish = flow_simulate(model, flows)
+    assert all(e >= s >= 0 for s, e in zip(start, finish))
