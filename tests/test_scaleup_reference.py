@@ -464,6 +464,9 @@ def fixed_doc(topology=None, **topo_keys) -> dict:
 
 
 R8 = {"gpus_per_server": 4, "scaleup_rate": "800Gbps"}
+SUPERSEDED_DOC = fixed_doc({**STAR, "hosts": 16}, gpus_per_server=16, scaleup_rate="100Gbps")
+SUPERSEDED = ([transfer(h, 0, 21) for h in range(1, 8)] + [transfer(8, 9, 1, 7000), compute(10, 3000), transfer(10, 11, 5)],
+              [(8, 9)], [0] * 9 + [8760])
 TASK_CASES = [
     # the analytic cases above
     (fixed_doc(**R8, scaleup_latency="1us"), [transfer(0, 1, 10**6), transfer(0, 2, 10**6), transfer(3, 2, 10**6, 10**9)], [], None),
@@ -483,11 +486,23 @@ TASK_CASES = [
     # compute task ending at 1 µs starts D (0→2) at 10 µs, between the two CHECKs
     (fixed_doc(**R8), [transfer(0, 1, 10**6), transfer(2, 3, 50_000, US), compute(5, US), transfer(0, 2, 10**5)],
      [(2, 3)], [0, 0, 0, 9 * US]),
+    # A superseded CHECK(0) and the pending one both at 11,760 ps, and a START in server 0
+    # between them, while seven transfers at R/7 have 1e-14 bytes left: under Interpretation 13
+    # the START re-projects them to 11,761 (they end then); acting on the superseded CHECK at
+    # its time would end them at 11,760.
+    (SUPERSEDED_DOC, *SUPERSEDED),
     # the same with rates that are not powers of two (rounded projections)
     (fixed_doc(gpus_per_server=4, scaleup_rate="900Gbps"),
      [transfer(0, 1, 999_999), transfer(2, 3, 55_555, US), compute(5, US), transfer(0, 2, 12_345), transfer(3, 1, 77_777)],
      [(2, 3)], [0, 0, 0, 9 * US, 0]),
 ]
+
+
+def test_a_superseded_check_at_the_pending_time_is_ignored():
+    # Interpretation 13 (see SUPERSEDED above): the pending check is an event, not a time.
+    model, flows = build_tasks(SUPERSEDED_DOC, *SUPERSEDED)
+    res = ref.simulate(model, flows)
+    assert res["t_finish_ps"] == [11_761] * 7 + [7_080, 3_000, 12_160]
 
 
 def test_the_packet_kernel_matches_the_reference_on_tasks():

@@ -845,6 +845,7 @@ class PacketSim:
                 if cnt[j] > 0 and (best < 0 or cap[j] / cnt[j] < cap[best] / cnt[best]):
                     best = j
             share = cap[best] / cnt[best]
+            assert share > 0.0, "a scale-up port with users left has no capacity left"
             for f in active:
                 if f not in frozen and best in ports[f]:
                     self.su_rate[f] = share
