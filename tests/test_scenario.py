@@ -265,7 +265,8 @@ def test_to_json_round_trips(tmp_path):
     assert data["source"] == path and "base_dir" not in data
     assert data["topology"] == {
         "kind": "fat_tree", "host_rate_bps": 400 * 10**9, "fabric_rate_bps": 800 * 10**9,
-        "link_delay_ps": 500_000, "k": 8,
+        "link_delay_ps": 500_000, "gpus_per_server": 1, "scaleup_rate_bps": 7200 * 10**9,
+        "scaleup_latency_ps": 0, "k": 8,
     }  # fmt: skip
     assert data["traffic"][1]["flows"][1] == {"src": 3, "dst": 4, "size_bytes": 1000, "start_ps": 2 * PS_PER_US}
     assert data["traffic"][2]["senders"] == [1, 2, 3]
