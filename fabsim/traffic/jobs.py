@@ -34,7 +34,6 @@ collective generator, so no task is dropped and the dependency pattern never dep
 from __future__ import annotations
 
 import heapq
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -453,9 +452,9 @@ class _Chain:
         self.last_compute: np.ndarray | None = None
         self.ready: list[np.ndarray] = []
 
-    def _add(self, tasks: _Tasks, op: _Template) -> None:
-        """Append ``op`` (hand-off sets local to ``tasks``) and link it to the previous op."""
-        off = self.n
+    def _add(self, op: _Template) -> None:
+        """Append ``op`` (hand-off sets local to its tasks) and link it to the previous op."""
+        tasks, off = op.tasks, self.n
         op.entry, op.exit_recv, op.exit_all = op.entry + off, op.exit_recv + off, op.exit_all + off
         self.parts.append(tasks)
         self.n += tasks.n
@@ -468,8 +467,9 @@ class _Chain:
     def compute(self, duration: int, phase: int) -> np.ndarray:
         """A compute task on every slot; returns their ids, [slots, 1]."""
         local = np.arange(self.hosts.shape[0], dtype=np.int64)[:, None]
-        op = _Template(None, local, True, None, local, local, None)  # type: ignore[arg-type]
-        self._add(_compute_tasks(self.hosts.astype(np.int32), duration, phase), op)
+        tasks = _compute_tasks(self.hosts.astype(np.int32), duration, phase)
+        op = _Template(tasks, local, True, None, local, local, None)
+        self._add(op)
         # One set for every hand-off of a compute task, so consecutive computes get one edge.
         op.exit_all = op.last_compute = op.exit_recv
         if self.first_compute is None:
@@ -479,7 +479,7 @@ class _Chain:
 
     def collective(self, tmpl: _CollTemplate, members: np.ndarray, phase: int) -> None:
         tasks, first, exit_recv, exit_all = tmpl.tile(members, self.hosts, phase)
-        self._add(tasks, _Template(None, first, False, None, exit_recv, exit_all, self.last_compute))  # type: ignore[arg-type]
+        self._add(_Template(tasks, first, False, None, exit_recv, exit_all, self.last_compute))
 
     def finish(self) -> _Template:
         assert self.first is not None and self.last is not None
@@ -608,10 +608,17 @@ class _JobBuilder:
         )  # fmt: skip
         return _Template(tasks, ids, False, None, ids, ids, None)
 
-    def single(self, p: int, build) -> _Template:
+    def compute_unit(self, p: int, duration: int, phase: int) -> int:
+        """A unit of one compute task on every rank of stage p."""
         chain = _Chain(self.stage_hosts(p))
-        build(chain)
-        return chain.finish()
+        chain.compute(duration, phase)
+        return self.unit(chain.finish())
+
+    def collective_unit(self, p: int, tmpl: _CollTemplate, members: np.ndarray) -> int:
+        """A unit of one DP collective over the groups ``members`` of stage p."""
+        chain = _Chain(self.stage_hosts(p))
+        chain.collective(tmpl, members, PHASE_DP)
+        return self.unit(chain.finish())
 
     def build(self) -> tuple[_Tasks, np.ndarray]:
         """Tasks of one iteration in topological order (the barrier last), and the ids of the
@@ -629,9 +636,10 @@ class _JobBuilder:
             for i in range(m):
                 self.through(F[p][i], self.unit(self.pp_template(p, p + 1)), F[p + 1][i])
                 self.through(B[p + 1][i], self.unit(self.pp_template(p + 1, p)), B[p][i])
-        barrier = _Template(_compute_tasks(self.hosts[:1].astype(np.int32), 0, PHASE_SYNC), *([None] * 6))  # type: ignore[arg-type]
         finals = [self.data_parallel(p, B[p][m - 1]) for p in range(pp)]
-        b = self.unit(barrier)
+        barrier = _compute_tasks(self.hosts[:1].astype(np.int32), 0, PHASE_SYNC)
+        none = np.empty((1, 0), np.int64)  # nothing follows the barrier inside the iteration
+        b = self.unit(_Template(barrier, none, True, None, none, none, None))
         to_barrier = np.zeros((self.slots, 1), np.int64)
         for u, exit_set in (x for f in finals for x in f):
             self.link(u, exit_set, b, to_barrier)
@@ -657,7 +665,7 @@ class _JobBuilder:
         ready = self.units[last_backward].tmpl.ready
         reduce_op = "allreduce" if job.zero == 0 else "reduce_scatter"
         groups = [(job.dp, self.dp_members, False), (job.dp // job.ep, self.edp_members, True)]
-        chains = []  # per group kind: (members, n, bucket bytes, last reduce unit)
+        chains = []  # per group kind that synchronises: (members, n, bucket bytes)
         last_reduce = []
         for n, members, expert in groups:
             sizes, pos = gradient_buckets(job, p, expert)
@@ -665,15 +673,15 @@ class _JobBuilder:
                 continue
             prev = None
             for size, j in zip(sizes.tolist(), pos.tolist()):
-                tmpl = self.single(p, lambda c: c.collective(self.coll(reduce_op, n, size), members, PHASE_DP))
-                u = self.unit(tmpl)
+                u = self.collective_unit(p, self.coll(reduce_op, n, size), members)
+                tmpl = self.units[u].tmpl
                 self.link(last_backward, ready[j], u, tmpl.entry)
                 if prev is not None:
                     self.link(prev, self.units[prev].tmpl.exit_all, u, tmpl.entry)
                 prev = u
             last_reduce.append(prev)
             chains.append((members, n, sizes))
-        opt = self.unit(self.single(p, lambda c: c.compute(job.optimizer_ps, PHASE_OPTIMIZER)))
+        opt = self.compute_unit(p, job.optimizer_ps, PHASE_OPTIMIZER)
         opt_tmpl = self.units[opt].tmpl
         self.follow(last_backward, opt)
         for u in last_reduce:
@@ -685,9 +693,8 @@ class _JobBuilder:
             prev = opt
             for size in sizes.tolist():
                 params = max(1, size * job.dtype_bytes // job.grad_bytes)
-                tmpl = self.single(p, lambda c: c.collective(self.coll("all_gather", n, params), members, PHASE_DP))
-                u = self.unit(tmpl)
-                self.link(prev, self.units[prev].tmpl.exit_all, u, tmpl.entry)
+                u = self.collective_unit(p, self.coll("all_gather", n, params), members)
+                self.link(prev, self.units[prev].tmpl.exit_all, u, self.units[u].tmpl.entry)
                 prev = u
             finals.append((prev, self.units[prev].tmpl.exit_all))
         return finals
