@@ -4,7 +4,7 @@ DESIGN §4b; docs/jobs.md is the user's page. A job of ``R = tp·pp·dp`` ranks 
 ``r = t + tp·(d + dp·p)``) runs, per iteration, the 1F1B pipeline schedule (Narayanan et al.,
 "Efficient large-scale language model training on GPU clusters using Megatron-LM", SC'21 §2.2)
 with Megatron-LM's tensor and sequence parallelism (Korthikanti et al., "Reducing activation
-recomputation in large transformer models", MLSys 2023 §4), expert all-to-alls, and bucketed
+recomputation in large transformer models", MLSys 2023 §4.2), expert all-to-alls, and bucketed
 data-parallel gradient collectives (Li et al., "PyTorch Distributed", VLDB 2020 §3.2) with
 ZeRO stages 0–2 (Rajbhandari et al., SC'20 §5).
 
