@@ -427,7 +427,7 @@ MALFORMED = [
     ("missing kind", "[topology]\nk = 4\n" + PERM, "topology.kind", "missing required key"),
     ("misspelt kind", '[topology]\nknd = "star"\nhosts = 4\n' + PERM, "topology.knd", 'unknown key "knd" (did you mean kind?)'),
     ("missing k", '[topology]\nkind = "fat_tree"\n' + PERM, "topology.k", "missing required key"),
-    ("missing traffic", STAR, "traffic", "at least one [[traffic]] generator is required"),
+    ("missing traffic", STAR, "traffic", "at least one [[traffic]] generator or [[jobs]] entry is required"),
     ("traffic not array", STAR + '[traffic]\nkind = "flow"\n', "traffic", "expected an array of tables ([[traffic]]), got a table"),
     ("wrong type int", '[topology]\nkind = "star"\nhosts = "8"\n' + PERM, "topology.hosts", 'expected an integer, got "8"'),
     ("bool is not int", STAR + PERM + "[run]\nseed = true\n", "run.seed", "expected an integer, got true"),

@@ -9,7 +9,8 @@ from __future__ import annotations
 from fabsim.scenario._reader import Table, describe, did_you_mean
 from fabsim.scenario.schema import Job
 
-#: Dense BF16 peak FLOP/s per GPU (vendor data sheets; docs/jobs.md lists the sources).
+#: Dense BF16 peak FLOP/s per GPU (vendor data sheets, without sparsity): NVIDIA A100 SXM
+#: 312 T, H100 SXM and H200 989 T, B200 2,250 T; AMD Instinct MI300X 1,307 T.
 GPU_PEAK_FLOPS = {
     "A100": 312e12,
     "H100": 989e12,

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fabsim.scenario._jobs import GPU_PEAK_FLOPS
 from fabsim.scenario.schema import Job
 from fabsim.traffic.block import FlowBlock
 from fabsim.traffic.collectives import intra_iteration_edges
@@ -55,16 +56,6 @@ from fabsim.traffic.table import (
     TASK_TRANSFER,
     JobRows,
 )
-
-#: Dense BF16 peak FLOP/s per GPU (vendor data sheets, without sparsity): NVIDIA A100 SXM
-#: 312 T, H100 SXM and H200 989 T, B200 2,250 T; AMD Instinct MI300X 1,307 T.
-GPU_PEAK_FLOPS: dict[str, float] = {
-    "A100": 312e12,
-    "H100": 989e12,
-    "H200": 989e12,
-    "B200": 2250e12,
-    "MI300X": 1307e12,
-}
 
 PS_PER_S = 10**12
 
