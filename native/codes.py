@@ -44,8 +44,15 @@ EV_ARRIVE = 2
 EV_RTO = 3
 EV_PACE = 4  # a paced flow may send again
 EV_CNP = 5  # paper: the receiver's deferred CNP for a flow falls due
+EV_CHECK = 6  # a scale-up transfer of a server (the object) may have finished sending
+EV_DONE = 7  # a compute task ends, or a scale-up transfer is received (the object is the task)
 EV_BITS = 3  # the event value is (object << EV_BITS) | kind
 EV_MASK = 7
+
+# Task kinds of the packet engine (PacketNet.f_kind).
+KIND_FABRIC = 0  # packets through the fabric
+KIND_SCALEUP = 1  # fluid, between two GPUs of one server (native/scaleup.py)
+KIND_COMPUTE = 2  # a compute task: DONE after its duration
 
 # Packet kinds.
 PKT_DATA = 0
@@ -88,14 +95,17 @@ P_DEC_INTERVAL = 18  # hpcc: period of the rate-decrease check (ps)
 P_BYTE_COUNTER = 19  # paper: bytes per byte-counter expiry; 0 = off
 P_FAST_RECOVERY = 20  # F
 P_RETRIES = 21  # consecutive timeouts of one packet a flow survives (host.retries)
-P_SIZE = 22
+P_GPUS = 22  # GPUs (hosts) per server: the scale-up domain (native/scaleup.py)
+P_SCALEUP_LAT = 23  # latency of a scale-up transfer (ps)
+P_SIZE = 24
 # Slots of PacketNet.fparams (float64).
 F_DT_ALPHA = 0
 F_PMAX = 1
 F_G = 2  # DCQCN alpha gain
 F_ALPHA0 = 3  # initial alpha
 F_MIN_RATE = 4  # bit/s
-F_SIZE = 5
+F_SCALEUP_RATE = 5  # each GPU's scale-up port rate, bit/s
+F_SIZE = 6
 
 CC_NONE = 0
 CC_PAPER = 1  # Zhu et al. 2015 as in htsim and the DESIGN: CNP packets, cut on each CNP

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .codes import (
-    CC_PAPER, EV_BITS, EV_CNP, F_ALPHA0, F_G, F_MIN_RATE, P_ALPHA_TIMER, P_BYTE_COUNTER, P_CC,
+    CC_PAPER, EV_BITS, KIND_FABRIC, EV_CNP, F_ALPHA0, F_G, F_MIN_RATE, P_ALPHA_TIMER, P_BYTE_COUNTER, P_CC,
     P_CNP_INTERVAL, P_DEC_INTERVAL, P_FAST_RECOVERY, P_RATE_TIMER, RP_ALPHA_CNP, RP_DEC_CNP,
     RP_RUNNING,
 )
@@ -171,13 +171,14 @@ def _np_due(st, f, t):
 
 @kernel
 def sample_rates(net, st, t):
-    """DCQCN state of every flow sending at ``t`` (started, not received): flow ids, Rc, Rt, α.
+    """DCQCN state of every fabric flow sending at ``t`` (started, not received): flow ids, Rc,
+    Rt, α. (Compute tasks and scale-up transfers have no reaction point.)
 
     Brings each flow's timers up to ``t`` first, exactly as its next event would.
     """
     n = 0
     for f in range(net.f_src.shape[0]):
-        if st.t_start[f] >= 0 and st.t_finish[f] < 0:
+        if st.t_start[f] >= 0 and st.t_finish[f] < 0 and net.f_kind[f] == KIND_FABRIC:
             n += 1
     ids = np.empty(n, np.int32)
     rc = np.empty(n, np.float64)
@@ -185,7 +186,7 @@ def sample_rates(net, st, t):
     alpha = np.empty(n, np.float64)
     i = 0
     for f in range(net.f_src.shape[0]):
-        if st.t_start[f] >= 0 and st.t_finish[f] < 0:
+        if st.t_start[f] >= 0 and st.t_finish[f] < 0 and net.f_kind[f] == KIND_FABRIC:
             _rp_advance(net, st, f, t)
             ids[i] = f
             rc[i] = st.rp_rc[f]

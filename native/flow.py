@@ -8,7 +8,8 @@ contain a link of a flow that started or ended; other flows keep their rates and
 transmission ends. A flow's transmission ends when its
 wire bytes have drained at the piecewise-constant rate; it is received ``path_delay_ps`` later,
 which releases its successors in the dependency DAG (each after its own ``gap_ps``, and never
-before its ``start_ps``). Events are ordered by (t_ps, seq) for determinism.
+before its ``start_ps``). A flow with an empty path (a compute task) is received
+``path_delay_ps`` after it starts. Events are ordered by (t_ps, seq) for determinism.
 
 Rates are float64 bit/s; times int64 ps; a transmission end is rounded up to the next whole ps.
 """
@@ -404,7 +405,21 @@ def run_until(net, st, t_end):
             clk[CLK_HEAP] = heap_pop(st.heap_t, st.heap_seq, st.heap_val, clk[CLK_HEAP])
             clk[CLK_EVENTS] += 1
             f = v >> 1
-            if (v & 1) == _EV_START:
+            if (v & 1) == _EV_START and path_ptr[f] == path_ptr[f + 1]:
+                # no link to cross (a compute task): received after its path delay
+                st.state[f] = FLOW_SENT
+                st.t_start[f] = t
+                st.rem_bytes[f] = 0.0
+                st.t_rem[f] = t
+                size = heap_push(
+                    st.heap_t, st.heap_seq, st.heap_val, clk[CLK_HEAP],
+                    t + net.path_delay_ps[f], clk[CLK_SEQ], (f << 1) | _EV_RECV,
+                )
+                if size < 0:
+                    return STATUS_HEAP_FULL
+                clk[CLK_HEAP] = size
+                clk[CLK_SEQ] += 1
+            elif (v & 1) == _EV_START:
                 st.state[f] = FLOW_ACTIVE
                 st.t_start[f] = t
                 st.rem_bytes[f] = net.wire_bytes[f]

@@ -17,7 +17,8 @@ import numpy as np
 from .codes import (
     START_PORT, ABANDON_RETRIES, ABANDON_STOPPED, ABANDON_UNREACHABLE, BUSY_DEAD, CC_HPCC, CC_PAPER, C_DONE,
     C_EVENTS, C_HOPS, C_IN_USE, C_PENDING, C_T_NOW, ECMP_ADAPTIVE, ECMP_PACKET,
-    EV_ARRIVE, EV_BITS, EV_CNP, EV_MASK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE, F_ALPHA0,
+    EV_ARRIVE, EV_BITS, EV_CHECK, EV_CNP, EV_DONE, EV_MASK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE, F_ALPHA0,
+    KIND_FABRIC,
     PACKET_SPRAY_STRIDE, PKT_ACK, PKT_CNP, PKT_DATA, PKT_LOST, PKT_NACK, PKT_PAUSE, PKT_RESUME,
     POOL_RESERVE, P_CC, P_ECMP, P_ECN, P_ECN_DEQUEUE, P_NACK, P_N_HOSTS, P_RETRIES, P_RTO, P_SEED,
     RING_OUT, ROUTE_LOCAL, STATUS_DONE, STATUS_HEAP_FULL, STATUS_POOL_LOW, STATUS_SLICE,
@@ -32,6 +33,7 @@ from .queues import (
     _push_data, _ring_push, _send_control, _try_start, _q_change,
 )
 from .routing import pick_port
+from .scaleup import check, task_done, task_start
 from .wheel import T_NEVER, W_COUNT, W_OVF, wheel_next, wheel_take
 
 
@@ -122,6 +124,10 @@ def _event(net, st, v, t):
         return _tx_done(net, st, obj, t)
     if kind == EV_ARRIVE:
         return _arrive(net, st, obj, t)
+    if kind == EV_CHECK:
+        return check(net, st, obj, t)
+    if kind == EV_DONE:
+        return task_done(net, st, obj, t)
     f = obj
     host = net.f_src[f]
     if kind == EV_CNP:
@@ -134,6 +140,8 @@ def _event(net, st, v, t):
             return START_PORT + np.int64(net.host_uplink[host])
         return STATUS_SLICE
     if kind == EV_START:
+        if net.f_kind[f] != KIND_FABRIC:
+            return task_start(net, st, f, t)
         st.t_start[f] = t
         st.t_progress[f] = t
         line = np.float64(net.link_rate_bps[net.host_uplink[host]])

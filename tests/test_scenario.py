@@ -265,7 +265,8 @@ def test_to_json_round_trips(tmp_path):
     assert data["source"] == path and "base_dir" not in data
     assert data["topology"] == {
         "kind": "fat_tree", "host_rate_bps": 400 * 10**9, "fabric_rate_bps": 800 * 10**9,
-        "link_delay_ps": 500_000, "k": 8,
+        "link_delay_ps": 500_000, "gpus_per_server": 1, "scaleup_rate_bps": 7200 * 10**9,
+        "scaleup_latency_ps": 0, "k": 8,
     }  # fmt: skip
     assert data["traffic"][1]["flows"][1] == {"src": 3, "dst": 4, "size_bytes": 1000, "start_ps": 2 * PS_PER_US}
     assert data["traffic"][2]["senders"] == [1, 2, 3]
@@ -426,7 +427,7 @@ MALFORMED = [
     ("missing kind", "[topology]\nk = 4\n" + PERM, "topology.kind", "missing required key"),
     ("misspelt kind", '[topology]\nknd = "star"\nhosts = 4\n' + PERM, "topology.knd", 'unknown key "knd" (did you mean kind?)'),
     ("missing k", '[topology]\nkind = "fat_tree"\n' + PERM, "topology.k", "missing required key"),
-    ("missing traffic", STAR, "traffic", "at least one [[traffic]] generator is required"),
+    ("missing traffic", STAR, "traffic", "at least one [[traffic]] generator or [[jobs]] entry is required"),
     ("traffic not array", STAR + '[traffic]\nkind = "flow"\n', "traffic", "expected an array of tables ([[traffic]]), got a table"),
     ("wrong type int", '[topology]\nkind = "star"\nhosts = "8"\n' + PERM, "topology.hosts", 'expected an integer, got "8"'),
     ("bool is not int", STAR + PERM + "[run]\nseed = true\n", "run.seed", "expected an integer, got true"),

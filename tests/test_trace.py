@@ -24,7 +24,8 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "traces.md"
 # f64 ratios and rates, bool flags, dictionary-encoded labels; "?" marks a nullable column.
 EXPECTED = {
     "flows": "flow_id:i32 src:i32 dst:i32 size_bytes:i64 start_ns:i64? finish_ns:i64? fct_ns:i64? "
-             "ideal_fct_ns:i64 slowdown:f64? tag:label job:label? collective:i32? iteration:i32? "
+             "ideal_fct_ns:i64 slowdown:f64? tag:label job:label? phase:label? scaleup:bool "
+             "collective:i32? iteration:i32? "
              "step:i32? packets:i64 retransmitted_bytes:i64 ecn_marked:i64 drops:i64 "
              "failure_hit:bool completed:bool status:label",
     "collectives": "job:label iteration:i32 op:label algorithm:label ranks:i32 size_bytes:i64 "
@@ -38,6 +39,9 @@ EXPECTED = {
                 "dropped_packets:i64 dropped_bytes:i64 flows_hit:i64 flows_rerouted:i64 hosts_hit:i64 "
                 "jobs_hit:i64 added_delay_ns:i64?",
     "baseline": "kind:label id:i32 time_ns:i64? baseline_ns:i64? added_ns:i64?",
+    "jobs": "job:label iteration:i32 start_ns:i64? finish_ns:i64? iteration_ns:i64? ideal_ns:i64 "
+            "compute_ns:i64? exposed_tp_ns:i64? exposed_pp_ns:i64? exposed_dp_ns:i64? "
+            "exposed_ep_ns:i64? bubble_ns:i64? idle_fraction:f64?",
     "rates": "t_ns:i64 flow_id:i32 rate_bps:f64 target_bps:f64 alpha:f64",
 }
 TYPES = {
@@ -101,8 +105,8 @@ def tree(path: Path) -> dict[str, bytes]:
 
 
 def test_trace_names_are_those_of_design_section_8():
-    # DESIGN §8's six, and `baseline` for the added times of §6 (fabsim run --baseline)
-    assert TRACES == ("flows", "collectives", "links", "queues", "failures", "baseline", "rates")
+    # DESIGN §8's, and `baseline` for the added times of §6 (fabsim run --baseline)
+    assert TRACES == ("flows", "collectives", "links", "queues", "failures", "baseline", "jobs", "rates")
 
 
 @pytest.mark.parametrize("name", TRACES)

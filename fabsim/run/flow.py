@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from fabsim.native import codes
+from fabsim.native.codes import KIND_FABRIC, KIND_SCALEUP
 from fabsim.native.flow import (
     CLK_ACTIVE, CLK_DONE, CLK_EVENTS, CLK_SOLVES, CLK_T_NOW, FlowNet, new_state, rebuild, run_until,
 )
@@ -17,6 +18,7 @@ from .failures import FailureSchedule
 from .paths import flow_paths
 from .record import RawRun, wire_bytes
 from .slicer import Slicer
+from .tasks import alone_ps, engine_kinds
 
 T_MAX_PS = 2**62
 
@@ -25,16 +27,20 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
     """Simulate ``flows`` with max-min fair rates; ``progress(Progress)`` is called between slices."""
     sc, fabric = model.scenario, model.fabric
     wall0 = time.perf_counter()
-    path_ptr, path_link, hash_id = flow_paths(model, flows)
+    kinds = engine_kinds(model, flows)
+    path_ptr, path_link, hash_id = flow_paths(model, flows, kinds == KIND_FABRIC)
     first_ptr, first_link = path_ptr, path_link
-    wire = wire_bytes(flows.size_bytes, sc.host.mtu_bytes, sc.host.header_bytes)
+    wire = np.where(kinds == KIND_FABRIC, wire_bytes(flows.size_bytes, sc.host.mtu_bytes, sc.host.header_bytes), 0)
+    wire[kinds == KIND_SCALEUP] = flows.size_bytes[kinds == KIND_SCALEUP]
+    scaleup = _ScaleUp(model, flows, kinds)
     # one extra link of capacity 0 after the fabric's: flows whose destination routing cannot
-    # reach wait on it
+    # reach wait on it; then the GPUs' scale-up ports
+    net_ptr, net_link = scaleup.paths(path_ptr, path_link)
     net = FlowNet(
-        link_cap_bps=np.append(fabric.link_rate_bps.astype(np.float64), 0.0),
-        path_ptr=path_ptr,
-        path_link=path_link,
-        path_delay_ps=_path_delay(model, path_ptr, path_link),
+        link_cap_bps=np.concatenate([fabric.link_rate_bps.astype(np.float64), [0.0], scaleup.cap_bps]),
+        path_ptr=net_ptr,
+        path_link=net_link,
+        path_delay_ps=scaleup.delays(_path_delay(model, path_ptr, path_link)),
         wire_bytes=wire,
         start_ps=flows.start_ps,
         gap_ps=flows.gap_ps,
@@ -45,7 +51,7 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
     until = sc.run.until_ps if sc.run.until_ps is not None else T_MAX_PS
     failures = FailureSchedule(model, flows, until, hash_id, path_ptr, path_link)
     accounted = np.zeros(len(flows), np.float64)  # wire bytes already put on the links of a path
-    link_bytes = np.zeros(fabric.n_links + 1, np.float64)
+    link_bytes = np.zeros(net.link_cap_bps.shape[0], np.float64)
 
     slicer = Slicer(until, wall0=wall0)
     status = codes.STATUS_SLICE
@@ -62,7 +68,7 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
         if failures.pending() and not finished and (t_end == failures.next_change() - 1 or stalled):
             t = failures.advance()
             _account(st, net, wire, t, accounted, link_bytes)
-            net, st = _apply_failures(model, flows, failures, net, st, t)
+            net, st = _apply_failures(model, flows, failures, net, st, t, scaleup)
             slicer.t_end = t - 1
             if rebuild(net, st, np.int64(t)) == codes.STATUS_HEAP_FULL:
                 status = codes.STATUS_HEAP_FULL
@@ -82,9 +88,12 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
     path_delay = _path_delay(model, path_ptr, path_link)
     # bytes on the wire so far; flows still sending are brought up to the end time
     sent = wire - np.round(_unsent(st, wire, end_ps)).astype(np.int64)
-    bottleneck = np.minimum.reduceat(fabric.link_rate_bps[path_link], path_ptr[:-1]) if len(flows) else np.zeros(0, np.int64)
     # the kernel's own arithmetic for a flow alone at its bottleneck rate (same rounding)
-    ideal_fct = np.ceil(wire * 8.0 * 1e12 / bottleneck).astype(np.int64) + path_delay
+    ideal_fct = alone_ps(model, flows, kinds)
+    on = np.flatnonzero(kinds == KIND_FABRIC)
+    if on.size:
+        bottleneck = np.minimum.reduceat(fabric.link_rate_bps[path_link], path_ptr[on])
+        ideal_fct[on] = np.ceil(wire[on] * 8.0 * 1e12 / bottleneck).astype(np.int64) + path_delay[on]
     return RawRun(
         engine="flow",
         t_start_ps=st.t_start.copy(),
@@ -99,9 +108,10 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
         solves=int(st.clock[CLK_SOLVES]),
         wall_s=time.perf_counter() - wall0,
         stopped_at_until=bool(stopped),
-        failures=failures.log.finish(end_ps, fabric.n_links, link_bytes[:-1]) if failures else None,
+        failures=failures.log.finish(end_ps, fabric.n_links, link_bytes[: fabric.n_links]) if failures else None,
         flow_failure_hit=failures.log.flow_hit if failures else None,
         flow_unreachable=failures.log.unreachable if failures else None,
+        task_kind=kinds,
     )
 
 
@@ -128,24 +138,34 @@ def _path_delay(model: Model, path_ptr: np.ndarray, path_link: np.ndarray) -> np
     hops = np.diff(path_ptr)
     if not hops.size:
         return np.zeros(0, np.int64)
-    delay = np.add.reduceat(np.append(fabric.link_delay_ps, 0)[path_link], path_ptr[:-1])
-    return delay.astype(np.int64) + (hops - 1) * model.scenario.switch.latency_ps
+    out = np.zeros(hops.size, np.int64)
+    on = np.flatnonzero(hops)  # tasks off the fabric have no links
+    if on.size:
+        delay = np.add.reduceat(np.append(fabric.link_delay_ps, 0)[path_link], path_ptr[on])
+        out[on] = delay.astype(np.int64) + (hops[on] - 1) * model.scenario.switch.latency_ps
+    return out
 
 
-def _apply_failures(model, flows, failures: FailureSchedule, net, st, t):
+def _apply_failures(model, flows, failures: FailureSchedule, net, st, t, scaleup):
     """Capacities and (on a detection) paths at ``t``; returns the new (net, st)."""
     fabric = model.fabric
     down = failures.links_down(t)
-    net = net._replace(link_cap_bps=np.append(np.where(down, 0.0, fabric.link_rate_bps.astype(np.float64)), 0.0))
+    cap = net.link_cap_bps.copy()
+    cap[: fabric.n_links] = np.where(down, 0.0, fabric.link_rate_bps.astype(np.float64))
+    net = net._replace(link_cap_bps=cap)
     active = st.state == codes.FLOW_ACTIVE
     # once routing converged, flows that have not finished sending take the surviving paths
-    movable = st.state <= codes.FLOW_ACTIVE
-    converged = failures.converge(t, active, movable)
+    # (compute tasks and scale-up transfers never touch the fabric)
+    movable = (st.state <= codes.FLOW_ACTIVE) & scaleup.on_fabric
+    converged = failures.converge(t, active & scaleup.on_fabric, movable)
     if converged is None:
         return net, st
-    path_ptr, path_link = converged.path_ptr, converged.path_link
+    path_ptr, path_link = scaleup.paths(converged.path_ptr, converged.path_link)
     n_entries = path_link.shape[0]
-    net = net._replace(path_ptr=path_ptr, path_link=path_link, path_delay_ps=_path_delay(model, path_ptr, path_link))
+    net = net._replace(
+        path_ptr=path_ptr, path_link=path_link,
+        path_delay_ps=scaleup.delays(_path_delay(model, converged.path_ptr, converged.path_link)),
+    )
     st = st._replace(
         entry_flow=np.repeat(np.arange(len(flows), dtype=np.int32), np.diff(path_ptr)),
         entry_next=np.full(n_entries, -1, np.int32),
@@ -153,3 +173,45 @@ def _apply_failures(model, flows, failures: FailureSchedule, net, st, t):
         lf_flow=np.empty(n_entries, np.int32),
     )
     return net, st
+
+
+class _ScaleUp:
+    """The scale-up domain as the flow engine sees it (docs/engines.md): GPU h's scale-up egress
+    and ingress are links ``L + 1 + h`` and ``L + 1 + N + h`` (after the fabric's L links and the
+    black-hole link), of rate ``scaleup_rate``; a scale-up transfer crosses its source's egress
+    and its destination's ingress and is received ``scaleup_latency`` after its last byte; a
+    compute task crosses nothing and is received its duration after it starts."""
+
+    def __init__(self, model: Model, flows, kinds: np.ndarray):
+        topo, fabric = model.scenario.topology, model.fabric
+        self.kinds = kinds
+        self.on_fabric = kinds == codes.KIND_FABRIC
+        self.up = np.flatnonzero(kinds == codes.KIND_SCALEUP)
+        self.compute = kinds == codes.KIND_COMPUTE
+        n, base = fabric.n_hosts, fabric.n_links + 1
+        self.cap_bps = np.full(2 * n if self.up.size else 0, float(topo.scaleup_rate_bps))
+        self.ports = np.stack([base + flows.src[self.up], base + n + flows.dst[self.up]], axis=1).astype(np.int32)
+        self.latency_ps = topo.scaleup_latency_ps
+        self.duration_ps = flows.duration_ps
+
+    def paths(self, path_ptr: np.ndarray, path_link: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fabric paths (empty off the fabric) with the scale-up transfers' two ports added."""
+        if not self.up.size:
+            return path_ptr, path_link
+        old = np.diff(path_ptr)  # a scale-up transfer has no fabric links
+        hops = old.copy()
+        hops[self.up] = 2
+        ptr = np.zeros_like(path_ptr)
+        np.cumsum(hops, out=ptr[1:])
+        link = np.empty(int(ptr[-1]), np.int32)
+        owner = np.repeat(np.arange(old.size), old)
+        link[ptr[owner] + np.arange(path_link.size) - path_ptr[owner]] = path_link
+        link[ptr[self.up]] = self.ports[:, 0]
+        link[ptr[self.up] + 1] = self.ports[:, 1]
+        return ptr, link
+
+    def delays(self, fabric_delay_ps: np.ndarray) -> np.ndarray:
+        out = fabric_delay_ps.copy()
+        out[self.up] = self.latency_ps
+        out[self.compute] = self.duration_ps[self.compute]
+        return out

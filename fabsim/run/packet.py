@@ -27,6 +27,7 @@ from .failures import FailureSchedule
 from .paths import flow_paths, hash_ids
 from .record import RawRun, packets, wire_bytes
 from .slicer import Slicer
+from .tasks import alone_ps, engine_kinds
 
 T_MAX_PS = 2**62
 
@@ -69,12 +70,17 @@ def build_net(model: Model, flows) -> ps.PacketNet:
     params[codes.P_SEED] = sc.run.seed
     params[codes.P_NACK] = int(sc.host.nack)
     params[codes.P_RETRIES] = sc.host.retries
+    params[codes.P_GPUS] = sc.topology.gpus_per_server
+    params[codes.P_SCALEUP_LAT] = sc.topology.scaleup_latency_ps
+    kinds = engine_kinds(model, flows)
+    on_fabric = kinds == codes.KIND_FABRIC
     hid = hash_ids(flows)
     channel = flows.channel.astype(np.int64)
     fwd, rev = flow_hashes(sc.run.seed, flows.src, flows.dst, hid, channel)
     fparams = np.zeros(codes.F_SIZE, np.float64)
     fparams[codes.F_DT_ALPHA] = sc.switch.dt_alpha
     fparams[codes.F_PMAX] = pmax
+    fparams[codes.F_SCALEUP_RATE] = sc.topology.scaleup_rate_bps
     line = fabric.link_rate_bps[fabric.host_uplink[flows.src]].astype(np.float64)
     rai = rhai = np.zeros(len(flows), np.float64)
     if sc.cc.algorithm == "dcqcn":
@@ -107,7 +113,7 @@ def build_net(model: Model, flows) -> ps.PacketNet:
         f_src=flows.src,
         f_dst=flows.dst,
         f_size=flows.size_bytes,
-        f_npkts=packets(flows.size_bytes, sc.host.mtu_bytes).astype(np.int32),
+        f_npkts=np.where(on_fabric, packets(flows.size_bytes, sc.host.mtu_bytes), 0).astype(np.int32),
         f_hash=hid,
         f_hash_fwd=fwd,
         f_hash_rev=rev,
@@ -118,6 +124,8 @@ def build_net(model: Model, flows) -> ps.PacketNet:
         succ=flows.succ,
         f_rai=np.asarray(rai, np.float64),
         f_rhai=np.asarray(rhai, np.float64),
+        f_kind=kinds,
+        f_dur=flows.duration_ps.astype(np.int64),
     )
 
 
@@ -140,7 +148,9 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
     sampled_ports = np.ones(model.fabric.n_links, np.bool_)
     if not sc.output.queue_hosts:
         sampled_ports[model.fabric.host_uplink] = False
-    paths = flow_paths(model, flows)  # (path_ptr, path_link, hash_id): the ideal FCTs and failures
+    # (path_ptr, path_link, hash_id): the ideal FCTs and failures; empty off the fabric
+    kinds = net.f_kind
+    paths = flow_paths(model, flows, kinds == codes.KIND_FABRIC)
     try:
         fails = _Failures(model, flows, until, paths) if sc.failures else None
         st, net, status, pool, slicer = _run_slices(
@@ -160,7 +170,7 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
                     spool.close()
             spools.cleanup()
         raise
-    return _raw_run(model, flows, st, status, slicer, until, wall0, fails, queues, rates, spools, paths)
+    return _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues, rates, spools, paths)
 
 
 def _run_slices(model, flows, net, st, pool, until, progress, wall0, queues, rates, sampled_ports, fails):
@@ -203,7 +213,7 @@ def _run_slices(model, flows, net, st, pool, until, progress, wall0, queues, rat
     return st, net, status, pool, slicer
 
 
-def _raw_run(model, flows, st, status, slicer, until, wall0, fails, queues, rates, spools, paths) -> RawRun:
+def _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues, rates, spools, paths) -> RawRun:
     """What the run measured, once its last slice has returned."""
     sc = model.scenario
     done = int(st.clock[codes.C_DONE])
@@ -218,9 +228,11 @@ def _raw_run(model, flows, st, status, slicer, until, wall0, fails, queues, rate
     # close open pause intervals and queue areas at the end time
     pause = st.pause_ps + np.where(st.paused == 1, end_ps - st.pause_since, 0)
     area = st.q_area + st.dq_bytes * (end_ps - st.q_t).astype(np.float64)
-    wire = wire_bytes(flows.size_bytes, sc.host.mtu_bytes, sc.host.header_bytes)
+    kinds = net.f_kind
+    on_fabric = kinds == codes.KIND_FABRIC
+    wire = np.where(on_fabric, wire_bytes(flows.size_bytes, sc.host.mtu_bytes, sc.host.header_bytes), flows.size_bytes)
     path_ptr, path_link, _ = paths
-    ideal = _ideal_fct(model, flows, path_ptr, path_link)
+    ideal = np.where(on_fabric, _ideal_fct(model, flows, path_ptr, path_link), alone_ps(model, flows, kinds))
     gave_up, unreachable = pf.flow_outcomes(st)
     return RawRun(
         engine="packet",
@@ -258,6 +270,7 @@ def _raw_run(model, flows, st, status, slicer, until, wall0, fails, queues, rate
         rate_samples=rates,
         spools=spools,
         flow_cnps=st.f_cnp.copy(),
+        task_kind=kinds,
     )
 
 
@@ -270,6 +283,7 @@ class _Failures:
         self.schedule = FailureSchedule(model, flows, until, hash_id, path_ptr, path_link)
         self.failures, self.log = self.schedule.failures, self.schedule.log
         self.snapshots: list[tuple[int, np.ndarray]] = [(0, np.zeros(len(flows), np.int64))]
+        self.on_fabric = np.diff(path_ptr) > 0  # compute tasks and scale-up transfers never move
 
     def pending(self) -> bool:
         return self.schedule.pending()
@@ -289,7 +303,7 @@ class _Failures:
         if back.size:
             status = max(status, pf.restore_links(net, st, back.astype(np.int64), np.int64(t)), key=_severity)
         active = (st.t_start >= 0) & (st.t_finish < 0)
-        converged = self.schedule.converge(t, active, movable=st.t_finish < 0)
+        converged = self.schedule.converge(t, active, movable=(st.t_finish < 0) & self.on_fabric)
         if converged is not None:
             net = net._replace(routing=converged.routing.tables())
             unreachable = converged.unreachable

@@ -56,6 +56,7 @@ class RawRun:
     flow_cnps: np.ndarray | None = None  # DCQCN congestion signals (CNPs or ECN echoes) per flow
     failures: dict | None = None  # FailureLog.finish(): per-failure impact and per-link down time
     flow_failure_hit: np.ndarray | None = None  # bool per flow
+    task_kind: np.ndarray | None = None  # int8[F] KIND_FABRIC / KIND_SCALEUP / KIND_COMPUTE (None: all fabric)
 
 
 def packets(size_bytes: np.ndarray, mtu_bytes: int) -> np.ndarray:

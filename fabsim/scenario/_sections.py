@@ -31,7 +31,9 @@ from fabsim.scenario.schema import (
 #: Largest fat-tree arity: k = 128 already has 524,288 hosts, beyond any fabric we can route.
 MAX_FAT_TREE_K = 128
 
-_TOPOLOGY_COMMON = ("kind", "host_rate", "fabric_rate", "link_delay")
+_TOPOLOGY_COMMON = (
+    "kind", "host_rate", "fabric_rate", "link_delay", "gpus_per_server", "scaleup_rate", "scaleup_latency",
+)
 _TOPOLOGY_KEYS = {
     "fat_tree": ("k",),
     "leaf_spine": ("leaves", "spines", "hosts_per_leaf", "links_per_pair"),
@@ -72,11 +74,22 @@ def parse_topology(t: Table, base_dir: str) -> Topology:
     kind = t.choice("kind", tuple(_TOPOLOGY_KEYS))
     t.check_keys(_TOPOLOGY_COMMON + _TOPOLOGY_KEYS[kind], f'for topology kind "{kind}"')
     host_rate_bps = t.rate_bps("host_rate", "100Gbps")
+    # rail_optimized: a server's GPUs are its NICs, one per rail
+    gpus_default = t.integer("nics_per_server", 1, minimum=1) if kind == "rail_optimized" else 1
     common = dict(
         host_rate_bps=host_rate_bps,
         fabric_rate_bps=t.rate_bps("fabric_rate", host_rate_bps),
         link_delay_ps=t.time_ps("link_delay", "1us"),
+        gpus_per_server=t.integer("gpus_per_server", gpus_default, minimum=1),
+        scaleup_rate_bps=t.rate_bps("scaleup_rate", "7200Gbps"),
+        scaleup_latency_ps=t.time_ps("scaleup_latency", "0ns"),
     )
+    if kind == "rail_optimized" and common["gpus_per_server"] != gpus_default:
+        message = (
+            f"a rail-optimized server's GPUs are its NICs: gpus_per_server must equal nics_per_server "
+            f"({gpus_default}), got {common['gpus_per_server']}"
+        )
+        raise t.error("gpus_per_server", message)
     if kind == "fat_tree":
         k = t.integer("k")
         if k < 2 or k % 2:

@@ -27,11 +27,12 @@ from fabsim.scenario._sections import (
     parse_switch,
     parse_topology,
 )
+from fabsim.scenario._jobs import parse_jobs
 from fabsim.scenario._traffic import parse_traffic
 from fabsim.scenario.schema import Scenario
 
 #: Top-level tables of a scenario file, in documentation order.
-SECTIONS = ("run", "topology", "switch", "host", "routing", "cc", "traffic", "failures", "output")
+SECTIONS = ("run", "topology", "switch", "host", "routing", "cc", "traffic", "jobs", "failures", "output")
 
 #: File name used in errors about a scenario given as a dict.
 DICT_SOURCE = "<dict>"
@@ -125,9 +126,11 @@ def _build(raw: dict[str, Any], file: str, base_dir: str, default_name: str) -> 
     host = parse_host(root.table("host"))
     routing = parse_routing(root.table("routing"))
     traffic_tables = root.tables("traffic")
-    if not traffic_tables:
-        raise root.error("traffic", "at least one [[traffic]] generator is required")
+    job_tables = root.tables("jobs")
+    if not traffic_tables and not job_tables:
+        raise root.error("traffic", "at least one [[traffic]] generator or [[jobs]] entry is required")
     traffic = parse_traffic(traffic_tables, base_dir)
+    jobs = parse_jobs(job_tables)
     failures = tuple(parse_failure(t) for t in root.tables("failures"))
     output = parse_output(root.table("output"))
     scenario = Scenario(
@@ -138,6 +141,7 @@ def _build(raw: dict[str, Any], file: str, base_dir: str, default_name: str) -> 
         routing=routing,
         cc=cc,
         traffic=traffic,
+        jobs=jobs,
         failures=failures,
         output=output,
         source=file,

@@ -17,6 +17,7 @@ from fabsim.scenario.schema import (
     FlowTraffic,
     HostSelection,
     IncastTraffic,
+    Job,
     PoissonTraffic,
     Scenario,
 )
@@ -42,10 +43,44 @@ def check_references(scenario: Scenario, fabric: FabricView) -> None:
     try:
         for i, gen in enumerate(scenario.traffic):
             checker.traffic(gen, f"traffic[{i}]")
+        _check_servers(scenario, fabric.n_hosts)
         for i, failure in enumerate(scenario.failures):
             checker.failure(failure, f"failures[{i}].target")
     except ScenarioError as exc:
         raise exc.with_file(scenario.source) from None
+
+
+def job_servers(job: Job, gpus_per_server: int) -> tuple[int, ...]:
+    """The servers a job runs on: its list, or ``servers`` (default: as many as its ranks
+    need) consecutive servers from ``first_server``."""
+    if isinstance(job.servers, tuple):
+        return job.servers
+    count = job.servers or -(-job.ranks // gpus_per_server)
+    return tuple(range(job.first_server, job.first_server + count))
+
+
+def _check_servers(scenario: Scenario, n_hosts: int) -> None:
+    g = scenario.topology.gpus_per_server
+    if n_hosts % g:
+        message = f"gpus_per_server ({g}) must divide the number of hosts ({n_hosts}): every server is whole"
+        raise ScenarioError(message, path="topology.gpus_per_server")
+    n_servers = n_hosts // g
+    for i, job in enumerate(scenario.jobs):
+        servers = job_servers(job, g)
+        key = "servers" if job.servers else "first_server" if job.first_server else "servers"
+        bad = [s for s in servers if s >= n_servers]
+        if bad:
+            message = (
+                f"job {job.name} needs server {bad[0]}, but the fabric has {n_servers} server"
+                f"{'s' if n_servers != 1 else ''} of {g} GPU{'s' if g != 1 else ''} ({n_hosts} hosts)"
+            )
+            raise ScenarioError(message, path=f"jobs[{i}].{key}")
+        if len(servers) * g < job.ranks:
+            message = (
+                f"job {job.name} has tp·pp·dp = {job.tp}·{job.pp}·{job.dp} = {job.ranks} ranks but its "
+                f"{len(servers)} server{'s' if len(servers) != 1 else ''} hold {len(servers) * g} GPUs"
+            )
+            raise ScenarioError(message, path=f"jobs[{i}].servers")
 
 
 class _Checker:

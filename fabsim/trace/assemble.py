@@ -10,10 +10,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from fabsim.native.codes import KIND_COMPUTE, KIND_FABRIC, KIND_SCALEUP
+
 from ..analysis.collectives import collective_durations, collective_span, ideal_times
+from ..analysis.training import KINDS, job_iterations
 from ..model import Model
 from ..run.record import RawRun, packets
 from ..scenario.protocol import protocol
+from ..traffic.table import PHASE_NAMES
 from ..units import PS_PER_NS
 from .arrays import from_numpy, strings
 from .stats import percentiles
@@ -105,28 +109,34 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
     status = flow_status(raw)
     fct_ps = np.where(done, raw.t_finish_ps - raw.t_start_ps, 0)
     slowdown = np.where(done, fct_ps / np.maximum(raw.ideal_fct_ps, 1), np.nan)
+    kind = raw.task_kind if raw.task_kind is not None else np.zeros(n, np.int8)
+    # the flows trace holds transfers (fabric and scale-up); compute tasks go to the jobs trace
+    rows = np.flatnonzero(kind != KIND_COMPUTE) if (kind == KIND_COMPUTE).any() else slice(None)
+    fabric_only = kind == KIND_FABRIC
     flows_table = make_table("flows", {
-        "flow_id": np.arange(n, dtype=np.int32),
-        "src": flows.src,
-        "dst": flows.dst,
-        "size_bytes": flows.size_bytes,
-        "start_ns": _masked(_ns(raw.t_start_ps), started),
-        "finish_ns": _masked(_ns(raw.t_finish_ps), done),
-        "fct_ns": _masked(_ns(fct_ps), done),
-        "ideal_fct_ns": _ns(raw.ideal_fct_ps),
-        "slowdown": _masked(slowdown, done),
-        "tag": _labels(flows.generator, flows.tags),
-        "job": _labels(flows.job, flows.jobs),
-        "collective": _masked(flows.collective, flows.collective >= 0),
-        "iteration": _masked(flows.iteration, flows.iteration >= 0),
-        "step": _masked(flows.step, flows.step >= 0),
-        "packets": _or(raw.flow_packets, packets(flows.size_bytes, sc.host.mtu_bytes)),
-        "retransmitted_bytes": _or(raw.flow_retx_bytes, np.zeros(n, np.int64)),
-        "ecn_marked": _or(raw.flow_ecn, np.zeros(n, np.int64)),
-        "drops": _or(raw.flow_drops, np.zeros(n, np.int64)),
-        "failure_hit": _or(raw.flow_failure_hit, np.zeros(n, np.bool_)),
-        "completed": done,
-        "status": _labels(status, list(FLOW_STATUSES)),
+        "flow_id": np.arange(n, dtype=np.int32)[rows],
+        "src": flows.src[rows],
+        "dst": flows.dst[rows],
+        "size_bytes": flows.size_bytes[rows],
+        "start_ns": _masked(_ns(raw.t_start_ps), started)[rows],
+        "finish_ns": _masked(_ns(raw.t_finish_ps), done)[rows],
+        "fct_ns": _masked(_ns(fct_ps), done)[rows],
+        "ideal_fct_ns": _ns(raw.ideal_fct_ps)[rows],
+        "slowdown": _masked(slowdown, done)[rows],
+        "tag": _labels(flows.generator[rows], flows.tags),
+        "job": _labels(flows.job[rows], flows.jobs),
+        "phase": _labels(np.where(flows.phase > 0, flows.phase - 1, -1)[rows], list(PHASE_NAMES[1:])),
+        "scaleup": (kind == KIND_SCALEUP)[rows],
+        "collective": _masked(flows.collective, flows.collective >= 0)[rows],
+        "iteration": _masked(flows.iteration, flows.iteration >= 0)[rows],
+        "step": _masked(flows.step, flows.step >= 0)[rows],
+        "packets": _or(raw.flow_packets, np.where(fabric_only, packets(flows.size_bytes, sc.host.mtu_bytes), 0))[rows],
+        "retransmitted_bytes": _or(raw.flow_retx_bytes, np.zeros(n, np.int64))[rows],
+        "ecn_marked": _or(raw.flow_ecn, np.zeros(n, np.int64))[rows],
+        "drops": _or(raw.flow_drops, np.zeros(n, np.int64))[rows],
+        "failure_hit": _or(raw.flow_failure_hit, np.zeros(n, np.bool_))[rows],
+        "completed": done[rows],
+        "status": _labels(status[rows], list(FLOW_STATUSES)),
     }, meta)
 
     coll_cols, jobs_summary = _collectives(model, flows, raw, done)
@@ -164,6 +174,11 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
     )
 
     extra = {}
+    training = job_iterations(flows, raw.t_start_ps, raw.t_finish_ps, raw.ideal_fct_ps)
+    if training is not None:
+        jobs_cols, training_summary = _training(training)
+        extra["jobs"] = make_table("jobs", jobs_cols, meta)
+        jobs_summary.update(training_summary)
     if raw.queue_samples is not None:
         extra["queues"] = raw.queue_samples.table(meta)
     if raw.rate_samples is not None:
@@ -172,7 +187,9 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
         extra["baseline"] = make_table("baseline", _baseline_rows(flows, raw, baseline, done), meta)
         for j, name in enumerate(flows.jobs):
             jobs_summary[name]["added_ns"] = added["jobs"][j]
-    summary = _summary(model, flows, raw, done, fct_ps, slowdown, jobs_summary, status)
+    transfer = kind != KIND_COMPUTE
+    summary = _summary(model, flows, raw, done & transfer, fct_ps, slowdown, jobs_summary, status[transfer],
+                       fabric_only)
     if added is not None:
         summary["baseline"] = added["summary"]
     result = Result(flows_table, collectives_table, links_table, failures_table, summary, sc.output.format, extra)
@@ -337,7 +354,59 @@ def _empty_failures() -> dict:
     }
 
 
-def _summary(model: Model, flows, raw: RawRun, done, fct_ps, slowdown, jobs, status) -> dict:
+def _training(cols: dict) -> tuple[dict, dict]:
+    """The jobs trace's columns (ns; per-rank sums turned into means over ranks) and the
+    summary's per-job figures."""
+    ok = cols["finish"] >= 0
+    ranks = cols["ranks"]
+    iteration = np.where(ok, cols["finish"] - cols["start"], 0)
+
+    def mean(key):
+        return _masked(_ns(cols[key] // ranks), ok)
+
+    compute = cols["compute"] / ranks
+    with np.errstate(divide="ignore", invalid="ignore"):
+        idle = np.where(ok & (iteration > 0), 1 - compute / np.maximum(iteration, 1), np.nan)
+    table = {
+        "job": cols["job"],
+        "iteration": cols["iteration"].astype(np.int32),
+        "start_ns": _masked(_ns(cols["start"]), cols["start"] >= 0),
+        "finish_ns": _masked(_ns(cols["finish"]), ok),
+        "iteration_ns": _masked(_ns(iteration), ok),
+        "ideal_ns": _ns(cols["ideal"]),
+        "compute_ns": mean("compute"),
+        "exposed_tp_ns": mean("tp"),
+        "exposed_pp_ns": mean("pp"),
+        "exposed_dp_ns": mean("dp"),
+        "exposed_ep_ns": mean("ep"),
+        "bubble_ns": mean("bubble"),
+        "idle_fraction": _masked(idle, ok),
+    }
+    summary = {}
+    names = cols["job"]
+    for name in dict.fromkeys(names):
+        mine = np.array([n == name for n in names]) & ok
+        k = int(mine.sum())
+
+        def avg(values, mask=mine, count=k):
+            return float(values[mask].mean()) / PS_PER_NS if count else None
+
+        summary[name] = {
+            "kind": "training",
+            "iterations": int(sum(n == name for n in names)),
+            "iterations_completed": k,
+            "mean_iteration_ns": avg(iteration),
+            "mean_ideal_ns": avg(cols["ideal"]),
+            "network_cost_ns": avg(iteration - cols["ideal"]),
+            "mean_compute_ns": avg(compute),
+            "exposed_ns": {kind: avg(cols[kind] / ranks) for kind in KINDS},
+            "bubble_ns": avg(cols["bubble"] / ranks),
+            "idle_fraction": float(np.nanmean(idle[mine])) if k else None,
+        }
+    return table, summary
+
+
+def _summary(model: Model, flows, raw: RawRun, done, fct_ps, slowdown, jobs, status, fabric_only) -> dict:
     import numba
 
     from .. import __version__
@@ -359,15 +428,16 @@ def _summary(model: Model, flows, raw: RawRun, done, fct_ps, slowdown, jobs, sta
         "packet_hops": raw.packet_hops or 0,
         "rate_solves": raw.solves,
         "events_per_s": raw.events / raw.wall_s if raw.wall_s > 0 else None,
-        "flows": len(flows),
+        "flows": int(status.size),
         "flows_completed": int(done.sum()),
         "flows_unreachable": int((status == UNREACHABLE).sum()),
         "flow_status": dict(zip(FLOW_STATUSES, np.bincount(status, minlength=len(FLOW_STATUSES)).tolist())),
         "black_holed_packets": (
             int(raw.failures["black_holed_packets"].sum()) if raw.failures and "black_holed_packets" in raw.failures else 0
         ),
-        "fct_ns": percentiles(fct_ps[done] / PS_PER_NS),
-        "slowdown": percentiles(slowdown[done]),
+        # fabric flows only: transfers inside a server's scale-up domain are in the flows trace
+        "fct_ns": percentiles(fct_ps[done & fabric_only] / PS_PER_NS),
+        "slowdown": percentiles(slowdown[done & fabric_only]),
         "jobs": jobs,
         "network": _network(raw),
         "scenario": sc.to_dict(),

@@ -28,7 +28,7 @@ import pyarrow as pa
 __all__ = ["COLUMNS", "METADATA_KEYS", "SCHEMAS", "SCHEMA_VERSION", "TRACES"]
 
 #: Version of the trace schemas; bumped on any change to a column's name, type or meaning.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Schema-level metadata keys every trace file carries (see ``tables.trace_metadata``).
 METADATA_KEYS = ("fabsim.version", "fabsim.schema_version", "fabsim.seed", "fabsim.scenario")
@@ -68,7 +68,14 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("ideal_fct_ns", _INT, _REQUIRED, "ns: FCT of the same flow alone on the idle fabric along its path"),
         ("slowdown", _FLOAT, _NULLABLE, f"fct_ns / ideal_fct_ns (≥ 1); {_NOT_DONE}"),
         ("tag", _LABEL, _REQUIRED, "label of the flow's traffic generator (its `tag` key, default its kind)"),
-        ("job", _LABEL, _NULLABLE, "name of the collective job the flow belongs to; null for other traffic"),
+        ("job", _LABEL, _NULLABLE,
+         "name of the collective job or training job (`[[jobs]]`) the flow belongs to; null for "
+         "other traffic"),
+        ("phase", _LABEL, _NULLABLE,
+         "for a training job's transfers, what it carries: tp, pp, dp or ep; null otherwise"),
+        ("scaleup", _BOOL, _REQUIRED,
+         "the flow stayed inside one server's scale-up domain (two GPUs of one server, "
+         "`topology.gpus_per_server` > 1): it crossed no fabric link and sent no packets"),
         ("collective", _ID, _NULLABLE,
          "row (0-based) of the collectives trace of the flow's collective iteration; null for "
          "other traffic"),
@@ -182,6 +189,30 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("time_ns", _INT, _NULLABLE, "ns: its FCT (flow) or duration (collective) in this run; null if it did not finish"),
         ("baseline_ns", _INT, _NULLABLE, "ns: the same in the run without failures; null if it did not finish there"),
         ("added_ns", _INT, _NULLABLE, "ns: time_ns − baseline_ns; null unless both finished"),
+    ),
+    "jobs": _schema(
+        ("job", _LABEL, _REQUIRED, "training job name (`[[jobs]]` `name`)"),
+        ("iteration", _ID, _REQUIRED, "iteration index (0-based)"),
+        ("start_ns", _INT, _NULLABLE,
+         "ns: when the iteration started (the job's start, or the end of the previous iteration); "
+         "null if it never started"),
+        ("finish_ns", _INT, _NULLABLE, f"ns: when every rank had finished the iteration; {_NOT_DONE}"),
+        ("iteration_ns", _INT, _NULLABLE, f"ns: finish_ns − start_ns; {_NOT_DONE}"),
+        ("ideal_ns", _INT, _REQUIRED,
+         "ns: the same iteration with every transfer alone on an idle fabric (its ideal FCT) and "
+         "every compute task at its duration: iteration_ns − ideal_ns is the network's cost"),
+        ("compute_ns", _INT, _NULLABLE, f"ns: compute time per rank (mean over ranks); {_NOT_DONE}"),
+        ("exposed_tp_ns", _INT, _NULLABLE,
+         "ns: time a rank waited for tensor-parallel transfers (mean over ranks; docs/jobs.md "
+         f"says how waits are attributed); {_NOT_DONE}"),
+        ("exposed_pp_ns", _INT, _NULLABLE, f"ns: the same for pipeline transfers; {_NOT_DONE}"),
+        ("exposed_dp_ns", _INT, _NULLABLE, f"ns: the same for data-parallel transfers; {_NOT_DONE}"),
+        ("exposed_ep_ns", _INT, _NULLABLE, f"ns: the same for expert-parallel all-to-alls; {_NOT_DONE}"),
+        ("bubble_ns", _INT, _NULLABLE,
+         "ns: time a rank waited for compute on other ranks (the pipeline bubble), mean over "
+         f"ranks; compute + exposed + bubble = iteration_ns; {_NOT_DONE}"),
+        ("idle_fraction", _FLOAT, _NULLABLE,
+         f"1 − compute_ns / iteration_ns: share of the iteration the GPUs did not compute; {_NOT_DONE}"),
     ),
     "rates": _schema(
         ("t_ns", _INT, _REQUIRED, "ns: sample time, a multiple of `output.cc_sample`"),

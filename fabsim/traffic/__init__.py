@@ -37,9 +37,39 @@ def build_flow_table(scenario: Scenario, fabric: Fabric) -> FlowTable:
     try:
         for i, gen in enumerate(scenario.traffic):
             blocks.append(_generate(gen, fabric, generator_rng(scenario.run.seed, i), f"traffic[{i}]"))
-        return merge_blocks(blocks, [gen.tag for gen in scenario.traffic])
+        blocks += _jobs(scenario, fabric)
+        tags = [gen.tag for gen in scenario.traffic] + [job.name for job in scenario.jobs]
+        return merge_blocks(blocks, tags)
     except ScenarioError as exc:
         raise exc.with_file(scenario.source) from None
+
+
+def _jobs(scenario: Scenario, fabric: Fabric) -> list[FlowBlock]:
+    """One block per ``[[jobs]]`` entry; two jobs may not share a GPU."""
+    from fabsim.traffic.jobs import job_block
+
+    blocks = []
+    owner = np.full(fabric.n_hosts, -1, np.int64)
+    for j, job in enumerate(scenario.jobs):
+        rng = np.random.default_rng([scenario.run.seed, JOB_STREAM_BASE + j])
+        block = job_block(job, fabric.n_hosts, scenario.topology.gpus_per_server, rng)
+        hosts = block.job.hosts
+        taken = owner[hosts]
+        if (taken >= 0).any():
+            other = scenario.jobs[int(taken[taken >= 0][0])]
+            gpu = int(hosts[taken >= 0][0])
+            message = (
+                f"jobs {other.name} and {job.name} both use GPU h{gpu}: two jobs cannot share a GPU "
+                "(give them different servers or first_server)"
+            )
+            raise ScenarioError(message, path=f"jobs[{j}].servers")
+        owner[hosts] = j
+        blocks.append(block)
+    return blocks
+
+
+#: Job j draws from the stream ``(seed, JOB_STREAM_BASE + j)``, apart from every generator's.
+JOB_STREAM_BASE = 1 << 20
 
 
 def generator_rng(seed: int, generator: int) -> np.random.Generator:

@@ -1,0 +1,34 @@
+"""Which engine mechanism carries each task of the flow table (docs/packet-engine.md, "Tasks
+that are not fabric flows"): packets through the fabric, a fluid transfer inside a server's
+scale-up domain, or a compute task — and what each takes alone on an idle system."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fabsim.native.codes import KIND_COMPUTE, KIND_FABRIC, KIND_SCALEUP
+
+from ..traffic.table import TASK_COMPUTE
+
+
+def engine_kinds(model, flows) -> np.ndarray:
+    """Per task, KIND_FABRIC, KIND_SCALEUP (its two GPUs share a server) or KIND_COMPUTE (int8)."""
+    g = model.scenario.topology.gpus_per_server
+    kinds = np.full(len(flows), KIND_FABRIC, np.int8)
+    if g > 1:
+        kinds[(flows.src // g) == (flows.dst // g)] = KIND_SCALEUP
+    kinds[flows.kind == TASK_COMPUTE] = KIND_COMPUTE
+    return kinds
+
+
+def alone_ps(model, flows, kinds: np.ndarray) -> np.ndarray:
+    """Per task, its time alone for the tasks off the fabric: a scale-up transfer's bytes at the
+    scale-up rate (rounded up to the ps, as the engines do) plus the scale-up latency; a compute
+    task's duration. Fabric tasks get 0 (their ideal FCT is the engines' own)."""
+    topo = model.scenario.topology
+    out = np.zeros(len(flows), np.int64)
+    up = kinds == KIND_SCALEUP
+    out[up] = np.ceil(flows.size_bytes[up] * 8e12 / topo.scaleup_rate_bps).astype(np.int64) + topo.scaleup_latency_ps
+    comp = kinds == KIND_COMPUTE
+    out[comp] = flows.duration_ps[comp]
+    return out
