@@ -433,6 +433,38 @@ def task_scenarios(draw, algorithm: str = "none", preset: str | None = None, may
     return doc, rows, edges, gaps
 
 
+@st.composite
+def crowded_servers(draw):
+    """(doc, rows, edges, gaps): up to 24 small scale-up transfers (and compute tasks) crowding
+    one or two servers of 4 or 8 GPUs, at rates whose shares round (R/3, R/7, …), starts on a
+    coarse grid and small sizes, so that ends coincide, checks are superseded and re-solves
+    leave residues; a few fabric flows between the servers."""
+    G = draw(st.sampled_from([4, 8]))
+    n_hosts = G * draw(st.sampled_from([1, 2]))
+    doc = fixed_doc({"kind": "star", "hosts": n_hosts, "host_rate": "100Gbps", "link_delay": "100ns"},
+                    gpus_per_server=G, scaleup_rate=draw(st.sampled_from(["100Gbps", "900Gbps", "7200Gbps", "333Gbps"])),
+                    scaleup_latency=f"{draw(st.sampled_from([0, 1, 1000]))}ps")
+    n = draw(st.integers(1, 24))
+    rows = []
+    for _ in range(n):
+        src = draw(st.integers(0, n_hosts - 1))
+        start = draw(st.integers(0, 4)) * 1000
+        what = draw(st.integers(0, 9))
+        if what == 0:
+            rows.append(compute(src, draw(st.integers(0, 3000)), start))
+        elif what == 1 and n_hosts > G:
+            rows.append(transfer(src, (src + G) % n_hosts, draw(st.integers(1, 3000)), start))
+        else:
+            dst = draw(st.sampled_from([h for h in range(n_hosts) if h // G == src // G and h != src]))
+            rows.append(transfer(src, dst, draw(st.integers(1, 200)), start))
+    edges = set()
+    for f in range(1, n):
+        for p in draw(st.lists(st.integers(0, f - 1), max_size=2)):
+            edges.add((p, f))
+    gaps = [draw(st.sampled_from([0, 1, 500])) for _ in range(n)]
+    return doc, rows, sorted(edges), gaps
+
+
 def build_tasks(doc, rows, edges, gaps):
     sc = fabsim.load_scenario(doc)
     model = fabsim.build_model(sc)
@@ -523,6 +555,13 @@ def test_the_packet_kernel_matches_the_reference_on_tasks():
         assert_packet_kernel_matches(*case)
 
     check()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=crowded_servers())
+def test_the_engines_match_the_references_on_crowded_servers(case):
+    assert_packet_kernel_matches(*case)
+    assert_flow_engine_matches(*case)
 
 
 @pytest.mark.parametrize("preset", ["paper", "hpcc"])

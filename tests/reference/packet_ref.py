@@ -68,7 +68,9 @@ otherwise. Interpretation choices:
 13. "The pending check of ``s``" is one event, not a time: each ``CHECK(s)`` carries its
     scheduling number, and only the event that last became pending is acted upon. A superseded
     ``CHECK(s)`` that happens to fall at the same time as the pending one is ignored, even when
-    it is popped first.
+    it is popped first. (The kernel keeps the pending check as a time and acts on the first
+    ``CHECK(s)`` at that time; the two readings differ only when a re-solve of ``s`` falls
+    between the two and leaves a residue: ``tests/test_scaleup_reference.py``, SUPERSEDED.)
 14. A task that sends no packets (compute, scale-up) has 0 packets, retransmitted bytes, marks,
     drops, received packets and congestion signals; it is never in a send ring and has no
     timer. Ignored ``CHECK`` events count as events (they are popped and processed).
