@@ -11,8 +11,6 @@ link (docs/engines.md); ``flow_inputs`` below builds the flow reference's inputs
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -214,8 +212,8 @@ def test_a_later_start_slows_a_transfer_down():
     a_end = tau + su_time(X - 400_000, R // 2)  # 600 KB at R/2: 12 µs
     b_end = a_end + su_time(X - 600_000, R)  # B sent 600 KB meanwhile, then alone at R
     assert res["t_finish_ps"] == [a_end, b_end] == [16 * US, 20 * US]
-    # START A, CHECK (A's first projection, at 10 µs: stale-free but early), START B,
-    # CHECK at 16 µs, DONE A, CHECK at 20 µs, DONE B.
+    # START A, START B, CHECK at 10 µs (A's first projection: nothing has ended; it schedules
+    # the next), CHECK at 16 µs, DONE A, CHECK at 20 µs, DONE B.
     assert res["events"] == 7
 
 
@@ -376,7 +374,8 @@ def test_flow_reference_paths_are_the_routing_paths():
 #
 # Fixed cases, then small random scenarios: the fabric and protocol settings of
 # test_packet_reference.tiny_scenarios (a star or a 2-leaf/2-spine leaf-spine of ≤ 8 hosts, small
-# buffers, PFC, ECN, every ECMP mode), gpus_per_server ∈ {1, 2, 4} (dividing the host count), and ≤ 16 tasks mixing fabric
+# buffers, PFC, ECN, every ECMP mode), gpus_per_server ∈ {1, 2, 4} (dividing the host count), and
+# ≤ 16 tasks mixing fabric
 # flows, scale-up transfers and compute tasks, with random dependencies and gaps. The packet
 # kernel must agree with packet_ref on every field, exactly; the flow engine with flow_ref on
 # every start and finish, within the flow kernel's rounding (test_flow_kernel).
@@ -442,7 +441,8 @@ def crowded_servers(draw):
     G = draw(st.sampled_from([4, 8]))
     n_hosts = G * draw(st.sampled_from([1, 2]))
     doc = fixed_doc({"kind": "star", "hosts": n_hosts, "host_rate": "100Gbps", "link_delay": "100ns"},
-                    gpus_per_server=G, scaleup_rate=draw(st.sampled_from(["100Gbps", "900Gbps", "7200Gbps", "333Gbps"])),
+                    gpus_per_server=G,
+                    scaleup_rate=draw(st.sampled_from(["100Gbps", "900Gbps", "7200Gbps", "333Gbps"])),
                     scaleup_latency=f"{draw(st.sampled_from([0, 1, 1000]))}ps")
     n = draw(st.integers(1, 24))
     rows = []
@@ -486,8 +486,9 @@ def assert_flow_engine_matches(doc, rows, edges=(), gaps=None) -> None:
     start, finish = flow_simulate(model, flows)
     tol = flow_tolerance(len(flows))
     for f in range(len(flows)):
-        assert abs(int(raw.t_start_ps[f]) - start[f]) <= tol, (f, int(raw.t_start_ps[f]), start[f], doc, rows, edges, gaps)
-        assert abs(int(raw.t_finish_ps[f]) - finish[f]) <= tol, (f, int(raw.t_finish_ps[f]), finish[f], doc, rows, edges, gaps)
+        got_start, got_finish = int(raw.t_start_ps[f]), int(raw.t_finish_ps[f])
+        assert abs(got_start - start[f]) <= tol, (f, got_start, start[f], doc, rows, edges, gaps)
+        assert abs(got_finish - finish[f]) <= tol, (f, got_finish, finish[f], doc, rows, edges, gaps)
 
 
 def fixed_doc(topology=None, **topo_keys) -> dict:
@@ -497,11 +498,13 @@ def fixed_doc(topology=None, **topo_keys) -> dict:
 
 R8 = {"gpus_per_server": 4, "scaleup_rate": "800Gbps"}
 SUPERSEDED_DOC = fixed_doc({**STAR, "hosts": 16}, gpus_per_server=16, scaleup_rate="100Gbps")
-SUPERSEDED = ([transfer(h, 0, 21) for h in range(1, 8)] + [transfer(8, 9, 1, 7000), compute(10, 3000), transfer(10, 11, 5)],
+SUPERSEDED = ([transfer(h, 0, 21) for h in range(1, 8)]
+              + [transfer(8, 9, 1, 7000), compute(10, 3000), transfer(10, 11, 5)],
               [(8, 9)], [0] * 9 + [8760])
 TASK_CASES = [
     # the analytic cases above
-    (fixed_doc(**R8, scaleup_latency="1us"), [transfer(0, 1, 10**6), transfer(0, 2, 10**6), transfer(3, 2, 10**6, 10**9)], [], None),
+    (fixed_doc(**R8, scaleup_latency="1us"),
+     [transfer(0, 1, 10**6), transfer(0, 2, 10**6), transfer(3, 2, 10**6, 10**9)], [], None),
     (fixed_doc(**R8), [transfer(0, 2, 10**6), transfer(1, 2, 10**6), transfer(0, 1, 3 * 10**6)], [], None),
     (fixed_doc(gpus_per_server=4), [transfer(0, 2, 10**6), transfer(1, 2, 10**6), transfer(3, 2, 10**6),
                                     transfer(0, 1, 2 * 10**6)], [], None),
@@ -520,7 +523,8 @@ TASK_CASES = [
      [(2, 3)], [0, 0, 0, 9 * US]),
     # the same with rates that are not powers of two (rounded projections)
     (fixed_doc(gpus_per_server=4, scaleup_rate="900Gbps"),
-     [transfer(0, 1, 999_999), transfer(2, 3, 55_555, US), compute(5, US), transfer(0, 2, 12_345), transfer(3, 1, 77_777)],
+     [transfer(0, 1, 999_999), transfer(2, 3, 55_555, US), compute(5, US), transfer(0, 2, 12_345),
+      transfer(3, 1, 77_777)],
      [(2, 3)], [0, 0, 0, 9 * US, 0]),
 ]
 
