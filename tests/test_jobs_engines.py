@@ -4,6 +4,7 @@ fabric, and bad input."""
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -190,3 +191,27 @@ def test_two_jobs_on_one_gpu_are_refused_by_validate_and_run_naming_both(tmp_pat
         assert proc.returncode == 2, proc.stderr
         assert "jobs[1].servers" in proc.stderr and "a and b" in proc.stderr and "h4" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_validate_shows_servers_the_scaleup_domain_and_each_jobs_traffic(tmp_path, capsys):
+    from fabsim.cli.commands import main
+
+    file = tmp_path / "job.toml"
+    file.write_text(
+        '[topology]\nkind = "star"\nhosts = 16\ngpus_per_server = 8\nscaleup_rate = "3600Gbps"\n'
+        '[[jobs]]\nname = "gpt"\nlayers = 4\nhidden = 256\nseq_len = 128\nmicrobatches = 2\ntp = 8\ndp = 2\n'
+        'gpu = "A100"\niterations = 3\n'
+    )
+    assert main(["validate", str(file), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["servers"], out["gpus_per_server"], out["scaleup_rate_bps"]) == (2, 8, 3600 * 10**9)
+    (job,) = out["jobs"]
+    assert (job["name"], job["ranks"], job["servers"], job["iterations"]) == ("gpt", 16, [0, 1], 3)
+    A = 128 * 256 * 2
+    tp = job["bytes_per_iteration"]["tp"]
+    assert tp["fabric_bytes"] == 0 and tp["scaleup_bytes"] == 4 * 2 * 8 * 2 * 7 * A
+    dp = job["bytes_per_iteration"]["dp"]
+    assert dp["scaleup_bytes"] == 0 and dp["fabric_bytes"] == 8 * 2 * (12 * 256**2 * 4 // 8) * 2
+    assert main(["validate", str(file)]) == 0
+    err = capsys.readouterr().err
+    assert "2 × 8 GPUs" in err and "3.6 Tbps per GPU" in err and "training jobs" in err
