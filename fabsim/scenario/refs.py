@@ -75,10 +75,12 @@ def _check_servers(scenario: Scenario, n_hosts: int) -> None:
                 f"{'s' if n_servers != 1 else ''} of {g} GPU{'s' if g != 1 else ''} ({n_hosts} hosts)"
             )
             raise ScenarioError(message, path=f"jobs[{i}].{key}")
-        if len(servers) * g < job.ranks:
+        asked = len(servers) * g
+        if asked < job.ranks or (job.servers and asked != job.ranks):
             message = (
-                f"job {job.name} has tp·pp·dp = {job.tp}·{job.pp}·{job.dp} = {job.ranks} ranks but its "
-                f"{len(servers)} server{'s' if len(servers) != 1 else ''} hold {len(servers) * g} GPUs"
+                f"job {job.name} has tp·pp·dp = {job.tp}·{job.pp}·{job.dp} = {job.ranks} ranks but asks for "
+                f"{len(servers)} server{'s' if len(servers) != 1 else ''} × {g} GPUs = {asked} GPUs"
+                + ("" if asked < job.ranks else " (leave servers out to take as many as the ranks need)")
             )
             raise ScenarioError(message, path=f"jobs[{i}].servers")
 
