@@ -516,11 +516,13 @@ TASK_CASES = [
      [(0, 1), (1, 2), (2, 3)], [0, 100, 200, 300]),
     (fixed_doc(), [compute(2, d, start=100) for d in (3 * US, 0, 1_234_567, 5, 2 * US)],
      [(i, i + 1) for i in range(4)], [0, 700, 0, 11, 0]),
-    # a CHECK superseded by an earlier one, and a new one at its time (Interpretation 13): A
+    # a CHECK superseded by an earlier one, and a new one at its time (docs § CHECK): A
     # (0→1) projects 10 µs; C (2→3) starts at 1 µs and ends first; A re-projects 10 µs; a
     # compute task ending at 1 µs starts D (0→2) at 10 µs, between the two CHECKs
     (fixed_doc(**R8), [transfer(0, 1, 10**6), transfer(2, 3, 50_000, US), compute(5, US), transfer(0, 2, 10**5)],
      [(2, 3)], [0, 0, 0, 9 * US]),
+    # a superseded CHECK at the pending time, a START in between (see SUPERSEDED below)
+    (SUPERSEDED_DOC, *SUPERSEDED),
     # the same with rates that are not powers of two (rounded projections)
     (fixed_doc(gpus_per_server=4, scaleup_rate="900Gbps"),
      [transfer(0, 1, 999_999), transfer(2, 3, 55_555, US), compute(5, US), transfer(0, 2, 12_345),
@@ -531,22 +533,15 @@ TASK_CASES = [
 
 # A superseded CHECK(0) and the pending one both at 11,760 ps, and a START in server 0 between
 # them (D, 10→11, released by a compute task that ended at 3 µs), while seven 21-byte transfers
-# into GPU 0 at R/7 have 4e-15 bytes left: under Interpretation 13 the superseded CHECK is
-# ignored, D's START re-projects the seven to 11,761 ps and they end then. Acting on whichever
-# CHECK(0) falls at the pending time (the kernel's reading: native/scaleup.py compares times)
-# ends them at 11,760 ps, before D starts.
+# into GPU 0 at R/7 have 4e-15 bytes left. The pending check is a time: the superseded CHECK
+# runs first and acts for it, the seven end at 11,760 ps, before D starts. (Had it been the
+# pending *event* only, D's START would re-project them to 11,761 ps.)
 
 
-def test_a_superseded_check_at_the_pending_time_is_ignored():
+def test_a_superseded_check_at_the_pending_time_acts_for_it():
     model, flows = build_tasks(SUPERSEDED_DOC, *SUPERSEDED)
     res = ref.simulate(model, flows)
-    assert res["t_finish_ps"] == [11_761] * 7 + [7_080, 3_000, 12_160]
-
-
-@pytest.mark.xfail(strict=True, reason="docs/packet-engine.md does not say whether the pending CHECK(s) is an "
-                   "event or a time; the kernel takes a time, the reference an event (Interpretation 13)")
-def test_the_packet_kernel_on_a_superseded_check_at_the_pending_time():
-    assert_packet_kernel_matches(SUPERSEDED_DOC, *SUPERSEDED)
+    assert res["t_finish_ps"] == [11_760] * 7 + [7_080, 3_000, 12_160]
 
 
 def test_the_packet_kernel_matches_the_reference_on_tasks():

@@ -65,16 +65,14 @@ A task is a compute task when its ``FlowTable.kind`` is TASK_COMPUTE, a scale-up
 is a transfer and ``gpus_per_server > 1`` puts its two GPUs in one server, a fabric flow
 otherwise. Interpretation choices:
 
-13. "The pending check of ``s``" is one event, not a time: each ``CHECK(s)`` carries its
-    scheduling number, and only the event that last became pending is acted upon. A superseded
-    ``CHECK(s)`` that happens to fall at the same time as the pending one is ignored, even when
-    it is popped first. (The kernel keeps the pending check as a time and acts on the first
-    ``CHECK(s)`` at that time; the two readings differ only when a re-solve of ``s`` falls
-    between the two and leaves a residue: ``tests/test_scaleup_reference.py``, SUPERSEDED.)
-14. A task that sends no packets (compute, scale-up) has 0 packets, retransmitted bytes, marks,
+13. A task that sends no packets (compute, scale-up) has 0 packets, retransmitted bytes, marks,
     drops, received packets and congestion signals; it is never in a send ring and has no
     timer. Ignored ``CHECK`` events count as events (they are popped and processed).
-15. The DCQCN ``rates`` samples cover fabric flows only (the other tasks have no reaction
+
+The pending check of a server is a time, not an event (the document says so): a superseded
+``CHECK(s)`` that falls at the pending time runs first and acts for it; the pending event itself
+is then ignored (``tests/test_scaleup_reference.py``, SUPERSEDED, is a case where this matters).
+14. The DCQCN ``rates`` samples cover fabric flows only (the other tasks have no reaction
     point).
 """
 
@@ -93,7 +91,7 @@ CTRL_BYTES = 64  # ACK, NACK, CNP, PAUSE and RESUME on the wire (the Ethernet mi
 DATA, ACK, PAUSE, RESUME, NACK, CNP = 0, 1, 2, 3, 4, 5
 # Event kinds (the argument is a flow id for START / RTO / PACE / CNP_DUE, a link id for
 # TX_DONE / ARRIVE). CNP_DUE is the receiver's deferred CNP (the kernel's EV_CNP).
-# CHECK's argument is a (server, scheduling number) pair (Interpretation 13); DONE's a task id.
+# CHECK's argument is a server, DONE's a task id.
 START, TX_DONE, ARRIVE, RTO, PACE, CNP_DUE, CHECK, DONE = 0, 1, 2, 3, 4, 5, 6, 7
 # What a task is (from FlowTable.kind and the server of its two GPUs).
 FABRIC, COMPUTE, SCALEUP = 0, 1, 2
@@ -419,10 +417,10 @@ class PacketSim:
             else:
                 self.f_task.append(FABRIC)
             if self.f_task[f] != FABRIC:
-                self.f_packets[f] = 0  # Interpretation 14
+                self.f_packets[f] = 0  # Interpretation 13
         n_servers = -(-self.n_hosts // self.G)
         self.su_active: list[list[int]] = [[] for _ in range(n_servers)]  # in the order they started
-        self.su_pending: list = [None] * n_servers  # scheduling number of the pending CHECK(s)
+        self.su_pending: list = [None] * n_servers  # time of the pending CHECK(s), None if none
         self.su_rem = [0.0] * n  # bytes left as of su_upd (float64)
         self.su_rate = [0.0] * n  # bit/s (float64)
         self.su_upd = [0] * n
@@ -503,12 +501,10 @@ class PacketSim:
     def is_switch(self, node: int) -> bool:
         return node >= self.n_hosts
 
-    def schedule(self, t: int, kind: int, arg) -> int:
-        """Push an event; ``seq`` (the scheduling counter) breaks ties (§ Events). Returns it."""
-        seq = self.counter
-        heapq.heappush(self.heap, (t, seq, kind, arg))
+    def schedule(self, t: int, kind: int, arg: int) -> None:
+        """Push an event; ``seq`` (the scheduling counter) breaks ties (§ Events)."""
+        heapq.heappush(self.heap, (t, self.counter, kind, arg))
         self.counter += 1
-        return seq
 
     def pipe_delay(self, l: int) -> int:
         """Link delay, plus the switch latency when the far end is a switch (§ Objects, Pipes)."""
@@ -844,9 +840,9 @@ class PacketSim:
         while len(frozen) < len(active):
             best = -1
             for j in range(2 * G):  # the smallest cap/cnt over ports with users; ties: lowest j
-                if cnt[j] > 0 and (best < 0 or cap[j] / cnt[j] < cap[best] / cnt[best]):
+                if cnt[j] > 0 and (best < 0 or max(cap[j], 0.0) / cnt[j] < max(cap[best], 0.0) / cnt[best]):
                     best = j
-            share = cap[best] / cnt[best]
+            share = max(cap[best], 0.0) / cnt[best]  # a capacity below 0 counts as 0
             assert share > 0.0, "a scale-up port with users left has no capacity left"
             for f in active:
                 if f not in frozen and best in ports[f]:
@@ -860,22 +856,13 @@ class PacketSim:
             self.su_end[f] = t + math.ceil(self.su_rem[f] * 8e12 / self.su_rate[f])
         # (4) the check
         T = min(self.su_end[f] for f in active)
-        self.request_check(s, T, always=False)
+        if self.su_pending[s] is None or T < self.su_pending[s]:
+            self.schedule(T, CHECK, s)
+            self.su_pending[s] = T
 
-    def request_check(self, s: int, T: int, always: bool) -> None:
-        """CHECK(s) at ``T`` becomes the pending check, unless (``always`` false) one is pending
-        at or before ``T``."""
-        pending = self.su_pending[s]
-        if always or pending is None or T < pending[0]:
-            seq = self.counter
-            self.schedule(T, CHECK, (s, seq))
-            self.su_pending[s] = (T, seq)
-
-    def on_check(self, arg) -> None:
+    def on_check(self, s: int) -> None:
         """CHECK(s): transfers whose transmission has ended leave; DONE after the latency."""
-        s, seq = arg
-        pending = self.su_pending[s]
-        if pending is None or pending[1] != seq:  # Interpretation 13
+        if self.su_pending[s] != self.now:  # the pending check is a time (superseded ones at it act)
             return
         self.su_pending[s] = None
         t = self.now
@@ -888,7 +875,9 @@ class PacketSim:
             if self.su_active[s]:
                 self.resolve_server(s)
         else:
-            self.request_check(s, min(self.su_end[f] for f in active), always=True)
+            T = min(self.su_end[f] for f in active)
+            self.schedule(T, CHECK, s)
+            self.su_pending[s] = T
 
     def send_cnp(self, f: int) -> None:
         """The receiver of ``f`` sends a CNP now (Interpretation 10), then try_start."""
@@ -953,7 +942,7 @@ class PacketSim:
         if t % self.cc_sample:
             return
         for f in range(self.n_flows):
-            if self.t_start[f] >= 0 and self.t_finish[f] < 0 and self.f_task[f] == FABRIC:  # Interpr. 15
+            if self.t_start[f] >= 0 and self.t_finish[f] < 0 and self.f_task[f] == FABRIC:  # Interpr. 14
                 rp = self.rp[f]
                 rp.advance(t)
                 self.rate_samples.append((t, f, rp.rc, rp.rt, rp.alpha))
