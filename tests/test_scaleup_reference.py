@@ -605,3 +605,55 @@ def test_the_reference_completes_random_task_scenarios(case):
     # and the flow reference too (no give-ups there)
     start, finish = flow_simulate(model, flows)
     assert all(e >= s >= 0 for s, e in zip(start, finish))
+
+
+@st.composite
+def small_jobs(draw):
+    """A small [[jobs]] scenario: a job of 2–8 ranks on servers of 1, 2 or 4 GPUs, with all four
+    parallelisms drawn, on a star or a 2-leaf leaf-spine; a few bytes per transfer."""
+    g = draw(st.sampled_from([1, 2, 4]))
+    tp = draw(st.sampled_from([t for t in (1, 2, 4) if t <= max(g, 2)]))
+    pp = draw(st.integers(1, 2))
+    dp = draw(st.sampled_from([1, 2]))
+    ep = draw(st.sampled_from([1, dp]))
+    ranks = tp * pp * dp
+    hosts = max(8, -(-ranks // g) * g)
+    job = {
+        "layers": 2 * pp, "hidden": draw(st.sampled_from([16, 64])), "seq_len": draw(st.sampled_from([8, 32])),
+        "microbatches": draw(st.integers(1, 3)), "tp": tp, "pp": pp, "dp": dp,
+        "layer_forward": f"{draw(st.integers(1, 2000))}ns", "bucket": f"{draw(st.sampled_from([1000, 10**6]))}B",
+        "zero": draw(st.sampled_from([0, 1])), "tp_comm": draw(st.sampled_from(["sequence_parallel", "allreduce"])),
+    }
+    if ep > 1:
+        job.update(experts=2 * ep, ep=ep, top_k=draw(st.integers(1, 2)))
+    topology = draw(st.sampled_from([
+        {"kind": "star", "hosts": hosts},
+        {"kind": "leaf_spine", "leaves": 2, "spines": 2, "hosts_per_leaf": hosts // 2},
+    ]))
+    topology.update(gpus_per_server=g, scaleup_rate=draw(st.sampled_from(["100Gbps", "7200Gbps"])),
+                    scaleup_latency=f"{draw(st.integers(0, 1000))}ns")
+    placement = draw(st.sampled_from(["packed", "strided", "random"]))
+    job["placement"] = placement
+    return {
+        "run": {"seed": draw(st.integers(0, 99))}, "topology": topology, "jobs": [job],
+        "cc": {"algorithm": draw(st.sampled_from(["none", "dcqcn"]))},
+        "host": {"mtu": 1024},
+    }
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(doc=small_jobs())
+def test_the_engines_match_the_references_on_small_jobs(doc):
+    from fabsim.model import build_model
+    from fabsim.run.flow import run_flow_engine
+    from fabsim.run.packet import run_packet_engine
+
+    sc = fabsim.load_scenario(doc)
+    model = build_model(sc)
+    flows = build_flow_table(sc, model.fabric)
+    compare(run_packet_engine(model, flows), ref.simulate(model, flows), doc)
+    raw = run_flow_engine(model, flows)
+    start, finish = flow_simulate(model, flows)
+    tol = flow_tolerance(len(flows))
+    assert np.all(np.abs(raw.t_start_ps - np.array(start)) <= tol), doc
+    assert np.all(np.abs(raw.t_finish_ps - np.array(finish)) <= tol), doc
