@@ -8,6 +8,7 @@ on a 2-leaf fabric of 4-GPU servers.
 from __future__ import annotations
 
 import json
+import tomllib
 from collections import defaultdict
 from pathlib import Path
 
@@ -60,8 +61,6 @@ KINDS = {"tp", "pp", "dp", "ep"}
 
 
 def job_scenario(**output) -> fabsim.Scenario:
-    import tomllib
-
     doc = tomllib.loads(SCENARIO)
     if output:
         doc["output"] = output
@@ -230,3 +229,23 @@ def test_plot_draws_jobs_png(job_run, tmp_path, capsys):
     names = sorted(p.name for p in out.iterdir())
     assert "jobs.png" in names and "collectives.png" in names
     check_png(out / "jobs.png")
+
+
+def test_a_run_stopped_mid_iteration(tmp_path, capsys):
+    doc = tomllib.loads(SCENARIO)
+    doc["run"]["until"] = "100us"
+    result = fabsim.simulate(fabsim.load_scenario(doc))
+    result.write(tmp_path / "run")
+    end_us = result.summary["simulated_ns"] / 1000
+    events = timeline_events(tmp_path / "run")
+    unfinished = [e for e in events if e.get("args", {}).get("unfinished")]
+    assert unfinished, "the run stops while tasks are under way"
+    ends = {e["id"]: e for e in events if e["ph"] == "e"}
+    for e in unfinished:
+        stop = e["ts"] + e["dur"] if e["ph"] == "X" else ends[e["id"]]["ts"]
+        assert stop == pytest.approx(end_us, abs=1e-3)
+    cells = training_cells(report_text(tmp_path / "run"))
+    assert cells["iterations"] == "0/2" and cells["iteration time"] == "—"
+    code, err = cli(["plot", tmp_path / "run", "--out", tmp_path / "figs"], capsys)
+    assert code == 0, err
+    assert not (tmp_path / "figs" / "jobs.png").exists()  # no completed iteration to draw
