@@ -1,7 +1,11 @@
 """The ``jobs`` trace: per training-job iteration, its time and where its GPUs waited
-(DESIGN §4b; docs/jobs.md, "What a job reports")."""
+(DESIGN §4b; docs/jobs.md, "What a job reports"): :func:`job_iterations` computes its
+columns from a run, :func:`training_figures` the per-job figures that ``fabsim report`` and
+``fabsim plot`` show (docs/reports.md)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -72,3 +76,80 @@ def job_iterations(flows, t_start_ps: np.ndarray, t_finish_ps: np.ndarray, ideal
         if key != "job":
             out[key] = np.concatenate(cols[key]).astype(np.int64)
     return out
+
+
+#: Where a rank's iteration time went, in ``jobs``-trace column order: (label, column).
+BREAKDOWN = (
+    ("compute", "compute_ns"),
+    ("exposed tp", "exposed_tp_ns"),
+    ("exposed pp", "exposed_pp_ns"),
+    ("exposed dp", "exposed_dp_ns"),
+    ("exposed ep", "exposed_ep_ns"),
+    ("bubble", "bubble_ns"),
+)
+
+
+@dataclass(frozen=True)
+class TrainingFigures:
+    """A training job's iterations (``jobs`` trace), times in ns.
+
+    Every figure is a mean over the job's completed iterations (None when none completed);
+    ``compute_ns``, the exposed times and ``bubble_ns`` are also means over ranks, so per
+    iteration they add up to ``iteration_ns`` (``breakdown_ns`` lists them in that order).
+    ``network_cost_ns`` is ``iteration_ns − ideal_ns``: the time the fabric added to an
+    iteration against every transfer alone on an idle fabric.
+    """
+
+    job: str
+    iterations: int
+    completed: int
+    iteration_ns: float | None
+    ideal_ns: float | None
+    compute_ns: float | None
+    exposed_ns: dict[str, float | None]  #: by kind: tp, pp, dp, ep
+    bubble_ns: float | None
+    idle_fraction: float | None
+
+    @property
+    def network_cost_ns(self) -> float | None:
+        if self.iteration_ns is None or self.ideal_ns is None:
+            return None
+        return self.iteration_ns - self.ideal_ns
+
+    @property
+    def network_cost_fraction(self) -> float | None:
+        """``network_cost_ns`` as a share of ``iteration_ns``."""
+        cost = self.network_cost_ns
+        return cost / self.iteration_ns if cost is not None and self.iteration_ns else None
+
+    @property
+    def breakdown_ns(self) -> dict[str, float | None]:
+        """Compute, exposed tp/pp/dp/ep and bubble, keyed by the labels of :data:`BREAKDOWN`."""
+        values = [self.compute_ns, *(self.exposed_ns[k] for k in KINDS), self.bubble_ns]
+        return {label: value for (label, _), value in zip(BREAKDOWN, values)}
+
+
+def training_figures(jobs) -> list[TrainingFigures]:
+    """One :class:`TrainingFigures` per job of a ``jobs`` trace (a ``pyarrow.Table``), in the
+    order the jobs first occur in it."""
+    rows = jobs.to_pylist()
+    figures = []
+    for name in dict.fromkeys(r["job"] for r in rows):
+        mine = [r for r in rows if r["job"] == name]
+        done = [r for r in mine if r["iteration_ns"] is not None]
+
+        def mean(column, done=done):
+            return float(np.mean([r[column] for r in done])) if done else None
+
+        figures.append(TrainingFigures(
+            job=name,
+            iterations=len(mine),
+            completed=len(done),
+            iteration_ns=mean("iteration_ns"),
+            ideal_ns=mean("ideal_ns"),
+            compute_ns=mean("compute_ns"),
+            exposed_ns={k: mean(f"exposed_{k}_ns") for k in KINDS},
+            bubble_ns=mean("bubble_ns"),
+            idle_fraction=mean("idle_fraction"),
+        ))
+    return figures

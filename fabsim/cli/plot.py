@@ -8,7 +8,10 @@ For a run directory (see ``docs/traces.md``):
 - ``queues.png``: egress queue depth over time at the ports with the deepest queues (``queues``
   trace);
 - ``rates.png``: DCQCN sending and target rate over time of the sampled flows (``rates`` trace);
-- ``collectives.png``: every collective iteration of every job as a bar from start to finish.
+- ``collectives.png``: every collective iteration of every job as a bar from start to finish;
+- ``jobs.png``: per training job, where a rank's iteration went (compute, exposed communication
+  by kind, pipeline bubble) as a stacked bar, with the ideal iteration time marked (``jobs``
+  trace).
 
 A figure whose trace is absent or empty is not drawn. For a sweep directory, one figure per
 metric and parameter, ``<metric>_vs_<column>.png``: the metric's mean over seeds against the
@@ -30,6 +33,7 @@ import pyarrow.compute as pc
 
 from ..errors import UsageError
 from ..analysis.flows import SIZE_BUCKETS, flows_by_size, link_name
+from ..analysis.training import BREAKDOWN, training_figures
 from ..analysis.sweeps import (
     GridPoint,
     SweepResults,
@@ -419,12 +423,57 @@ def _lighter(color: str) -> tuple[float, float, float]:
     return tuple(0.5 + 0.5 * c for c in to_rgb(color))
 
 
+#: ``jobs.png``: the colour of each part of :data:`fabsim.analysis.training.BREAKDOWN`
+#: (compute first, in C0; the bubble grey).
+BREAKDOWN_COLORS = ("C0", "C1", "C2", "C3", "C4", "0.75")
+
+
+def _training_jobs(fig, traces: dict, summary: dict) -> bool:
+    """Per training job, one horizontal bar of its mean iteration split into compute, exposed
+    tp / pp / dp / ep and bubble (means over ranks), the ideal iteration marked on it."""
+    jobs = traces.get("jobs")
+    if jobs is None or jobs.num_rows == 0:
+        return False
+    figures = [f for f in training_figures(jobs) if f.completed]
+    if not figures:
+        return False
+    unit, scale = _time_unit(max(f.iteration_ns for f in figures))
+    ax = fig.add_subplot()
+    y = np.arange(len(figures))
+    left = np.zeros(len(figures))
+    for (label, _), color in zip(BREAKDOWN, BREAKDOWN_COLORS):
+        width = np.array([f.breakdown_ns[label] for f in figures]) / scale
+        if label != "compute" and not width.any():
+            continue  # a kind the jobs do not use (no EP, no pipeline)
+        ax.barh(y, width, left=left, height=0.6, color=color, edgecolor="white", linewidth=0.5, label=label)
+        left += width
+    ideal = np.array([f.ideal_ns for f in figures]) / scale
+    ax.vlines(ideal, y - 0.38, y + 0.38, color="black", linewidth=2.2, zorder=4,
+              label="ideal iteration (idle network)")
+    for k, f in enumerate(figures):
+        ax.annotate(f"{human_duration_ns(f.iteration_ns)}, network cost "
+                    f"{100 * (f.network_cost_fraction or 0):.0f} %",
+                    (left[k], k), xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
+    ax.set_yticks(y, labels=[f"{f.job}\n({_count(f.completed, 'iteration')})" for f in figures])
+    ax.set_ylim(len(figures) - 0.4, -0.6)
+    ax.set_xlim(0, max(left.max(), ideal.max()) * 1.3)
+    ax.set_xlabel(f"time per iteration ({unit}; mean over ranks and completed iterations)")
+    ax.grid(True, axis="x", alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("ideal"))  # the marker last
+    fig.legend([handles[i] for i in order], [labels[i] for i in order], loc="outside lower center",
+               ncols=4, fontsize=9)
+    _title(ax, summary, "where the GPU time went")
+    return True
+
+
 _RUN_FIGURES = (
     ("fct_cdf.png", _fct_cdf),
     ("slowdown_by_size.png", _slowdown_by_size),
     ("queues.png", _queues),
     ("rates.png", _rates),
     ("collectives.png", _collectives),
+    ("jobs.png", _training_jobs),
 )
 
 

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from ..analysis.flows import HOTTEST_LINKS, FlowGroup, flows_by_size, flows_by_tag, flows_overall, hottest_links, link_name
 from ..analysis.jobs import JobFigures, job_figures
+from ..analysis.training import BREAKDOWN, TrainingFigures, training_figures
 from ..analysis.sweeps import SweepResults, directory_kind, format_value, grid_stats, metric_kind, read_sweep
 from ..errors import UsageError
 from ..trace.writer import read_run, read_summary
@@ -57,20 +58,24 @@ def print_report(path: str | Path, console: Console, metric: str | None = None) 
 
 
 def print_run_summary(result, console: Console, path: Path | None = None) -> None:
-    """Headline figures, FCT and slowdown percentiles, and per-job iteration figures."""
+    """Headline figures, FCT and slowdown percentiles, per-job iteration figures of collective
+    jobs, and where the GPU time of training jobs went."""
     s = result.summary
     console.print(_headline_table(s, path))
     console.print(_tail_table(s))
     if s.get("network"):
         console.print(_network_table(s["network"]))
     _print_failures(result.failures.to_pylist(), s, console)
-    if s["jobs"]:
+    if _collective_jobs(s):
         console.print(_jobs_table(s))
+    training = result.extra.get("jobs")
+    if training is not None and training.num_rows:
+        console.print(_training_table(training_figures(training), s))
 
 
 def print_run_report(run_dir: str | Path, console: Console) -> None:
     """The tables of a run directory: headline, FCT and slowdown by flow size and tag, network,
-    collectives per job, the hottest links and the failures."""
+    collectives per job, training jobs, the hottest links and the failures."""
     s = read_summary(run_dir)
     traces = read_run(run_dir)
     console.print(_headline_table(s, Path(run_dir)))
@@ -85,6 +90,8 @@ def print_run_report(run_dir: str | Path, console: Console) -> None:
         console.print(_network_table(s["network"]))
     if "collectives" in traces and traces["collectives"].num_rows:
         console.print(_collectives_table(job_figures(traces["collectives"]), s))
+    if "jobs" in traces and traces["jobs"].num_rows:
+        console.print(_training_table(training_figures(traces["jobs"]), s))
     if "links" in traces:
         console.print(_links_table(hottest_links(traces["links"]), packets=bool(s.get("network"))))
     failures = traces.get("failures")
@@ -173,6 +180,11 @@ def _print_failures(failures: list[dict], s: dict, console: Console) -> None:
         console.print(f"[bold]{s['flows_unreachable']:,} flows could not complete[/]: their destination became unreachable")
 
 
+def _collective_jobs(s: dict) -> dict:
+    """The summary's jobs that are collective jobs (``[[traffic]]`` ``job``), not training jobs."""
+    return {name: j for name, j in (s.get("jobs") or {}).items() if j.get("kind") != "training"}
+
+
 def _jobs_table(s: dict) -> Table:
     jobs = Table(title="jobs")
     cols = ["job", "iterations", "iteration time", "collective time", "GPU idle"]
@@ -180,7 +192,7 @@ def _jobs_table(s: dict) -> Table:
         cols.append("added by failures")
     for col in cols:
         jobs.add_column(col, justify="right")
-    for name, j in s["jobs"].items():
+    for name, j in _collective_jobs(s).items():
         idle = "—" if j["idle_fraction"] is None else f"{100 * j['idle_fraction']:.1f} %"
         row = [
             escape(name), f"{j['iterations_completed']}/{j['iterations']}",
@@ -231,6 +243,42 @@ def _collectives_table(figures: list[JobFigures], s: dict) -> Table:
         if "baseline" in s:
             row.append(human_duration_ns(job.get("added_ns")))
         table.add_row(*row)
+    return table
+
+
+def _share(ns: float | None, of: float | None) -> str:
+    """A time and its share of ``of``: ``"169.4 µs (8.9 %)"``."""
+    if ns is None:
+        return "—"
+    if not of:
+        return human_duration_ns(ns)
+    return f"{human_duration_ns(ns)} ({100 * ns / of:.1f} %)"
+
+
+def _training_table(figures: list[TrainingFigures], s: dict) -> Table:
+    """Per training job (a column each): iterations, iteration time, ideal, network cost, and
+    where a rank's iteration went (compute, exposed communication by kind, pipeline bubble)."""
+    table = Table(
+        title="training jobs (mean per iteration and rank)",
+        caption="compute + exposed + bubble = iteration",
+    )
+    table.add_column("", justify="left")
+    for f in figures:
+        table.add_column(escape(f.job), justify="right")
+    rows = [
+        ("iterations", [f"{f.completed}/{f.iterations}" for f in figures]),
+        ("iteration time", [human_duration_ns(f.iteration_ns) for f in figures]),
+        ("ideal (idle network)", [human_duration_ns(f.ideal_ns) for f in figures]),
+        ("network cost (− ideal)", [_share(f.network_cost_ns, f.iteration_ns) for f in figures]),
+    ]
+    for label, _ in BREAKDOWN:
+        rows.append((label, [_share(f.breakdown_ns[label], f.iteration_ns) for f in figures]))
+    rows.append(("GPU idle", [format_metric("idle_fraction", f.idle_fraction) for f in figures]))
+    jobs = s.get("jobs") or {}
+    if "baseline" in s:
+        rows.append(("added by failures", [human_duration_ns(jobs.get(f.job, {}).get("added_ns")) for f in figures]))
+    for k, (label, cells) in enumerate(rows):
+        table.add_row(label, *cells, end_section=k == 3)
     return table
 
 

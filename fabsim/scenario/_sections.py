@@ -9,6 +9,7 @@ same unit parsers.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from fabsim.scenario.protocol import ecn_marking_point
 from fabsim.scenario._reader import Table, did_you_mean, describe
@@ -18,6 +19,7 @@ from fabsim.scenario.schema import (
     FatTreeTopology,
     FileTopology,
     HostConfig,
+    Job,
     LeafSpineTopology,
     OutputConfig,
     RailOptimizedTopology,
@@ -231,14 +233,45 @@ def parse_cc(t: Table) -> CCConfig:
     )
 
 
-def parse_output(t: Table) -> OutputConfig:
-    t.check_keys(("format", "queue_sample", "cc_sample", "queue_hosts"))
+#: ``output.timeline_ranks`` default: the first 8 ranks of every job.
+DEFAULT_TIMELINE_RANKS = 8
+
+
+def parse_output(t: Table, jobs: Sequence[Job] = ()) -> OutputConfig:
+    """``[output]``; ``jobs`` (the scenario's ``[[jobs]]``) bound the ranks of ``timeline_ranks``."""
+    t.check_keys(("format", "queue_sample", "cc_sample", "queue_hosts", "timeline_ranks"))
     return OutputConfig(
         format=t.choice("format", ("arrow", "parquet"), "arrow"),
         queue_sample_ps=t.time_ps("queue_sample", "10us"),
         cc_sample_ps=t.time_ps("cc_sample", "0"),
         queue_hosts=t.boolean("queue_hosts", False),
+        timeline_ranks=_timeline_ranks(t, jobs),
     )
+
+
+def _timeline_ranks(t: Table, jobs: Sequence[Job]) -> int | tuple[int, ...]:
+    """A count ≥ 0 (the first n ranks of every job; 0: no timeline) or distinct rank indices,
+    each below the rank count of some job."""
+    key = "timeline_ranks"
+    value = t.data.get(key, DEFAULT_TIMELINE_RANKS)
+    if not isinstance(value, list):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise t.error(key, f"expected a count of ranks or a list of rank indices, got {describe(value)}")
+        return t.integer(key, DEFAULT_TIMELINE_RANKS, minimum=0)
+    if not value:
+        raise t.error(key, "expected at least one rank index (0 writes no timeline)")
+    largest = max((job.ranks for job in jobs), default=None)
+    ranks: list[int] = []
+    for i, item in enumerate(value):
+        item_key = f"{key}[{i}]"
+        if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+            raise t.error(item_key, f"expected a rank index ≥ 0, got {describe(item)}")
+        if item in ranks:
+            raise t.error(item_key, f"rank {item} is listed twice")
+        if largest is not None and item >= largest:
+            raise t.error(item_key, f"no job has rank {item} (the largest job has {largest} ranks)")
+        ranks.append(item)
+    return tuple(ranks)
 
 
 def parse_failure(t: Table) -> Failure:

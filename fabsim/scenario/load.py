@@ -132,7 +132,7 @@ def _build(raw: dict[str, Any], file: str, base_dir: str, default_name: str) -> 
     traffic = parse_traffic(traffic_tables, base_dir)
     jobs = parse_jobs(job_tables)
     failures = tuple(parse_failure(t) for t in root.tables("failures"))
-    output = parse_output(root.table("output"))
+    output = parse_output(root.table("output"), jobs)
     scenario = Scenario(
         run=run,
         topology=topology,

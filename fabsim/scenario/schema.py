@@ -221,6 +221,9 @@ class OutputConfig(_Section):
     queue_sample_ps: int  #: period of queue-depth samples; 0 disables the queue trace
     cc_sample_ps: int  #: period of per-flow rate samples; 0 disables the rates trace
     queue_hosts: bool  #: also sample host NIC queues (by default only switch ports are sampled)
+    #: ``timeline.json``: the first n ranks of every training job (an int; 0 writes none) or
+    #: these rank indices (a tuple; those below a job's rank count)
+    timeline_ranks: int | tuple[int, ...]
 
 
 # --- [[traffic]] -------------------------------------------------------------------------------

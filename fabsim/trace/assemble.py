@@ -22,6 +22,7 @@ from ..units import PS_PER_NS
 from .arrays import from_numpy, strings
 from .stats import percentiles
 from .tables import make_table, trace_metadata
+from .timeline import TIMELINE_FILE, timeline
 from .writer import write_run
 
 #: ``flows.status`` labels, in code order (docs/traces.md).
@@ -31,7 +32,8 @@ COMPLETED, UNFINISHED, NOT_STARTED, UNREACHABLE, RETRIES_EXCEEDED = range(len(FL
 
 @dataclass(eq=False)
 class Result:
-    """A finished run: Arrow tables (schemas of DESIGN §8) and the summary dict."""
+    """A finished run: Arrow tables (schemas of DESIGN §8), the summary dict and, with training
+    jobs, the ``timeline.json`` document (``fabsim.trace.timeline``; None without one)."""
 
     flows: pa.Table
     collectives: pa.Table
@@ -40,6 +42,7 @@ class Result:
     summary: dict
     format: str = "arrow"
     extra: dict[str, pa.Table] = field(default_factory=dict)
+    timeline: dict | None = None
     _spools: object = field(default=None, repr=False)  # SpoolDir of the memory-mapped sampled traces
 
     @property
@@ -50,9 +53,12 @@ class Result:
         }
 
     def write(self, out_dir, overwrite: bool = False) -> Path:
-        """Write every trace and ``summary.json`` into ``out_dir`` (atomically; see trace.writer)."""
+        """Write every trace, ``timeline.json`` (if any) and ``summary.json`` into ``out_dir``
+        (atomically; see trace.writer)."""
         sources = self._spools.written() if self._spools is not None else None
-        return write_run(out_dir, self.tables, self.summary, fmt=self.format, overwrite=overwrite, sources=sources)
+        documents = {TIMELINE_FILE: self.timeline} if self.timeline is not None else None
+        return write_run(out_dir, self.tables, self.summary, fmt=self.format, overwrite=overwrite, sources=sources,
+                         documents=documents)
 
 
 def _ns(t_ps: np.ndarray) -> np.ndarray:
@@ -192,7 +198,8 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
                        fabric_only)
     if added is not None:
         summary["baseline"] = added["summary"]
-    result = Result(flows_table, collectives_table, links_table, failures_table, summary, sc.output.format, extra)
+    result = Result(flows_table, collectives_table, links_table, failures_table, summary, sc.output.format, extra,
+                    timeline(flows, raw.t_start_ps, raw.t_finish_ps, raw.end_ps, sc.output.timeline_ranks))
     result._spools = raw.spools  # the sampled traces' files live as long as the tables mapping them
     return result
 

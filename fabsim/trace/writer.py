@@ -1,7 +1,8 @@
 """Write a run's traces and summary into its output directory, atomically, and read them back.
 
 A run directory holds one file per trace, ``<trace>.arrow`` (Arrow IPC file format) or
-``<trace>.parquet`` (zstd-compressed), plus ``summary.json``. :func:`write_run` builds it in a
+``<trace>.parquet`` (zstd-compressed), JSON documents such as ``timeline.json``, plus
+``summary.json``. :func:`write_run` builds it in a
 hidden sibling ``.<name>.partial-<pid>`` and renames that into place only when every file is
 written, so a directory named like the run is always complete: an interrupted write (Ctrl-C, an
 exception) removes the partial directory, and a process killed outright leaves at most the hidden
@@ -43,6 +44,7 @@ def write_run(
     fmt: str = "arrow",
     overwrite: bool = False,
     sources: Mapping[str, os.PathLike] | None = None,
+    documents: Mapping[str, object] | None = None,
 ) -> Path:
     """Write ``tables`` (trace name → table in its §8 schema) and ``summary`` into ``out_dir``.
 
@@ -56,6 +58,9 @@ def write_run(
     ``sources`` maps a trace to the Arrow IPC file its table was read from (a run's spooled
     samples, ``fabsim.trace.spool``): that trace is copied from the file one record batch at a
     time, with the table's schema and metadata, so a long trace is never all in memory.
+
+    ``documents`` maps a file name (``timeline.json``) to JSON-ready data, written compactly
+    after the traces and before ``summary.json``.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown trace format {fmt!r} (known: {', '.join(FORMATS)})")
@@ -66,6 +71,9 @@ def write_run(
         if not table.schema.equals(SCHEMAS[name]) or any(k.encode() not in metadata for k in METADATA_KEYS):
             raise ValueError(f"{name} trace: the table lacks the {name} schema or its metadata "
                              "(use make_table)")
+    for file in documents or {}:
+        if Path(file).name != file or not file.endswith(".json") or file == SUMMARY_FILE:
+            raise ValueError(f"document {file!r}: expected a plain file name ending in .json, not {SUMMARY_FILE}")
     out = Path(out_dir)
     full = Path(os.path.abspath(out))  # names the siblings even for "." or "runs/x/.."
     if not full.name:
@@ -82,6 +90,8 @@ def write_run(
                 _copy_batches(Path(sources[name]), partial / f"{name}{FORMATS[fmt]}", table.schema, fmt)
             else:
                 _write_table(partial / f"{name}{FORMATS[fmt]}", table, fmt)
+        for file, document in (documents or {}).items():
+            _write_document(partial / file, document)
         text = json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default)
         (partial / SUMMARY_FILE).write_text(text + "\n", encoding="utf-8")
         _move_into_place(partial, full, overwrite)
@@ -153,6 +163,13 @@ def _move_into_place(partial: Path, target: Path, overwrite: bool) -> None:
         old.rename(target)
         raise
     shutil.rmtree(old)
+
+
+def _write_document(path: Path, document: object) -> None:
+    """A JSON file, compact (one line), its bytes depending only on ``document``."""
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(document, fh, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default)
+        fh.write("\n")
 
 
 def _write_table(path: Path, table: pa.Table, fmt: str) -> None:
