@@ -38,7 +38,7 @@ def test_every_shipped_scenario_validates(path, capsys):
     assert code == 0, err
     summary = json.loads(out)
     assert set(summary) == {"hosts", "switches", "links", "flows", "oversubscription", "bisection_bps", "warnings",
-                            "protocol"}
+                            "servers", "gpus_per_server", "scaleup_rate_bps", "jobs", "protocol"}
     assert summary["warnings"] == []
     assert set(summary["protocol"]) == {"cc", "ecn"} and summary["protocol"]["ecn"]["thresholds"]
 
