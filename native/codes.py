@@ -95,17 +95,14 @@ P_DEC_INTERVAL = 18  # hpcc: period of the rate-decrease check (ps)
 P_BYTE_COUNTER = 19  # paper: bytes per byte-counter expiry; 0 = off
 P_FAST_RECOVERY = 20  # F
 P_RETRIES = 21  # consecutive timeouts of one packet a flow survives (host.retries)
-P_GPUS = 22  # GPUs (hosts) per server: the scale-up domain (native/scaleup.py)
-P_SCALEUP_LAT = 23  # latency of a scale-up transfer (ps)
-P_SIZE = 24
+P_SIZE = 22
 # Slots of PacketNet.fparams (float64).
 F_DT_ALPHA = 0
 F_PMAX = 1
 F_G = 2  # DCQCN alpha gain
 F_ALPHA0 = 3  # initial alpha
 F_MIN_RATE = 4  # bit/s
-F_SCALEUP_RATE = 5  # each GPU's scale-up port rate, bit/s
-F_SIZE = 6
+F_SIZE = 5
 
 CC_NONE = 0
 CC_PAPER = 1  # Zhu et al. 2015 as in htsim and the DESIGN: CNP packets, cut on each CNP

@@ -17,7 +17,7 @@ import numpy as np
 from .codes import (
     START_PORT, ABANDON_RETRIES, ABANDON_STOPPED, ABANDON_UNREACHABLE, BUSY_DEAD, CC_HPCC, CC_PAPER, C_DONE,
     C_EVENTS, C_HOPS, C_IN_USE, C_PENDING, C_T_NOW, ECMP_ADAPTIVE, ECMP_PACKET,
-    EV_ARRIVE, EV_BITS, EV_CHECK, EV_CNP, EV_DONE, EV_MASK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE, F_ALPHA0,
+    EV_ARRIVE, EV_BITS, EV_CHECK, EV_CNP, EV_MASK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE, F_ALPHA0,
     KIND_FABRIC,
     PACKET_SPRAY_STRIDE, PKT_ACK, PKT_CNP, PKT_DATA, PKT_LOST, PKT_NACK, PKT_PAUSE, PKT_RESUME,
     POOL_RESERVE, P_CC, P_ECMP, P_ECN, P_ECN_DEQUEUE, P_NACK, P_N_HOSTS, P_RETRIES, P_RTO, P_SEED,
@@ -33,7 +33,7 @@ from .queues import (
     _push_data, _ring_push, _send_control, _try_start, _q_change,
 )
 from .routing import pick_port
-from .scaleup import check, task_done, task_start
+from .scaleup import on_task
 from .wheel import T_NEVER, W_COUNT, W_OVF, wheel_next, wheel_take
 
 
@@ -85,8 +85,9 @@ def _route(net, st, node, p):
 # ---- the event loop -----------------------------------------------------------------------------
 
 @hot
-def run_until(net, st, t_end):
-    """Process every event with time ≤ ``t_end``; returns a STATUS_* code."""
+def run_until(net, st, su, t_end):
+    """Process every event with time ≤ ``t_end``; returns a STATUS_* code. ``su``: compute
+    tasks and scale-up transfers (``scaleup.ScaleUp``)."""
     clk = st.clock
     pool = st.pkt_next.shape[0]
     events = np.int64(0)  # kept in a register; written back to the clock on the way out
@@ -102,7 +103,7 @@ def run_until(net, st, t_end):
         v = wheel_take(st.ev)
         t_now = t
         events += 1
-        status = _event(net, st, v, t)
+        status = _event(net, st, su, v, t)
         if status >= START_PORT:
             # every handler that ends by letting a port look for work returns the port: this is
             # the one place try_start is inlined into the loop (its size dominates compile time)
@@ -117,17 +118,15 @@ def run_until(net, st, t_end):
     return status
 
 @hot(inline="always")
-def _event(net, st, v, t):
+def _event(net, st, su, v, t):
     kind = v & EV_MASK
     obj = np.int64(v >> EV_BITS)
     if kind == EV_TX_DONE:
         return _tx_done(net, st, obj, t)
     if kind == EV_ARRIVE:
         return _arrive(net, st, obj, t)
-    if kind == EV_CHECK:
-        return check(net, st, obj, t)
-    if kind == EV_DONE:
-        return task_done(net, st, obj, t)
+    if kind >= EV_CHECK or (kind == EV_START and net.f_kind[obj] != KIND_FABRIC):
+        return on_task(net, st, su, kind, obj, t)  # compute tasks and scale-up transfers
     f = obj
     host = net.f_src[f]
     if kind == EV_CNP:
@@ -140,8 +139,6 @@ def _event(net, st, v, t):
             return START_PORT + np.int64(net.host_uplink[host])
         return STATUS_SLICE
     if kind == EV_START:
-        if net.f_kind[f] != KIND_FABRIC:
-            return task_start(net, st, f, t)
         st.t_start[f] = t
         st.t_progress[f] = t
         line = np.float64(net.link_rate_bps[net.host_uplink[host]])

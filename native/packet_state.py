@@ -14,8 +14,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .codes import (
-    C_FREE, C_IN_USE, C_SEQ, C_SIZE, EV_BITS, EV_START, F_SIZE, KIND_SCALEUP, PKT_DATA, PKT_LOST, P_GPUS,
-    P_N_HOSTS, P_SEED, P_SIZE,
+    C_FREE, C_IN_USE, C_SEQ, C_SIZE, EV_BITS, EV_START, F_SIZE, PKT_DATA, PKT_LOST, P_N_HOSTS, P_SEED,
+    P_SIZE,
 )
 from .jit import hot, kernel
 from .routing import RoutingTables
@@ -52,8 +52,7 @@ class PacketNet(NamedTuple):
     succ: np.ndarray  # int32[E]
     f_rai: np.ndarray  # float64[F] DCQCN additive-increase step (bit/s)
     f_rhai: np.ndarray  # float64[F] hyper-increase step (bit/s)
-    f_kind: np.ndarray  # int8[F] KIND_FABRIC, KIND_SCALEUP or KIND_COMPUTE
-    f_dur: np.ndarray  # int64[F] duration of a compute task (ps), 0 otherwise
+    f_kind: np.ndarray  # int8[F] KIND_FABRIC, KIND_SCALEUP or KIND_COMPUTE (native/scaleup.py)
 
 class PacketState(NamedTuple):
     """Everything the kernel mutates."""
@@ -138,17 +137,6 @@ class PacketState(NamedTuple):
     f_fail: np.ndarray  # int64[F] data packets lost to failures
     f_abandon: np.ndarray  # int8[F] ABANDON_* state
     f_timeouts: np.ndarray  # int32[F] consecutive timeouts of the flow's oldest unacknowledged packet
-    # scale-up transfers (native/scaleup.py); empty when the run has none
-    fl_rem: np.ndarray  # float64[F] bytes left to send as of fl_upd
-    fl_rate: np.ndarray  # float64[F] bit/s
-    fl_upd: np.ndarray  # int64[F]
-    fl_end: np.ndarray  # int64[F] projected end of transmission
-    fl_next: np.ndarray  # int32[F] next active transfer of the same server
-    srv_head: np.ndarray  # int32[servers] active transfers, in the order they started
-    srv_tail: np.ndarray  # int32[servers]
-    srv_check: np.ndarray  # int64[servers] time of the pending CHECK (T_NEVER: none)
-    port_cap: np.ndarray  # float64[2·G] progressive-filling scratch
-    port_cnt: np.ndarray  # int32[2·G]
 
 
 #: dtype and shape of every RoutingTables field (sizes named as in NET_FIELDS).
@@ -174,7 +162,7 @@ NET_FIELDS: dict[str, tuple[str, tuple]] = {
     "f_hash_rev": ("uint64", ("F",)), "f_channel": ("int64", ("F",)), "f_start": ("int64", ("F",)),
     "f_gap": ("int64", ("F",)), "succ_ptr": ("int64", ("F+1",)), "succ": ("int32", ("D",)),
     "f_rai": ("float64", ("F",)), "f_rhai": ("float64", ("F",)),
-    "f_kind": ("int8", ("F",)), "f_dur": ("int64", ("F",)),
+    "f_kind": ("int8", ("F",)),
 }
 
 
@@ -270,19 +258,6 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         rp_flags=flows(0, np.int8), np_last_cnp=flows(-1, np.int64), np_pending=flows(0, np.int8),
         f_cnp=flows(0, np.int64), f_fail=flows(0, np.int64), f_abandon=flows(0, np.int8),
         f_timeouts=flows(0, np.int32),
-        fl_rem=None, fl_rate=None, fl_upd=None, fl_end=None, fl_next=None, srv_head=None,
-        srv_tail=None, srv_check=None, port_cap=None, port_cnt=None,
-    )
-    # scale-up state only when some transfer needs it
-    g = int(net.params[P_GPUS])
-    fluid = n_flows if bool((net.f_kind == KIND_SCALEUP).any()) else 0
-    servers = n_hosts // g if fluid else 0
-    st = st._replace(
-        fl_rem=np.zeros(fluid, np.float64), fl_rate=np.zeros(fluid, np.float64),
-        fl_upd=np.zeros(fluid, np.int64), fl_end=np.full(fluid, T_NEVER, np.int64),
-        fl_next=np.full(fluid, -1, np.int32), srv_head=np.full(servers, -1, np.int32),
-        srv_tail=np.full(servers, -1, np.int32), srv_check=np.full(servers, T_NEVER, np.int64),
-        port_cap=np.zeros(2 * g, np.float64), port_cnt=np.zeros(2 * g, np.int32),
     )
     st.clock[C_FREE] = 0 if pool > 0 else -1
     _seed_starts(net, st)

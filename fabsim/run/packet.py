@@ -15,6 +15,7 @@ from fabsim.native.dcqcn import sample_rates
 from fabsim.native.ecmp import flow_hashes
 from fabsim.native.ideal import store_and_forward_fct
 from fabsim.native.packet import run_until
+from fabsim.native.scaleup import new_scaleup
 from fabsim.native.wheel import wheel_geometry
 
 from ..errors import SimulationError
@@ -70,8 +71,6 @@ def build_net(model: Model, flows) -> ps.PacketNet:
     params[codes.P_SEED] = sc.run.seed
     params[codes.P_NACK] = int(sc.host.nack)
     params[codes.P_RETRIES] = sc.host.retries
-    params[codes.P_GPUS] = sc.topology.gpus_per_server
-    params[codes.P_SCALEUP_LAT] = sc.topology.scaleup_latency_ps
     kinds = engine_kinds(model, flows)
     on_fabric = kinds == codes.KIND_FABRIC
     hid = hash_ids(flows)
@@ -80,7 +79,6 @@ def build_net(model: Model, flows) -> ps.PacketNet:
     fparams = np.zeros(codes.F_SIZE, np.float64)
     fparams[codes.F_DT_ALPHA] = sc.switch.dt_alpha
     fparams[codes.F_PMAX] = pmax
-    fparams[codes.F_SCALEUP_RATE] = sc.topology.scaleup_rate_bps
     line = fabric.link_rate_bps[fabric.host_uplink[flows.src]].astype(np.float64)
     rai = rhai = np.zeros(len(flows), np.float64)
     if sc.cc.algorithm == "dcqcn":
@@ -125,7 +123,6 @@ def build_net(model: Model, flows) -> ps.PacketNet:
         f_rai=np.asarray(rai, np.float64),
         f_rhai=np.asarray(rhai, np.float64),
         f_kind=kinds,
-        f_dur=flows.duration_ps.astype(np.int64),
     )
 
 
@@ -180,15 +177,18 @@ def _run_slices(model, flows, net, st, pool, until, progress, wall0, queues, rat
     sample_ps = model.scenario.output.queue_sample_ps if queues is not None else 0
     cc_ps = model.scenario.output.cc_sample_ps if rates is not None else 0
     slicer = Slicer(until, fixed_ps=math.gcd(sample_ps, cc_ps), wall0=wall0)
+    topo = model.scenario.topology
+    su = new_scaleup(net.f_kind, flows.duration_ps, model.fabric.n_hosts, topo.gpus_per_server,
+                     topo.scaleup_latency_ps, topo.scaleup_rate_bps)
     status = codes.STATUS_SLICE
     while status == codes.STATUS_SLICE and slicer.more():
         # failures change links and routes at their times, before the packet events then
         t_end = slicer.next_end(fails.next_change() - 1 if fails and fails.pending() else None)
-        status = run_until(net, st, np.int64(t_end))
+        status = run_until(net, st, su, np.int64(t_end))
         while status == codes.STATUS_POOL_LOW and (not cap or pool < cap):
             pool = min(2 * pool, cap) if cap else 2 * pool
             st = ps.grow_pool(st, pool)
-            status = run_until(net, st, np.int64(t_end))
+            status = run_until(net, st, su, np.int64(t_end))
         slicer.done()
         if cc_ps and t_end % cc_ps == 0:
             ids, rc, rt, alpha = sample_rates(net, st, np.int64(t_end))
