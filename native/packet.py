@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .codes import (
-    START_PORT, ABANDON_RETRIES, ABANDON_STOPPED, ABANDON_UNREACHABLE, BUSY_DEAD, CC_HPCC, CC_PAPER, C_DONE,
+    START_PORT, ABANDON_RETRIES, ABANDON_STOPPED, ABANDON_UNREACHABLE, BUSY_DEAD, CC_HPCC, CC_PAPER,
     C_EVENTS, C_HOPS, C_IN_USE, C_PENDING, C_T_NOW, ECMP_ADAPTIVE, ECMP_PACKET,
     EV_ARRIVE, EV_BITS, EV_CHECK, EV_CNP, EV_MASK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE, F_ALPHA0,
     KIND_FABRIC,
@@ -27,7 +27,7 @@ from .dcqcn import NP_HEAP_FULL, NP_SEND_CNP, _np_due, _np_on_mark, _rp_signal
 from .ecmp import ecmp_hash, ecmp_salt
 from .jit import hot
 from .packet_failures import _lost_data
-from .packet_state import _free, _schedule
+from .packet_state import _complete, _free, _schedule
 from .queues import (
     _admit, _ecn_mark, _leave_ingress, _make_eligible, _mark, _pfc_frame, _pfc_on_enqueue, _push_control,
     _push_data, _ring_push, _send_control, _try_start, _q_change,
@@ -342,15 +342,8 @@ def _arrive(net, st, link, t):
         reply = PKT_NACK
     if seq == st.rcv_nxt[f]:
         st.rcv_nxt[f] = seq + 1
-        if seq + 1 == net.f_npkts[f]:
-            st.t_finish[f] = t
-            st.clock[C_DONE] += 1
-            for k in range(net.succ_ptr[f], net.succ_ptr[f + 1]):
-                s = net.succ[k]
-                st.pred_left[s] -= 1
-                if st.pred_left[s] == 0:
-                    if not _schedule(st, max(t + net.f_gap[s], net.f_start[s]), (np.int64(s) << EV_BITS) | EV_START):
-                        return STATUS_HEAP_FULL
+        if seq + 1 == net.f_npkts[f] and not _complete(net, st, f, t):
+            return STATUS_HEAP_FULL
     if marked and net.params[P_CC] == CC_PAPER:
         # the notification point: a CNP at once (before the ACK), or one when the interval ends
         action = _np_on_mark(net, st, f, t)

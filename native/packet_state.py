@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .codes import (
-    C_FREE, C_IN_USE, C_SEQ, C_SIZE, EV_BITS, EV_START, F_SIZE, PKT_DATA, PKT_LOST, P_N_HOSTS, P_SEED,
+    C_DONE, C_FREE, C_IN_USE, C_SEQ, C_SIZE, EV_BITS, EV_START, F_SIZE, PKT_DATA, PKT_LOST, P_N_HOSTS, P_SEED,
     P_SIZE,
 )
 from .jit import hot, kernel
@@ -303,6 +303,20 @@ def _schedule(st, t, value):
     if not wheel_push(st.ev, t, clk[C_SEQ], value):
         return False
     clk[C_SEQ] += 1
+    return True
+
+@hot(inline="always")
+def _complete(net, st, f, t):
+    """Task ``f`` is received (or ends) at ``t``: its successors whose last predecessor it was
+    get their START, at ``max(t + gap, start)``. False if the event set is full."""
+    st.t_finish[f] = t
+    st.clock[C_DONE] += 1
+    for k in range(net.succ_ptr[f], net.succ_ptr[f + 1]):
+        s = net.succ[k]
+        st.pred_left[s] -= 1
+        if st.pred_left[s] == 0:
+            if not _schedule(st, max(t + net.f_gap[s], net.f_start[s]), (np.int64(s) << EV_BITS) | EV_START):
+                return False
     return True
 
 @hot(inline="always")

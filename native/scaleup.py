@@ -22,10 +22,10 @@ from typing import NamedTuple
 import numpy as np
 
 from .codes import (
-    C_DONE, EV_BITS, EV_CHECK, EV_DONE, EV_START, KIND_COMPUTE, KIND_SCALEUP, STATUS_HEAP_FULL, STATUS_SLICE,
+    EV_BITS, EV_CHECK, EV_DONE, KIND_COMPUTE, KIND_SCALEUP, STATUS_HEAP_FULL, STATUS_SLICE,
 )
 from .jit import hot
-from .packet_state import _schedule
+from .packet_state import _complete, _schedule
 from .wheel import T_NEVER
 
 _BITS_PS = 8e12  # bits per byte × ps per second
@@ -79,8 +79,8 @@ def on_task(net, st, su, kind, obj, t):
     scale-up transfer), CHECK of server ``obj`` or DONE of task ``obj``. Returns a STATUS_* code."""
     if kind == EV_CHECK:
         return _check(net, st, su, obj, t)
-    if kind == EV_DONE:
-        return _done(net, st, obj, t)
+    if kind == EV_DONE:  # a compute task ends, or a scale-up transfer is received
+        return STATUS_SLICE if _complete(net, st, obj, t) else STATUS_HEAP_FULL
     return _start(net, st, su, obj, t)
 
 
@@ -138,20 +138,6 @@ def _check(net, st, su, s, t):
     su.check[s] = nearest
     if not _schedule(st, nearest, (np.int64(s) << EV_BITS) | EV_CHECK):
         return STATUS_HEAP_FULL
-    return STATUS_SLICE
-
-
-@hot(inline="always")
-def _done(net, st, f, t):
-    """DONE(f): a compute task ends or a scale-up transfer is received; successors may start."""
-    st.t_finish[f] = t
-    st.clock[C_DONE] += 1
-    for k in range(net.succ_ptr[f], net.succ_ptr[f + 1]):
-        s = net.succ[k]
-        st.pred_left[s] -= 1
-        if st.pred_left[s] == 0:
-            if not _schedule(st, max(t + net.f_gap[s], net.f_start[s]), (np.int64(s) << EV_BITS) | EV_START):
-                return STATUS_HEAP_FULL
     return STATUS_SLICE
 
 

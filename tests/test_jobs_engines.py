@@ -9,7 +9,6 @@ import math
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 import fabsim

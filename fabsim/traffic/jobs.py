@@ -614,7 +614,7 @@ class _JobBuilder:
     def build(self) -> tuple[_Tasks, np.ndarray]:
         """Tasks of one iteration in topological order (the barrier last), and the ids of the
         tasks that wait for the previous iteration's barrier."""
-        job, pp, m = self.job, self.job.pp, self.job.microbatches
+        pp, m = self.job.pp, self.job.microbatches
         fwd = [self.macro(p, False) for p in range(pp)]
         bwd = [self.macro(p, True) for p in range(pp)]
         F = [[self.unit(fwd[p]) for _ in range(m)] for p in range(pp)]
