@@ -5,7 +5,7 @@ iteration's start) is attributed along the task's *critical chain*: its latest-f
 predecessor, and, while that is a transfer, the transfer's own latest-finishing predecessor, and
 so on. The part of the idle interval during which a transfer of the chain was under way is
 exposed communication of that transfer's kind (tp, pp, dp, ep); the rest — waiting for compute
-on another rank — is pipeline bubble. A rank's idle time after its last compute task of the
+on another rank — is pipeline bubble. Zero-time joins (PHASE_SYNC tasks) are looked through. A rank's idle time after its last compute task of the
 iteration is attributed the same way, starting from the last transfer it received. Per rank,
 compute + exposed + bubble = the iteration's duration.
 """
@@ -31,11 +31,16 @@ def _critical(p, t_finish, pred_ptr, pred):
 
 
 @kernel
-def _walk(p, lo, hi, t_start, t_finish, is_compute, phase, pred_ptr, pred, exposed, i):
+def _walk(p, lo, hi, t_start, t_finish, is_compute, is_sync, phase, pred_ptr, pred, exposed, i):
     """Credit the transfers of the chain from ``p`` with their overlap of [lo, hi); returns the
     time credited."""
     credited = np.int64(0)
-    while p >= 0 and not is_compute[p] and hi > lo:
+    while p >= 0 and hi > lo:
+        if is_sync[p]:  # a join takes no time: look through it
+            p = _critical(p, t_finish, pred_ptr, pred)
+            continue
+        if is_compute[p]:
+            break
         overlap = min(hi, t_finish[p]) - max(lo, t_start[p])
         if overlap > 0:
             exposed[i, phase[p] - 1] += overlap
@@ -71,7 +76,7 @@ def attribute_waits(lo, hi, t_start, t_finish, is_compute, is_sync, phase, src, 
             compute[i] += t_finish[f] - b
             if b > a:
                 p = _critical(f, t_finish, pred_ptr, pred)
-                credited = _walk(p, a, b, t_start, t_finish, is_compute, phase, pred_ptr, pred, exposed, i)
+                credited = _walk(p, a, b, t_start, t_finish, is_compute, is_sync, phase, pred_ptr, pred, exposed, i)
                 bubble[i] += b - a - credited
             last_end[i, r] = t_finish[f]
         else:
@@ -85,6 +90,6 @@ def attribute_waits(lo, hi, t_start, t_finish, is_compute, is_sync, phase, src, 
             a = last_end[i, r] if last_end[i, r] >= 0 else it_start[i]
             b = it_end[i]
             if b > a:
-                credited = _walk(last_rx[i, r], a, b, t_start, t_finish, is_compute, phase, pred_ptr, pred, exposed, i)
+                credited = _walk(last_rx[i, r], a, b, t_start, t_finish, is_compute, is_sync, phase, pred_ptr, pred, exposed, i)
                 bubble[i] += b - a - credited
     return compute, exposed, bubble

@@ -46,7 +46,8 @@ PS = 10**12
 DEFAULTS = dict(
     name="train", layers=4, hidden=64, seq_len=32, micro_batch=1, microbatches=4, dtype_bytes=2,
     grad_bytes=2, vocab=0, experts=0, top_k=1, moe_every=1, tp=1, pp=1, dp=1, ep=1, zero=0,
-    bucket_bytes=25_000_000, tp_comm="sequence_parallel", algorithm="ring", gpu=None, mfu=0.5,
+    bucket_bytes=25_000_000, tp_comm="sequence_parallel", algorithm="ring", collective_model="steps",
+    gpu=None, mfu=0.5,
     layer_forward_ps=1000, layer_backward_ps=None, optimizer_ps=0, tp_bytes=None, pp_bytes=None,
     ep_bytes=None, dp_bytes=None, servers=0, first_server=0, placement="packed", iterations=1,
     start_ps=0,
@@ -523,3 +524,27 @@ def test_random_jobs_give_acyclic_dags_with_formula_totals(job):
     t_f, t_b = layer_times_ps(job, job.experts > 0)
     bound = (job.microbatches + job.pp - 1) * (t_f + t_b) * job.layers // job.pp
     assert 0 < iteration_ps(block)[0] <= bound + job.optimizer_ps
+
+
+@pytest.mark.parametrize("op, steps", [("allreduce", lambda n: 2 * (n - 1)), ("reduce_scatter", lambda n: n - 1),
+                                       ("all_gather", lambda n: n - 1)])
+@pytest.mark.parametrize("n, size", [(2, 10), (5, 1000), (8, 3 * 2**20 + 7)])
+def test_the_connection_model_carries_every_step_of_a_ring_connection(op, steps, n, size):
+    from fabsim.traffic.jobs import connection_schedule
+    from fabsim.traffic.schedules import schedule
+
+    sched = schedule(op, "ring", n, size)
+    conn, carried = connection_schedule(sched)
+    assert list(conn.sender) == list(range(n)) and list(conn.receiver) == [(r + 1) % n for r in range(n)]
+    assert (conn.step == 0).all() and (carried == steps(n)).all()
+    for r in range(n):  # each connection carries exactly the bytes its steps carried
+        assert conn.size_bytes[r] == np.maximum(1, sched.size_bytes)[sched.sender == r].sum()
+
+
+def test_a_job_in_the_connection_model_has_a_flow_per_ring_connection():
+    steps_job = build(make_job(tp=4, dp=4, microbatches=2))
+    conn_job = build(make_job(tp=4, dp=4, microbatches=2, collective_model="connections"))
+    transfers = [t.kind == TASK_TRANSFER for t in (steps_job, conn_job)]
+    assert conn_job.size_bytes[transfers[1]].sum() == steps_job.size_bytes[transfers[0]].sum()
+    assert transfers[1].sum() < transfers[0].sum() / 2
+    assert set(conn_job.steps[transfers[1]].tolist()) == {3, 6}  # TP rings of 4, DP all-reduce of 4

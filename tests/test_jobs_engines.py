@@ -214,3 +214,29 @@ def test_validate_shows_servers_the_scaleup_domain_and_each_jobs_traffic(tmp_pat
     assert main(["validate", str(file)]) == 0
     err = capsys.readouterr().err
     assert "2 × 8 GPUs" in err and "3.6 Tbps per GPU" in err and "training jobs" in err
+
+
+# 128 and 1,024 GPUs with TP filling the servers; 256 GPUs whose DP rings mix NVLink and fabric hops
+@pytest.mark.parametrize("servers, tp, pp, dp", [(16, 8, 1, 16), (32, 4, 4, 16), (128, 8, 2, 64)])
+def test_the_connection_model_of_ring_collectives_is_within_2_percent_of_the_step_model(servers, tp, pp, dp):
+    topo = {"kind": "rail_optimized", "servers": servers, "nics_per_server": 8, "servers_per_leaf": 8,
+            "spines": 8, "host_rate": "400Gbps", "scaleup_latency": "1us"}
+    job = {"layers": 4, "hidden": 1024, "seq_len": 1024, "microbatches": 4, "tp": tp, "pp": pp, "dp": dp,
+           "gpu": "H100", "bucket": "4MB", "zero": 1}
+    runs = {}
+    for model in ("steps", "connections"):
+        result = fabsim.simulate(scenario(topo, [{**job, "collective_model": model}]))
+        runs[model] = (jobs_of(result)[0], result.flows.to_pandas())
+    (steps, step_flows), (conn, conn_flows) = runs["steps"], runs["connections"]
+    assert abs(conn["iteration_ns"] - steps["iteration_ns"]) <= 0.02 * steps["iteration_ns"], (conn, steps)
+    # the same bytes of every kind, in far fewer flows
+    by_kind = [f.groupby("phase", observed=True).size_bytes.sum() for f in (step_flows, conn_flows)]
+    assert by_kind[0].to_dict() == by_kind[1].to_dict()
+    assert len(conn_flows) < len(step_flows) / 2
+
+
+def test_the_connection_model_is_refused_by_the_packet_engine():
+    job = {"layers": 2, "hidden": 64, "seq_len": 32, "dp": 2, "gpu": "H100", "collective_model": "connections"}
+    with pytest.raises(ScenarioError) as err:
+        scenario({"kind": "star", "hosts": 2}, [job], engine="packet")
+    assert err.value.path == "jobs[0].collective_model" and "flow-engine model" in err.value.message

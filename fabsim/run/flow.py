@@ -40,7 +40,7 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
         link_cap_bps=np.concatenate([fabric.link_rate_bps.astype(np.float64), [0.0], scaleup.cap_bps]),
         path_ptr=net_ptr,
         path_link=net_link,
-        path_delay_ps=scaleup.delays(_path_delay(model, path_ptr, path_link)),
+        path_delay_ps=scaleup.delays(_path_delay(model, path_ptr, path_link)) * flows.steps,
         wire_bytes=wire,
         start_ps=flows.start_ps,
         gap_ps=flows.gap_ps,
@@ -85,7 +85,7 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
     if failures:
         _account(st, net, wire, end_ps, accounted, link_bytes)
     path_ptr, path_link = first_ptr, first_link  # the paths flows started on (traces, ideal FCT)
-    path_delay = _path_delay(model, path_ptr, path_link)
+    path_delay = _path_delay(model, path_ptr, path_link) * flows.steps  # a step's latency per step
     # bytes on the wire so far; flows still sending are brought up to the end time
     sent = wire - np.round(_unsent(st, wire, end_ps)).astype(np.int64)
     # the kernel's own arithmetic for a flow alone at its bottleneck rate (same rounding)
@@ -164,7 +164,7 @@ def _apply_failures(model, flows, failures: FailureSchedule, net, st, t, scaleup
     n_entries = path_link.shape[0]
     net = net._replace(
         path_ptr=path_ptr, path_link=path_link,
-        path_delay_ps=scaleup.delays(_path_delay(model, converged.path_ptr, converged.path_link)),
+        path_delay_ps=scaleup.delays(_path_delay(model, converged.path_ptr, converged.path_link)) * flows.steps,
     )
     st = st._replace(
         entry_flow=np.repeat(np.arange(len(flows), dtype=np.int32), np.diff(path_ptr)),

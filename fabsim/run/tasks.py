@@ -28,7 +28,8 @@ def alone_ps(model, flows, kinds: np.ndarray) -> np.ndarray:
     topo = model.scenario.topology
     out = np.zeros(len(flows), np.int64)
     up = kinds == KIND_SCALEUP
-    out[up] = np.ceil(flows.size_bytes[up] * 8e12 / topo.scaleup_rate_bps).astype(np.int64) + topo.scaleup_latency_ps
+    latency = topo.scaleup_latency_ps * flows.steps[up].astype(np.int64)  # a latency per step carried
+    out[up] = np.ceil(flows.size_bytes[up] * 8e12 / topo.scaleup_rate_bps).astype(np.int64) + latency
     comp = kinds == KIND_COMPUTE
     out[comp] = flows.duration_ps[comp]
     return out

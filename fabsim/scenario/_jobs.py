@@ -22,7 +22,7 @@ GPU_PEAK_FLOPS = {
 _KEYS = (
     "name", "layers", "hidden", "seq_len", "micro_batch", "microbatches", "global_batch",
     "dtype_bytes", "grad_bytes", "vocab", "experts", "top_k", "moe_every", "tp", "pp", "dp",
-    "ep", "zero", "bucket", "tp_comm", "algorithm", "gpu", "mfu", "layer_forward",
+    "ep", "zero", "bucket", "tp_comm", "algorithm", "collective_model", "gpu", "mfu", "layer_forward",
     "layer_backward", "optimizer", "tp_bytes", "pp_bytes", "ep_bytes", "dp_bytes", "servers",
     "first_server", "placement", "iterations", "start",
 )  # fmt: skip
@@ -137,6 +137,7 @@ def _job(t: Table, default_name: str) -> Job:
         bucket_bytes=t.size_bytes("bucket", "25MiB", allow_zero=False),
         tp_comm=t.choice("tp_comm", ("sequence_parallel", "allreduce"), "sequence_parallel"),
         algorithm=algorithm,
+        collective_model=t.choice("collective_model", ("steps", "connections"), "steps"),
         gpu=gpu,
         mfu=t.number("mfu", 0.5, low=0.0, low_open=True, high=1.0) if gpu else 0.5,
         layer_forward_ps=forward,

@@ -131,6 +131,14 @@ def _build(raw: dict[str, Any], file: str, base_dir: str, default_name: str) -> 
         raise root.error("traffic", "at least one [[traffic]] generator or [[jobs]] entry is required")
     traffic = parse_traffic(traffic_tables, base_dir)
     jobs = parse_jobs(job_tables)
+    if run.engine == "packet":
+        for i, job in enumerate(jobs):
+            if job.collective_model == "connections":
+                message = (
+                    'collective_model = "connections" is a flow-engine model; the packet engine '
+                    'simulates every step (use engine = "flow", or collective_model = "steps")'
+                )
+                raise job_tables[i].error("collective_model", message)
     failures = tuple(parse_failure(t) for t in root.tables("failures"))
     output = parse_output(root.table("output"), jobs)
     scenario = Scenario(

@@ -341,6 +341,7 @@ class Job(_Section):
     bucket_bytes: int  #: gradient bucket size
     tp_comm: str  #: "sequence_parallel" (all-gather + reduce-scatter) | "allreduce"
     algorithm: str  #: collective algorithm of TP and DP collectives: "ring" | "halving_doubling"
+    collective_model: str  #: "steps" (a flow per step and connection) | "connections" (a flow per ring connection)
     # compute
     gpu: str | None  #: a key of fabsim.traffic.jobs.GPU_PEAK_FLOPS; None when times are given
     mfu: float  #: model FLOP utilisation, in (0, 1]

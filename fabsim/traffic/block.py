@@ -38,8 +38,8 @@ class FlowBlock:
     Columns are as in :class:`FlowTable` (``iteration``/``step`` are −1 outside collectives).
     Dependencies are edges ``edge_pred[i] → edge_succ[i]`` (int64 local ids, pred < succ).
     ``collective`` is set for collective generators only; ``kind``, ``duration_ps`` and
-    ``phase`` (None: every row a transfer outside any job) and ``job`` (a :class:`JobRows` with
-    block-local task ids) for ``[[jobs]]`` only.
+    ``phase`` (None: every row a transfer outside any job), ``steps`` (None: 1 each) and ``job``
+    (a :class:`JobRows` with block-local task ids) for ``[[jobs]]`` only.
     """
 
     src: np.ndarray
@@ -56,6 +56,7 @@ class FlowBlock:
     kind: np.ndarray | None = None
     duration_ps: np.ndarray | None = None
     phase: np.ndarray | None = None
+    steps: np.ndarray | None = None
     job: JobRows | None = None
 
     def __len__(self) -> int:
@@ -148,6 +149,7 @@ def merge_blocks(blocks: list[FlowBlock], tags: list[str]) -> FlowTable:
         kind=column("kind", np.int8, TASK_TRANSFER),
         duration_ps=column("duration_ps", np.int64, 0),
         phase=column("phase", np.int8, PHASE_NONE),
+        steps=column("steps", np.int32, 1),
         job_rows=job_rows,
     )
 

@@ -42,7 +42,7 @@ from fabsim.scenario._jobs import GPU_PEAK_FLOPS
 from fabsim.scenario.schema import Job
 from fabsim.traffic.block import FlowBlock
 from fabsim.traffic.collectives import intra_iteration_edges
-from fabsim.traffic.schedules import schedule
+from fabsim.traffic.schedules import Schedule, schedule
 from fabsim.traffic.table import (
     PHASE_BACKWARD,
     PHASE_DP,
@@ -308,6 +308,7 @@ class _Tasks:
     step: np.ndarray
     pred: np.ndarray
     succ: np.ndarray
+    steps: np.ndarray | None = None  #: steps each transfer carries (None: 1 each)
 
     @property
     def n(self) -> int:
@@ -317,6 +318,7 @@ class _Tasks:
 def _concat_tasks(parts: list[_Tasks], offsets: list[int]) -> _Tasks:
     cols = ("src", "dst", "size", "kind", "duration", "phase", "step")
     out = {c: np.concatenate([getattr(p, c) for p in parts]) for c in cols}
+    out["steps"] = np.concatenate([np.ones(p.n, np.int32) if p.steps is None else p.steps for p in parts])
     out["pred"] = np.concatenate([p.pred + o for p, o in zip(parts, offsets)])
     out["succ"] = np.concatenate([p.succ + o for p, o in zip(parts, offsets)])
     return _Tasks(**out)
@@ -354,10 +356,14 @@ class _CollTemplate:
     first: np.ndarray  #: [n, k] transfers a rank sends with no predecessor in the collective
     exit_recv: np.ndarray  #: [n, k] transfers a rank receives in its last receiving step
     exit_all: np.ndarray  #: [n, k] transfers a rank sends or receives in its last active step
+    steps: np.ndarray | None = None  #: steps each transfer carries (connection model)
 
     @classmethod
-    def build(cls, op: str, algorithm: str, n: int, size_bytes: int) -> "_CollTemplate":
+    def build(cls, op: str, algorithm: str, n: int, size_bytes: int, connections: bool = False) -> "_CollTemplate":
         sched = schedule(op, algorithm, n, size_bytes)
+        steps = None
+        if connections:
+            sched, steps = connection_schedule(sched)
         pred, succ = intra_iteration_edges(sched)
         t = np.arange(sched.step.shape[0])
         first = np.bincount(succ, minlength=t.shape[0]) == 0
@@ -374,7 +380,7 @@ class _CollTemplate:
             size=np.maximum(1, sched.size_bytes), pred=pred, succ=succ,
             first=_per_rank(sched.sender[first], t[first], n),
             exit_recv=_per_rank(sched.receiver[in_last_recv], t[in_last_recv], n),
-            exit_all=_per_rank(rank[in_last], both[in_last], n),
+            exit_all=_per_rank(rank[in_last], both[in_last], n), steps=steps,
         )  # fmt: skip
 
     def tile(self, members: np.ndarray, hosts: np.ndarray, phase: int):
@@ -398,8 +404,29 @@ class _CollTemplate:
             duration=np.zeros(total, np.int64), phase=np.full(total, phase, np.int8),
             step=np.tile(self.step, n_groups).astype(np.int32),
             pred=(base + self.pred).ravel(), succ=(base + self.succ).ravel(),
+            steps=None if self.steps is None else np.tile(self.steps, n_groups),
         )  # fmt: skip
         return tasks, by_slot(self.first), by_slot(self.exit_recv), by_slot(self.exit_all)
+
+
+def connection_schedule(sched: Schedule) -> tuple[Schedule, np.ndarray]:
+    """The connection model of a collective (``collective_model = "connections"``): one
+    transfer per (sender, receiver) pair carrying the bytes of all its steps back to back, all
+    in step 0, and the number of steps each carries (int32). The engines add one per-step
+    latency per step after the first (docs/jobs.md)."""
+    key = sched.sender * (int(sched.receiver.max()) + 1) + sched.receiver
+    pairs, inverse, steps = np.unique(key, return_inverse=True, return_counts=True)
+    first = np.full(pairs.shape[0], np.iinfo(np.int64).max)
+    np.minimum.at(first, inverse, np.arange(key.shape[0]))
+    order = np.argsort(first, kind="stable")  # connections in the order they first appear
+    size = np.bincount(inverse, weights=np.maximum(1, sched.size_bytes), minlength=pairs.shape[0])
+    n = pairs.shape[0]
+    collapsed = Schedule(
+        step=np.zeros(n, np.int64), lane=np.zeros(n, np.int64),
+        sender=sched.sender[first[order]], receiver=sched.receiver[first[order]],
+        size_bytes=size[order].astype(np.int64),
+    )  # fmt: skip
+    return collapsed, steps[order].astype(np.int32)
 
 
 def _link(pred: np.ndarray, succ: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -543,7 +570,9 @@ class _JobBuilder:
     def coll(self, op: str, n: int, size: int, algorithm: str | None = None) -> _CollTemplate:
         key = (op, algorithm or self.job.algorithm, n, size)
         if key not in self._colls:
-            self._colls[key] = _CollTemplate.build(*key)
+            # the connection model applies to ring collectives; the others keep their steps
+            connections = self.job.collective_model == "connections" and key[1] == "ring"
+            self._colls[key] = _CollTemplate.build(*key, connections=connections)
         return self._colls[key]
 
     def stage_hosts(self, p: int) -> np.ndarray:
@@ -762,6 +791,7 @@ def job_block(job: Job, n_hosts: int, gpus_per_server: int, rng: np.random.Gener
         kind=np.tile(tasks.kind, iters).astype(np.int8),
         duration_ps=np.tile(tasks.duration, iters).astype(np.int64),
         phase=np.tile(tasks.phase, iters).astype(np.int8),
+        steps=np.tile(tasks.steps, iters).astype(np.int32),
         job=JobRows(
             name=job.name, tp=job.tp, pp=job.pp, dp=job.dp, ep=job.ep,
             hosts=hosts.astype(np.int64), start_ps=job.start_ps, end_task=barrier,

@@ -91,7 +91,10 @@ class FlowTable:
     and ``step`` within the collective or job, or −1 (int32). ``kind`` is TASK_TRANSFER or
     TASK_COMPUTE (int8); ``duration_ps`` the time a compute task takes (int64, 0 for
     transfers, whose ``size_bytes`` is > 0; a compute task has ``size_bytes`` 0 and src = dst);
-    ``phase`` a PHASE_* code (int8). ``job_rows`` describes every ``[[jobs]]`` entry. DAG: ``pred_count`` (int32) and successors
+    ``phase`` a PHASE_* code (int8); ``steps`` (int32, 1 but for the connection model of a job's
+    ring collectives) how many collective steps a transfer carries back to back: the engine adds
+    one per-step latency for each after the first. ``job_rows`` describes every ``[[jobs]]``
+    entry. DAG: ``pred_count`` (int32) and successors
     ``succ[succ_ptr[f] : succ_ptr[f + 1]]`` (int64 pointers, int32 ids). ``tags`` is the tag of
     each generator; ``jobs`` the job names.
     """
@@ -116,6 +119,7 @@ class FlowTable:
     kind: np.ndarray
     duration_ps: np.ndarray
     phase: np.ndarray
+    steps: np.ndarray
     job_rows: list[JobRows]
 
     def __len__(self) -> int:
