@@ -240,3 +240,21 @@ def test_the_connection_model_is_refused_by_the_packet_engine():
     with pytest.raises(ScenarioError) as err:
         scenario({"kind": "star", "hosts": 2}, [job], engine="packet")
     assert err.value.path == "jobs[0].collective_model" and "flow-engine model" in err.value.message
+
+
+def test_expert_parallel_bytes_follow_the_formula_and_cross_the_fabric_between_servers():
+    job = {"layers": 4, "hidden": 256, "seq_len": 128, "microbatches": 2, "tp": 2, "dp": 4, "ep": 4,
+           "experts": 8, "top_k": 2, "moe_every": 2, "layer_forward": "5us"}
+    topo = {"kind": "leaf_spine", "leaves": 2, "spines": 2, "hosts_per_leaf": 4, "gpus_per_server": 2}
+    sc = scenario(topo, [job])
+    flows = fabsim.simulate(sc).flows.to_pandas()
+    ep = flows[flows.phase == "ep"]
+    A = activation_bytes(sc.jobs[0])
+    buffer = A * 2 // 2  # A·top_k/tp per rank
+    moe_layers, m, groups = 2, 2, 2  # layers 2 and 4; EP groups: one per TP index
+    # 4 all-to-alls per MoE layer and microbatch (dispatch and combine, both passes), each moving
+    # (n − 1)/n of every rank's buffer: (ep − 1)·buffer per group
+    assert ep.size_bytes.sum() == 4 * moe_layers * m * groups * (4 - 1) * buffer
+    assert len(ep) == 4 * moe_layers * m * groups * 4 * 3
+    # the EP group spans servers (ranks t, t+2, t+4, t+6 on 4 servers of 2 GPUs): all on the fabric
+    assert not ep.scaleup.any()
