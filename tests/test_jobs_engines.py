@@ -258,3 +258,23 @@ def test_expert_parallel_bytes_follow_the_formula_and_cross_the_fabric_between_s
     assert len(ep) == 4 * moe_layers * m * groups * 4 * 3
     # the EP group spans servers (ranks t, t+2, t+4, t+6 on 4 servers of 2 GPUs): all on the fabric
     assert not ep.scaleup.any()
+
+
+@pytest.mark.parametrize("engine", ["flow", "packet"])
+def test_a_failure_during_the_data_parallel_phase_delays_the_job_it_cuts(engine):
+    # job a's DP ring crosses leaf0's only spine uplink; it fails for 1 ms while the ring runs
+    topo = {"kind": "leaf_spine", "leaves": 2, "spines": 1, "hosts_per_leaf": 8, "gpus_per_server": 4,
+            "host_rate": "100Gbps", "fabric_rate": "100Gbps"}
+    job = {"name": "a", "servers": [0, 2], "layers": 2, "hidden": 512, "seq_len": 256, "microbatches": 1,
+           "tp": 4, "dp": 2, "layer_forward": "20us", "bucket": "1GB"}
+    alone = jobs_of(fabsim.simulate(scenario(topo, [job], engine)))[0]
+    dp_start = alone["finish_ns"] - alone["exposed_dp_ns"]
+    failure = {"target": "link:leaf0-spine0", "at": f"{dp_start + 100_000}ns", "duration": "1ms"}
+    result = fabsim.simulate(scenario(topo, [job], engine, failures=[failure], routing={"detect": "20us"}),
+                             baseline=True)
+    hit = jobs_of(result)[0]
+    added = result.summary["jobs"]["a"]["added_ns"]
+    assert added == hit["iteration_ns"] - alone["iteration_ns"] and added >= 900_000  # about the outage
+    assert hit["exposed_dp_ns"] - alone["exposed_dp_ns"] >= 0.9 * added  # and it shows as exposed DP
+    assert hit["exposed_tp_ns"] == alone["exposed_tp_ns"]
+    assert result.failures.to_pylist()[0]["jobs_hit"] == 1
