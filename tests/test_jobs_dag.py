@@ -46,7 +46,8 @@ PS = 10**12
 DEFAULTS = dict(
     name="train", layers=4, hidden=64, seq_len=32, micro_batch=1, microbatches=4, dtype_bytes=2,
     grad_bytes=2, vocab=0, experts=0, top_k=1, moe_every=1, tp=1, pp=1, dp=1, ep=1, zero=0,
-    bucket_bytes=25_000_000, tp_comm="sequence_parallel", algorithm="ring", collective_model="steps",
+    bucket_bytes=25_000_000, tp_comm="sequence_parallel", tp_overlap=False, algorithm="ring",
+    collective_model="steps",
     gpu=None, mfu=0.5,
     layer_forward_ps=1000, layer_backward_ps=None, optimizer_ps=0, tp_bytes=None, pp_bytes=None,
     ep_bytes=None, dp_bytes=None, servers=0, first_server=0, placement="packed", iterations=1,
@@ -501,7 +502,7 @@ def small_jobs(draw):
         moe_every=draw(st.integers(1, 2)), layers=pp * draw(st.integers(1, 2)),
         microbatches=draw(st.integers(1, 4)), zero=draw(st.sampled_from([0, 1, 2])),
         bucket_bytes=draw(st.sampled_from([3_001, 8_192, 50_000, 10**8])),
-        tp_comm=draw(st.sampled_from(["sequence_parallel", "allreduce"])),
+        tp_comm=draw(st.sampled_from(["sequence_parallel", "allreduce"])), tp_overlap=draw(st.booleans()),
         hidden=64, seq_len=draw(st.sampled_from([16, 32])), iterations=draw(st.integers(1, 2)),
         vocab=draw(st.sampled_from([0, 96])), placement=draw(st.sampled_from(["packed", "strided", "random"])),
     )  # fmt: skip
@@ -548,3 +549,16 @@ def test_a_job_in_the_connection_model_has_a_flow_per_ring_connection():
     assert conn_job.size_bytes[transfers[1]].sum() == steps_job.size_bytes[transfers[0]].sum()
     assert transfers[1].sum() < transfers[0].sum() / 2
     assert set(conn_job.steps[transfers[1]].tolist()) == {3, 6}  # TP rings of 4, DP all-reduce of 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(small_jobs())
+def test_the_connection_model_keeps_the_bytes_of_every_kind_and_a_topological_dag(job):
+    from dataclasses import replace
+
+    steps = build(job, n_hosts=128, gpus=8)
+    conn = build(replace(job, collective_model="connections"), n_hosts=128, gpus=8)
+    assert np.all(conn.edge_pred < conn.edge_succ)
+    for phase in (PHASE_TP, PHASE_PP, PHASE_DP, PHASE_EP):
+        assert conn.size_bytes[conn.phase == phase].sum() == steps.size_bytes[steps.phase == phase].sum()
+    assert (conn.kind == TASK_COMPUTE).sum() == (steps.kind == TASK_COMPUTE).sum()

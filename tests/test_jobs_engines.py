@@ -278,3 +278,27 @@ def test_a_failure_during_the_data_parallel_phase_delays_the_job_it_cuts(engine)
     assert hit["exposed_dp_ns"] - alone["exposed_dp_ns"] >= 0.9 * added  # and it shows as exposed DP
     assert hit["exposed_tp_ns"] == alone["exposed_tp_ns"]
     assert result.failures.to_pylist()[0]["jobs_hit"] == 1
+
+
+@pytest.mark.parametrize("engine", ["flow", "packet"])
+def test_tp_overlap_hides_a_collective_behind_the_compute_piece_that_follows_it(engine):
+    from fabsim.traffic.jobs import layer_piece_times_ps
+
+    g, m, layers, latency = 8, 2, 3, 500 * NS
+    job = {"layers": layers, "hidden": 4096, "seq_len": 2048, "microbatches": m, "tp": g,
+           "layer_forward": "400us"}
+    topo = {"kind": "star", "hosts": g, "gpus_per_server": g, "scaleup_rate": "2400Gbps",
+            "scaleup_latency": f"{latency // NS}ns"}
+    plain = jobs_of(fabsim.simulate(scenario(topo, [job], engine)))[0]
+    sc = scenario(topo, [{**job, "tp_overlap": True}], engine)
+    hidden = jobs_of(fabsim.simulate(sc))[0]
+    fa, fm, bm, ba = layer_piece_times_ps(sc.jobs[0], False)
+    A = 2048 * 4096 * 2
+    c = (g - 1) * (math.ceil(A // g * 8 * 10**12 / 2400e9) + latency)  # one ring all-gather or reduce-scatter
+    assert min(fa, fm, bm, ba) > c  # every piece is longer than the collective it hides
+    compute = layers * (fa + fm + bm + ba)
+    assert plain["iteration_ns"] == m * (compute + 8 * layers * c) // NS
+    # per pass, the all-gathers before the pieces are hidden but for the stage's first one
+    assert hidden["iteration_ns"] == m * (compute + 4 * layers * c + 2 * c) // NS
+    assert hidden["compute_ns"] == plain["compute_ns"]
+    assert hidden["exposed_tp_ns"] == m * (4 * layers * c + 2 * c) // NS

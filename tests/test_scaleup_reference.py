@@ -624,6 +624,7 @@ def small_jobs(draw):
         "microbatches": draw(st.integers(1, 3)), "tp": tp, "pp": pp, "dp": dp,
         "layer_forward": f"{draw(st.integers(1, 2000))}ns", "bucket": f"{draw(st.sampled_from([1000, 10**6]))}B",
         "zero": draw(st.sampled_from([0, 1])), "tp_comm": draw(st.sampled_from(["sequence_parallel", "allreduce"])),
+        "tp_overlap": draw(st.booleans()),
     }
     if ep > 1:
         job.update(experts=2 * ep, ep=ep, top_k=draw(st.integers(1, 2)))

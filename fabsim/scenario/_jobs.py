@@ -22,7 +22,7 @@ GPU_PEAK_FLOPS = {
 _KEYS = (
     "name", "layers", "hidden", "seq_len", "micro_batch", "microbatches", "global_batch",
     "dtype_bytes", "grad_bytes", "vocab", "experts", "top_k", "moe_every", "tp", "pp", "dp",
-    "ep", "zero", "bucket", "tp_comm", "algorithm", "collective_model", "gpu", "mfu", "layer_forward",
+    "ep", "zero", "bucket", "tp_comm", "tp_overlap", "algorithm", "collective_model", "gpu", "mfu", "layer_forward",
     "layer_backward", "optimizer", "tp_bytes", "pp_bytes", "ep_bytes", "dp_bytes", "servers",
     "first_server", "placement", "iterations", "start",
 )  # fmt: skip
@@ -136,6 +136,7 @@ def _job(t: Table, default_name: str) -> Job:
         zero=t.integer("zero", 0, minimum=0, maximum=2),
         bucket_bytes=t.size_bytes("bucket", "25MiB", allow_zero=False),
         tp_comm=t.choice("tp_comm", ("sequence_parallel", "allreduce"), "sequence_parallel"),
+        tp_overlap=t.boolean("tp_overlap", False),
         algorithm=algorithm,
         collective_model=t.choice("collective_model", ("steps", "connections"), "steps"),
         gpu=gpu,

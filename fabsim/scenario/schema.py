@@ -340,6 +340,7 @@ class Job(_Section):
     zero: int  #: 0 (gradient all-reduce) | 1 | 2 (reduce-scatter, then parameter all-gather)
     bucket_bytes: int  #: gradient bucket size
     tp_comm: str  #: "sequence_parallel" (all-gather + reduce-scatter) | "allreduce"
+    tp_overlap: bool  #: a TP collective runs alongside the compute piece that follows it
     algorithm: str  #: collective algorithm of TP and DP collectives: "ring" | "halving_doubling"
     collective_model: str  #: "steps" (a flow per step and connection) | "connections" (a flow per ring connection)
     # compute

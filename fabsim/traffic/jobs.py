@@ -465,6 +465,7 @@ class _Chain:
         self.n = 0
         self.edges: list[tuple[np.ndarray, np.ndarray]] = []
         self.last: _Template | None = None  # the previous op, ids global to the chain
+        self.before_last: _Template | None = None  # the op before it
         self.first: _Template | None = None
         self.first_compute: np.ndarray | None = None
         self.last_compute: np.ndarray | None = None
@@ -480,13 +481,29 @@ class _Chain:
             self.first = op
         else:
             self.edges.append(_link(self.last.handoff(op.first_is_compute), op.entry))
-        self.last = op
+        self.before_last, self.last = self.last, op
 
-    def compute(self, duration: int, phase: int) -> np.ndarray:
-        """A compute task on every slot; returns their ids, [slots, 1]."""
+    def compute(self, duration: int, phase: int, overlap: bool = False) -> np.ndarray:
+        """A compute task on every slot; returns their ids, [slots, 1]. ``overlap``: the previous
+        op is a collective that runs alongside this piece (``tp_overlap``): the piece waits for
+        what the collective waited for, and the next op waits for both."""
         local = np.arange(self.hosts.shape[0], dtype=np.int64)[:, None]
         tasks = _compute_tasks(self.hosts.astype(np.int32), duration, phase)
         op = _Template(tasks, local, True, None, local, local, None)
+        coll, before = self.last, self.before_last
+        if overlap and coll is not None and before is not None and not coll.first_is_compute:
+            off = self.n
+            self.parts.append(tasks)
+            self.n += tasks.n
+            ids = local + off
+            self.edges.append(_link(before.handoff(True), ids))
+            # the next op waits for the piece and for the collective (last_compute stays None on
+            # the op, so its hand-off is exactly these sets)
+            op.entry, op.exit_recv = ids, np.concatenate([ids, coll.exit_recv], axis=1)
+            op.exit_all = np.concatenate([ids, coll.exit_all], axis=1)
+            self.before_last, self.last = self.last, op
+            self.last_compute = ids
+            return ids
         self._add(op)
         # One set for every hand-off of a compute task, so consecutive computes get one edge.
         op.exit_all = op.last_compute = op.exit_recv
@@ -598,10 +615,14 @@ class _JobBuilder:
         chain = _Chain(self.stage_hosts(p))
         layers = stage_layers(job, p)
         times = {moe: layer_piece_times_ps(job, moe) for moe in (False, True)}
+        previous = None
         for layer in reversed(layers) if backward else layers:
             moe = is_moe_layer(job, layer)
             fa, fm, bm, ba = times[moe]
             for op in layer_ops(job, moe, backward):
+                # tp_overlap: a TP collective runs alongside the compute piece that follows it
+                overlap = job.tp_overlap and previous in _TP_OPS
+                previous = op
                 if op in _TP_OPS:
                     tmpl = self.coll(_TP_OPS[op], job.tp, tp_buffer_bytes(job))
                     chain.collective(tmpl, self.tp_members, PHASE_TP)
@@ -609,10 +630,10 @@ class _JobBuilder:
                     tmpl = self.coll("all_to_all", job.ep, ep_buffer_bytes(job), "direct")
                     chain.collective(tmpl, self.ep_members, PHASE_EP)
                 elif op == "ba":
-                    chain.ready.append(chain.compute(ba, PHASE_BACKWARD))
+                    chain.ready.append(chain.compute(ba, PHASE_BACKWARD, overlap))
                 else:
                     duration = {"fa": fa, "fm": fm, "bm": bm}[op]
-                    chain.compute(duration, PHASE_BACKWARD if op == "bm" else PHASE_FORWARD)
+                    chain.compute(duration, PHASE_BACKWARD if op == "bm" else PHASE_FORWARD, overlap)
         return chain.finish()
 
     def pp_template(self, p: int, q: int) -> _Template:
