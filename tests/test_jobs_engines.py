@@ -302,3 +302,13 @@ def test_tp_overlap_hides_a_collective_behind_the_compute_piece_that_follows_it(
     assert hidden["iteration_ns"] == m * (compute + 4 * layers * c + 2 * c) // NS
     assert hidden["compute_ns"] == plain["compute_ns"]
     assert hidden["exposed_tp_ns"] == m * (4 * layers * c + 2 * c) // NS
+
+
+def test_the_baseline_table_lists_flows_not_compute_tasks():
+    topo = {"kind": "leaf_spine", "leaves": 2, "spines": 1, "hosts_per_leaf": 8, "gpus_per_server": 4}
+    job = {"servers": [0, 2], "layers": 2, "hidden": 256, "seq_len": 64, "tp": 4, "dp": 2, "layer_forward": "5us"}
+    failure = {"target": "link:leaf0-spine0", "at": "1us", "duration": "10us"}
+    result = fabsim.simulate(scenario(topo, [job], failures=[failure]), baseline=True)
+    rows = result.tables["baseline"].to_pandas()
+    flow_ids = set(result.flows.column("flow_id").to_pylist())
+    assert set(rows[rows.kind == "flow"].id) == flow_ids

@@ -190,7 +190,7 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
     if raw.rate_samples is not None:
         extra["rates"] = raw.rate_samples.table(meta)
     if added is not None:
-        extra["baseline"] = make_table("baseline", _baseline_rows(flows, raw, baseline, done), meta)
+        extra["baseline"] = make_table("baseline", _baseline_rows(flows, raw, baseline, done, kind != KIND_COMPUTE), meta)
         for j, name in enumerate(flows.jobs):
             jobs_summary[name]["added_ns"] = added["jobs"][j]
     transfer = kind != KIND_COMPUTE
@@ -268,21 +268,23 @@ def _network(raw: RawRun) -> dict | None:
     }
 
 
-def _baseline_rows(flows, raw: RawRun, base: RawRun, done) -> dict:
-    """Per flow and per collective iteration: time in this run, in the baseline, added."""
+def _baseline_rows(flows, raw: RawRun, base: RawRun, done, transfer) -> dict:
+    """Per flow (``transfer``: the tasks that are flows) and per collective iteration: time in
+    this run, in the baseline, added."""
     base_done = base.t_finish_ps >= 0
     fct = np.where(done, raw.t_finish_ps - raw.t_start_ps, 0) // PS_PER_NS
     base_fct = np.where(base_done, base.t_finish_ps - base.t_start_ps, 0) // PS_PER_NS
     coll = collective_durations(flows, raw, done)
     base_coll = collective_durations(flows, base, base_done)
-    n, c = len(flows), len(coll[0])
-    time_ns = np.concatenate([fct, coll[0]])
-    ok = np.concatenate([done, coll[1]])
-    base_ns = np.concatenate([base_fct, base_coll[0]])
-    base_ok = np.concatenate([base_done, base_coll[1]])
+    ids = np.flatnonzero(transfer)
+    n, c = ids.size, len(coll[0])
+    time_ns = np.concatenate([fct[ids], coll[0]])
+    ok = np.concatenate([done[ids], coll[1]])
+    base_ns = np.concatenate([base_fct[ids], base_coll[0]])
+    base_ok = np.concatenate([base_done[ids], base_coll[1]])
     return {
         "kind": ["flow"] * n + ["collective"] * c,
-        "id": np.concatenate([np.arange(n), np.arange(c)]).astype(np.int32),
+        "id": np.concatenate([ids, np.arange(c)]).astype(np.int32),
         "time_ns": _masked(time_ns, ok),
         "baseline_ns": _masked(base_ns, base_ok),
         "added_ns": _masked(time_ns - base_ns, ok & base_ok),
