@@ -103,8 +103,12 @@ def warm(engines: tuple[str, ...] = ("flow", "packet"), on_step=None) -> None:
             with on_step(label) if on_step else contextlib.nullcontext():
                 simulate(load_scenario({
                     "run": {"engine": "packet" if core else engine, "until": "1s"},
-                    "topology": {"kind": "fat_tree", "k": 4},
+                    # servers of two GPUs and a tiny job: compute tasks, scale-up transfers and
+                    # the jobs trace's kernels run too
+                    "topology": {"kind": "fat_tree", "k": 4, "gpus_per_server": 2},
                     "traffic": [{"kind": "collective", "op": "allreduce", "size": "64KiB", "ranks": 4}],
+                    "jobs": [{"layers": 1, "hidden": 64, "seq_len": 16, "tp": 2, "dp": 2, "first_server": 4,
+                              "layer_forward": "1us"}],
                     "cc": cc,
                     "failures": [] if core else [{"target": "link:tor0-agg0", "at": "1us", "duration": "2us"}],
                     "routing": {"detect": "1us"},
