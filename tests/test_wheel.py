@@ -13,7 +13,7 @@ from fabsim.native.wheel import T_NEVER, new_wheel, wheel_geometry, wheel_next, 
 @given(
     ops=st.lists(st.tuples(st.booleans(), st.integers(0, 5000), st.integers(0, 3)), min_size=1, max_size=300),
     shift=st.integers(0, 6),
-    log_buckets=st.integers(0, 6),
+    log_buckets=st.integers(0, 9),
 )
 def test_wheel_order_equals_a_heap(ops, shift, log_buckets):
     w = new_wheel(400, shift, 1 << log_buckets)
@@ -48,3 +48,33 @@ def test_geometry():
     assert wheel_geometry(64, 10**6) == (6, 16384)
     shift, n = wheel_geometry(1, 10**12, max_buckets=1024)
     assert shift == 0 and n == 1024
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    gaps=st.lists(st.one_of(st.integers(0, 3), st.integers(1000, 10**7)), min_size=1, max_size=200),
+    bursts=st.lists(st.integers(1, 40), min_size=1, max_size=20),
+    shift=st.integers(0, 8),
+    log_buckets=st.integers(6, 12),
+)
+def test_wheel_order_equals_a_heap_on_sparse_and_bursty_draws(gaps, bursts, shift, log_buckets):
+    """Few events far apart (most buckets empty, several bitmap words to skip, wrap-around) and
+    bursts of many events at one time, popped in between."""
+    w = new_wheel(2000, shift, 1 << log_buckets)
+    ref = []
+    now = seq = 0
+    for i, gap in enumerate(gaps):
+        for _ in range(bursts[i % len(bursts)]):
+            t = now + gap
+            assert wheel_push(w, t, seq, seq)
+            heapq.heappush(ref, (t, seq, seq))
+            seq += 1
+        for _ in range(i % 3):  # take some, so the window moves on
+            if ref:
+                t_ref, _, v_ref = heapq.heappop(ref)
+                assert wheel_next(w) == t_ref and wheel_take(w) == v_ref
+                now = t_ref
+    while ref:
+        t_ref, _, v_ref = heapq.heappop(ref)
+        assert wheel_next(w) == t_ref and wheel_take(w) == v_ref
+    assert wheel_next(w) == T_NEVER
