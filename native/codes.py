@@ -95,7 +95,8 @@ P_DEC_INTERVAL = 18  # hpcc: period of the rate-decrease check (ps)
 P_BYTE_COUNTER = 19  # paper: bytes per byte-counter expiry; 0 = off
 P_FAST_RECOVERY = 20  # F
 P_RETRIES = 21  # consecutive timeouts of one packet a flow survives (host.retries)
-P_SIZE = 22
+P_SROUTE = 22  # 1: packets follow their flow's source route (PacketNet.sr_*) instead of per-hop routing
+P_SIZE = 23
 # Slots of PacketNet.fparams (float64).
 F_DT_ALPHA = 0
 F_PMAX = 1

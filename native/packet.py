@@ -20,7 +20,7 @@ from .codes import (
     EV_ARRIVE, EV_BITS, EV_CHECK, EV_CNP, EV_MASK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE, F_ALPHA0,
     KIND_FABRIC,
     PACKET_SPRAY_STRIDE, PKT_ACK, PKT_CNP, PKT_DATA, PKT_LOST, PKT_NACK, PKT_PAUSE, PKT_RESUME,
-    POOL_RESERVE, P_CC, P_ECMP, P_ECN, P_ECN_DEQUEUE, P_NACK, P_N_HOSTS, P_RETRIES, P_RTO, P_SEED,
+    POOL_RESERVE, P_CC, P_ECMP, P_ECN, P_ECN_DEQUEUE, P_NACK, P_N_HOSTS, P_RETRIES, P_RTO, P_SEED, P_SROUTE,
     RING_OUT, ROUTE_LOCAL, STATUS_DONE, STATUS_HEAP_FULL, STATUS_POOL_LOW, STATUS_SLICE,
 )
 from .dcqcn import NP_HEAP_FULL, NP_SEND_CNP, _np_due, _np_on_mark, _rp_signal
@@ -40,10 +40,18 @@ from .wheel import T_NEVER, W_COUNT, W_OVF, wheel_next, wheel_take
 # ---- routing ------------------------------------------------------------------------------------
 
 @hot(inline="always")
-def _route(net, st, node, p):
-    """Egress port of switch ``node`` for packet ``p`` (docs/packet-engine.md, "ECMP")."""
+def _route(net, st, node, p, link):
+    """Egress port of switch ``node`` for packet ``p``, which arrived over ``link``
+    (docs/packet-engine.md, "ECMP")."""
     n_hosts = net.params[P_N_HOSTS]
     f = st.pkt_flow[p]
+    if net.params[P_SROUTE]:
+        # the link after the one it arrived on, along its flow's route (the links the switches
+        # would choose, precomputed: ecmp = "flow" without failures)
+        route = net.sr_fwd if st.pkt_kind[p] == PKT_DATA else net.sr_rev
+        for i in range(net.sr_ptr[f], net.sr_ptr[f + 1] - 1):
+            if route[i] == link:
+                return route[i + 1]
     if st.pkt_kind[p] == PKT_DATA:
         a = net.f_src[f]
         b = net.f_dst[f]
@@ -255,7 +263,7 @@ def _arrive(net, st, link, t):
     f = st.pkt_flow[p]
     if node >= n_hosts:
         # 1. route
-        egress = _route(net, st, node, p)
+        egress = _route(net, st, node, p, link)
         if egress < 0:  # no live route (a failure): lost where it arrived
             if kind == PKT_DATA:
                 _lost_data(st, f, link)

@@ -53,6 +53,12 @@ class PacketNet(NamedTuple):
     f_rai: np.ndarray  # float64[F] DCQCN additive-increase step (bit/s)
     f_rhai: np.ndarray  # float64[F] hyper-increase step (bit/s)
     f_kind: np.ndarray  # int8[F] KIND_FABRIC, KIND_SCALEUP or KIND_COMPUTE (native/scaleup.py)
+    # source routes (params[P_SROUTE] = 1: ecmp = "flow" and no failure): flow f's data packets
+    # cross sr_fwd[sr_ptr[f] : sr_ptr[f + 1]], its ACKs, NACKs and CNPs sr_rev[…] (the same
+    # length); the very links per-hop routing would choose. Empty when off.
+    sr_ptr: np.ndarray  # int64[F+1]
+    sr_fwd: np.ndarray  # int32[R]
+    sr_rev: np.ndarray  # int32[R]
 
 class PacketState(NamedTuple):
     """Everything the kernel mutates."""
@@ -162,7 +168,8 @@ NET_FIELDS: dict[str, tuple[str, tuple]] = {
     "f_hash_rev": ("uint64", ("F",)), "f_channel": ("int64", ("F",)), "f_start": ("int64", ("F",)),
     "f_gap": ("int64", ("F",)), "succ_ptr": ("int64", ("F+1",)), "succ": ("int32", ("D",)),
     "f_rai": ("float64", ("F",)), "f_rhai": ("float64", ("F",)),
-    "f_kind": ("int8", ("F",)),
+    "f_kind": ("int8", ("F",)), "sr_ptr": ("int64", ("F+1",)), "sr_fwd": ("int32", ("R",)),
+    "sr_rev": ("int32", ("R",)),
 }
 
 

@@ -53,3 +53,26 @@ def test_a_wrong_shape_or_a_missing_field_is_refused(fields):
         packet_state.make_net(**{k: v for k, v in fields.items() if k != "kmax"})
     with pytest.raises(TypeError, match="must be a NumPy array"):
         packet_state.make_net(**{**fields, "kmin": fields["kmin"].tolist()})
+
+
+def test_source_routes_are_on_for_flow_ecmp_without_failures_and_match_per_hop_routing():
+    import fabsim
+    from fabsim.model import build_model
+    from fabsim.native import codes
+    from fabsim.run.packet import build_net
+    from fabsim.traffic import build_flow_table
+
+    raw = {"topology": {"kind": "fat_tree", "k": 4}, "traffic": [{"kind": "permutation", "size": "64KB"}]}
+    for ecmp, failures, on in (("flow", [], 1), ("packet", [], 0), ("flow", [{"target": "link:tor0-agg0", "at": "1ms"}], 0)):
+        sc = fabsim.load_scenario({**raw, "routing": {"ecmp": ecmp}, "failures": failures})
+        model = build_model(sc)
+        flows = build_flow_table(sc, model.fabric)
+        net = build_net(model, flows)
+        assert net.params[codes.P_SROUTE] == on
+        if on:  # the data route runs from src to dst, the ACK route from dst to src
+            ptr, fwd = net.sr_ptr, net.sr_fwd
+            for f in range(len(flows)):
+                hops = fwd[ptr[f]:ptr[f + 1]]
+                assert model.fabric.link_src[hops[0]] == flows.src[f] and model.fabric.link_dst[hops[-1]] == flows.dst[f]
+                back = net.sr_rev[ptr[f]:ptr[f + 1]]
+                assert model.fabric.link_src[back[0]] == flows.dst[f] and model.fabric.link_dst[back[-1]] == flows.src[f]

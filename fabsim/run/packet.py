@@ -50,7 +50,9 @@ def _wheel_geometry(model: Model) -> tuple[int, int]:
     return wheel_geometry(max(4 * ser_min // f.n_links, 1), horizon)
 
 
-def build_net(model: Model, flows) -> ps.PacketNet:
+def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
+    """The kernel's static inputs. ``paths``: the flows' data paths as ``flow_paths`` gives
+    them (traced here when needed and not given)."""
     sc, fabric, r = model.scenario, model.fabric, model.routing
     n_hosts = fabric.n_hosts
     degree = np.diff(fabric.port_start)
@@ -123,14 +125,36 @@ def build_net(model: Model, flows) -> ps.PacketNet:
         f_rai=np.asarray(rai, np.float64),
         f_rhai=np.asarray(rhai, np.float64),
         f_kind=kinds,
+        **_source_routes(model, flows, params, on_fabric, paths),
     )
+
+
+def _source_routes(model: Model, flows, params: np.ndarray, on_fabric: np.ndarray, paths) -> dict:
+    """With ``ecmp = "flow"`` and no failure, every packet's route is fixed by its flow: the
+    data path and the ACK path (the reverse flow's hash) are traced once here, and switches
+    follow them (``params[P_SROUTE]``) instead of hashing and reading the routing tables at
+    every hop — the same links, so the same results."""
+    sc = model.scenario
+    n = len(flows)
+    off = {"sr_ptr": np.zeros(n + 1, np.int64), "sr_fwd": np.zeros(0, np.int32), "sr_rev": np.zeros(0, np.int32)}
+    if sc.routing.ecmp != "flow" or sc.failures:
+        return off
+    ptr, fwd, hid = paths if paths is not None else flow_paths(model, flows, on_fabric)
+    sub = np.flatnonzero(on_fabric)
+    rev_ptr, rev = model.routing.paths(flows.dst[sub], flows.src[sub], hid[sub], flows.channel[sub], sc.run.seed)
+    if not np.array_equal(np.diff(rev_ptr), np.diff(ptr)[sub]):
+        return off  # a reverse path of another length (asymmetric file topology): route per hop
+    params[codes.P_SROUTE] = 1
+    return {"sr_ptr": ptr, "sr_fwd": fwd, "sr_rev": rev}
 
 
 def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
     """Simulate ``flows`` packet by packet; ``progress(Progress)`` is called between slices."""
     sc = model.scenario
     wall0 = time.perf_counter()
-    net = build_net(model, flows)
+    # (path_ptr, path_link, hash_id): source routes, the ideal FCTs and failures; empty off the fabric
+    paths = flow_paths(model, flows, engine_kinds(model, flows) == codes.KIND_FABRIC)
+    net = build_net(model, flows, paths)
     cap = sc.run.packet_pool
     pool = min(initial_pool(model, len(flows)), cap) if cap else initial_pool(model, len(flows))
     st = ps.new_state(net, flows.pred_count, pool, *_wheel_geometry(model))
@@ -145,9 +169,6 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
     sampled_ports = np.ones(model.fabric.n_links, np.bool_)
     if not sc.output.queue_hosts:
         sampled_ports[model.fabric.host_uplink] = False
-    # (path_ptr, path_link, hash_id): the ideal FCTs and failures; empty off the fabric
-    kinds = net.f_kind
-    paths = flow_paths(model, flows, kinds == codes.KIND_FABRIC)
     try:
         fails = _Failures(model, flows, until, paths) if sc.failures else None
         st, net, status, pool, slicer = _run_slices(
