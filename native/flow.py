@@ -353,6 +353,24 @@ def _seed_links(path_ptr, path_link, link_mark, link_queue, n_queued, epoch, f):
     return n_queued
 
 
+@kernel(inline="always")
+def _sent(net, st, f, t):
+    """Flow ``f`` has put its last byte on the wire at ``t``: it is received ``path_delay_ps``
+    later. False if the event heap is full."""
+    clk = st.clock
+    st.state[f] = FLOW_SENT
+    st.rem_bytes[f] = 0.0
+    st.t_rem[f] = t
+    size = heap_push(
+        st.heap_t, st.heap_seq, st.heap_val, clk[CLK_HEAP], t + net.path_delay_ps[f], clk[CLK_SEQ], (f << 1) | _EV_RECV,
+    )
+    if size < 0:
+        return False
+    clk[CLK_HEAP] = size
+    clk[CLK_SEQ] += 1
+    return True
+
+
 @kernel
 def run_until(net, st, t_end):
     """Process events up to and including ``t_end`` (ps); returns a STATUS_* code."""
@@ -382,21 +400,12 @@ def run_until(net, st, t_end):
             clk[CLK_DONE_HEAP] = heap_pop(st.done_t, st.done_seq, st.done_val, clk[CLK_DONE_HEAP])
             if st.state[f] != FLOW_ACTIVE or st.t_done[f] != t:
                 continue
-            st.state[f] = FLOW_SENT
-            st.rem_bytes[f] = 0.0
-            st.t_rem[f] = t
             st.t_done[f] = T_NEVER
             clk[CLK_ACTIVE] -= 1
             _link_out(path_ptr, path_link, st.link_head, st.entry_next, st.entry_prev, f)
             n_queued = _seed_links(path_ptr, path_link, st.link_mark, st.link_queue, n_queued, epoch, f)
-            size = heap_push(
-                st.heap_t, st.heap_seq, st.heap_val, clk[CLK_HEAP],
-                t + net.path_delay_ps[f], clk[CLK_SEQ], (f << 1) | _EV_RECV,
-            )
-            if size < 0:
+            if not _sent(net, st, f, t):
                 return STATUS_HEAP_FULL
-            clk[CLK_HEAP] = size
-            clk[CLK_SEQ] += 1
             clk[CLK_EVENTS] += 1
 
         # starts and receptions due now (a zero-gap successor starts in this same batch)
@@ -407,18 +416,9 @@ def run_until(net, st, t_end):
             f = v >> 1
             if (v & 1) == _EV_START and path_ptr[f] == path_ptr[f + 1]:
                 # no link to cross (a compute task): received after its path delay
-                st.state[f] = FLOW_SENT
                 st.t_start[f] = t
-                st.rem_bytes[f] = 0.0
-                st.t_rem[f] = t
-                size = heap_push(
-                    st.heap_t, st.heap_seq, st.heap_val, clk[CLK_HEAP],
-                    t + net.path_delay_ps[f], clk[CLK_SEQ], (f << 1) | _EV_RECV,
-                )
-                if size < 0:
+                if not _sent(net, st, f, t):
                     return STATUS_HEAP_FULL
-                clk[CLK_HEAP] = size
-                clk[CLK_SEQ] += 1
             elif (v & 1) == _EV_START:
                 st.state[f] = FLOW_ACTIVE
                 st.t_start[f] = t

@@ -12,22 +12,20 @@ from hypothesis import given, settings, strategies as st
 
 from fabsim.scenario.schema import Job
 from fabsim.traffic.block import merge_blocks
-from fabsim.traffic.jobs import (
+from fabsim.traffic.job_model import (
     GPU_PEAK_FLOPS,
     activation_bytes,
-    check_job,
     dense_params_per_rank,
     expert_params_per_rank,
     gradient_buckets,
     is_moe_layer,
-    job_block,
     layer_flops,
     layer_piece_times_ps,
     layer_times_ps,
-    one_f_one_b,
     peak_flops,
     rank_hosts,
 )
+from fabsim.traffic.jobs import job_block, one_f_one_b
 from fabsim.traffic.table import (
     PHASE_BACKWARD,
     PHASE_DP,
@@ -456,35 +454,6 @@ def test_placement():
     assert hosts.tolist() != list(range(12))
     block = build(make_job(tp=2, pp=2, dp=2, servers=(3, 2)), n_hosts=32, gpus=4)
     assert block.job.hosts.tolist() == [12, 13, 14, 15, 8, 9, 10, 11]
-
-
-@pytest.mark.parametrize(
-    "fields, key, words",
-    [
-        (dict(tp=8, dp=4, servers=2), "servers", "need 4 servers"),
-        (dict(tp=8, first_server=8), "first_server", "does not exist"),
-        (dict(tp=8, servers=(1, 9)), "servers", "server 9 does not exist"),
-        (dict(tp=4, servers=(1, 1)), "servers", "more than once"),
-        (dict(layers=5, pp=2), "layers", "divisible by pp"),
-        (dict(dp=6, ep=4, experts=8), "ep", "divide dp"),
-        (dict(dp=4, ep=4, experts=6), "ep", "divide experts"),
-        (dict(dp=4, ep=2), "ep", "experts > 0"),
-        (dict(dp=6, algorithm="halving_doubling"), "algorithm", "power-of-two dp"),
-        (dict(layer_forward_ps=None, gpu=None), "gpu", "layer_forward"),
-        (dict(layer_forward_ps=None, gpu="V100"), "gpu", "unknown gpu"),
-    ],
-)  # fmt: skip
-def test_check_job_reports_each_bad_input(fields, key, words):
-    job = make_job(**fields)
-    problems = check_job(job, 64, 8)
-    assert any(k == key and words in msg for k, msg in problems), problems
-    with pytest.raises(ValueError, match=words):
-        build(job)
-
-
-def test_check_job_accepts_good_jobs():
-    assert check_job(make_job(tp=8, dp=8, pp=2, layers=4), 128, 8) == []
-    assert check_job(make_job(gpu="b200", layer_forward_ps=None, tp=4, servers=(15,)), 128, 8) == []
 
 
 # ---- properties -----------------------------------------------------------------------------------

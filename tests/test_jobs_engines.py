@@ -14,7 +14,7 @@ import pytest
 import fabsim
 from fabsim.errors import ScenarioError
 from fabsim.scenario import load_scenario
-from fabsim.traffic.jobs import activation_bytes, dense_params_per_rank
+from fabsim.traffic.job_model import activation_bytes, dense_params_per_rank
 
 NS = 1000  # ps per ns
 IDEAL_TOPOLOGY = {  # every rate far above the traffic, no latency anywhere
@@ -159,17 +159,25 @@ def test_two_jobs_on_an_oversubscribed_fabric_slow_each_other_down_in_their_dp_t
 
 BAD = [
     ({"servers": 5}, "jobs[0].servers", "needs server"),  # the fabric has 4 servers of 4
+    ({"first_server": 3}, "jobs[0].first_server", "needs server 4"),
+    ({"servers": [0, 9]}, "jobs[0].servers", "needs server 9"),
+    ({"servers": [1, 1]}, "jobs[0].servers", "lists a server twice"),
     ({"servers": [0, 1], "dp": 4}, "jobs[0].servers", "= 16 ranks but asks for 2 server"),
     ({"servers": 3}, "jobs[0].servers", "asks for 3 server"),
     ({"dp": 3, "ep": 2, "experts": 8}, "jobs[0].ep", "must divide dp"),
+    ({"dp": 2, "ep": 2, "experts": 3}, "jobs[0].ep", "must divide experts"),
+    ({"ep": 2}, "jobs[0].ep", "set experts too"),
+    ({"dp": 3, "algorithm": "halving_doubling"}, "jobs[0].dp", "power-of-two dp"),
     ({"layers": 3, "pp": 2, "dp": 1}, "jobs[0].layers", "multiple of pp"),
     ({"gpu": "H900"}, "jobs[0].gpu", "unknown gpu"),
+    ({"gpu": None}, "jobs[0].gpu", "missing compute"),
 ]
 
 
 @pytest.mark.parametrize("change, path, fragment", BAD)
 def test_bad_jobs_are_refused_naming_the_key(tmp_path, change, path, fragment):
     job = {"layers": 2, "hidden": 64, "seq_len": 32, "tp": 4, "dp": 2, "gpu": "H100", **change}
+    job = {k: v for k, v in job.items() if v is not None}
     topo = {"kind": "star", "hosts": 16, "gpus_per_server": 4}
     with pytest.raises(ScenarioError) as err:
         fabsim.simulate(scenario(topo, [job]))
@@ -282,7 +290,7 @@ def test_a_failure_during_the_data_parallel_phase_delays_the_job_it_cuts(engine)
 
 @pytest.mark.parametrize("engine", ["flow", "packet"])
 def test_tp_overlap_hides_a_collective_behind_the_compute_piece_that_follows_it(engine):
-    from fabsim.traffic.jobs import layer_piece_times_ps
+    from fabsim.traffic.job_model import layer_piece_times_ps
 
     g, m, layers, latency = 8, 2, 3, 500 * NS
     job = {"layers": layers, "hidden": 4096, "seq_len": 2048, "microbatches": m, "tp": g,

@@ -344,7 +344,7 @@ class Job(_Section):
     algorithm: str  #: collective algorithm of TP and DP collectives: "ring" | "halving_doubling"
     collective_model: str  #: "steps" (a flow per step and connection) | "connections" (a flow per ring connection)
     # compute
-    gpu: str | None  #: a key of fabsim.traffic.jobs.GPU_PEAK_FLOPS; None when times are given
+    gpu: str | None  #: a key of fabsim.scenario._jobs.GPU_PEAK_FLOPS; None when times are given
     mfu: float  #: model FLOP utilisation, in (0, 1]
     layer_forward_ps: int | None  #: forward time of one layer and microbatch (overrides gpu/mfu)
     layer_backward_ps: int | None  #: backward time (default 2 × forward)
