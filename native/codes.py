@@ -35,6 +35,8 @@ FLOW_DONE = 4  # fully received
 STATUS_POOL_FULL = 3  # the packet pool ran out in the middle of an event (a sizing error)
 STATUS_POOL_LOW = 4  # stopped before an event: fewer than POOL_RESERVE free packets; grow the pool
 POOL_RESERVE = 4  # an event allocates at most two packets (e.g. a RESUME and a data packet)
+STATUS_EVENTS_LOW = 5  # stopped before an event: the event set has room for fewer than
+# params[P_EV_RESERVE] more events; grow it (wheel.grow_wheel)
 START_PORT = 16  # a handler's return value ≥ START_PORT: run try_start on port (value − START_PORT)
 
 # Event kinds, in the low EV_BITS bits of an event value (value = object << EV_BITS | kind).
@@ -96,7 +98,9 @@ P_BYTE_COUNTER = 19  # paper: bytes per byte-counter expiry; 0 = off
 P_FAST_RECOVERY = 20  # F
 P_RETRIES = 21  # consecutive timeouts of one packet a flow survives (host.retries)
 P_SROUTE = 22  # 1: packets follow their flow's source route (PacketNet.sr_*) instead of per-hop routing
-P_SIZE = 23
+P_EV_RESERVE = 23  # most events one event can schedule (64 + the most successors of a task + the
+# most scale-up transfers of a server): run_until stops with STATUS_EVENTS_LOW below this room
+P_SIZE = 24
 # Slots of PacketNet.fparams (float64).
 F_DT_ALPHA = 0
 F_PMAX = 1
@@ -131,7 +135,8 @@ C_SEQ = 1
 C_PENDING = 2  # events pending (set when run_until returns)
 C_EVENTS = 3
 C_HOPS = 4
-C_FREE = 5  # head of the packet free list
+C_FREE = 5  # head of the free list of packets used and freed (−1: empty)
 C_IN_USE = 6  # packets allocated
 C_DONE = 7  # flows received
-C_SIZE = 8
+C_HWM = 8  # packets of the pool ever used: _alloc takes the next one when the free list is empty
+C_SIZE = 9

@@ -20,8 +20,9 @@ from .codes import (
     EV_ARRIVE, EV_BITS, EV_CHECK, EV_CNP, EV_MASK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE, F_ALPHA0,
     KIND_FABRIC,
     PACKET_SPRAY_STRIDE, PKT_ACK, PKT_CNP, PKT_DATA, PKT_LOST, PKT_NACK, PKT_PAUSE, PKT_RESUME,
-    POOL_RESERVE, P_CC, P_ECMP, P_ECN, P_ECN_DEQUEUE, P_NACK, P_N_HOSTS, P_RETRIES, P_RTO, P_SEED, P_SROUTE,
-    RING_OUT, ROUTE_LOCAL, STATUS_DONE, STATUS_HEAP_FULL, STATUS_POOL_LOW, STATUS_SLICE,
+    POOL_RESERVE, P_CC, P_ECMP, P_ECN, P_ECN_DEQUEUE, P_EV_RESERVE, P_NACK, P_N_HOSTS, P_RETRIES, P_RTO,
+    P_SEED, P_SROUTE, RING_OUT, ROUTE_LOCAL, STATUS_DONE, STATUS_EVENTS_LOW, STATUS_HEAP_FULL, STATUS_POOL_LOW,
+    STATUS_SLICE,
 )
 from .dcqcn import NP_HEAP_FULL, NP_SEND_CNP, _np_due, _np_on_mark, _rp_signal
 from .ecmp import ecmp_hash, ecmp_salt
@@ -34,7 +35,7 @@ from .queues import (
 )
 from .routing import pick_port
 from .scaleup import on_task
-from .wheel import T_NEVER, W_COUNT, W_OVF, wheel_next, wheel_take
+from .wheel import T_NEVER, W_COUNT, W_OVF, W_PRE, wheel_next, wheel_room, wheel_take
 
 
 # ---- routing ------------------------------------------------------------------------------------
@@ -108,6 +109,9 @@ def run_until(net, st, su, t_end):
         if pool - clk[C_IN_USE] < POOL_RESERVE:
             status = STATUS_POOL_LOW
             break
+        if wheel_room(st.ev) < net.params[P_EV_RESERVE]:
+            status = STATUS_EVENTS_LOW
+            break
         v = wheel_take(st.ev)
         t_now = t
         events += 1
@@ -120,7 +124,7 @@ def run_until(net, st, su, t_end):
             break
     clk[C_T_NOW] = t_now
     clk[C_EVENTS] += events
-    clk[C_PENDING] = st.ev.ctl[W_COUNT] + st.ev.ctl[W_OVF]
+    clk[C_PENDING] = st.ev.ctl[W_COUNT] + st.ev.ctl[W_OVF] + st.ev.pre_t.shape[0] - st.ev.ctl[W_PRE]
     if status == STATUS_SLICE and clk[C_PENDING] == 0:
         return STATUS_DONE
     return status
@@ -139,7 +143,8 @@ def _event(net, st, su, v, t):
     host = net.f_src[f]
     if kind == EV_CNP:
         _np_due(st, f, t)
-        return _send_control(net, st, net.host_uplink[net.f_dst[f]], PKT_CNP, f, 0, t)
+        return _send_control(net, st, np.int64(net.host_uplink[net.f_dst[f]]), np.int64(PKT_CNP), f, np.int64(0), t,
+                             np.int64(0))
     if kind == EV_PACE:
         st.in_ring[f] = RING_OUT
         if st.snd_nxt[f] < net.f_npkts[f]:
@@ -356,10 +361,12 @@ def _arrive(net, st, link, t):
         # the notification point: a CNP at once (before the ACK), or one when the interval ends
         action = _np_on_mark(net, st, f, t)
         if action == NP_SEND_CNP:
-            status = _send_control(net, st, net.host_uplink[node], PKT_CNP, f, 0, t)
+            status = _send_control(net, st, np.int64(net.host_uplink[node]), np.int64(PKT_CNP), np.int64(f),
+                                   np.int64(0), t, np.int64(0))
             if status != STATUS_SLICE:
                 return status
         elif action == NP_HEAP_FULL:
             return STATUS_HEAP_FULL
     echo = marked if net.params[P_CC] == CC_HPCC else 0
-    return _send_control(net, st, net.host_uplink[node], reply, f, st.rcv_nxt[f], t, echo)
+    return _send_control(net, st, np.int64(net.host_uplink[node]), np.int64(reply), np.int64(f),
+                         np.int64(st.rcv_nxt[f]), t, np.int64(echo))

@@ -14,12 +14,12 @@ from typing import NamedTuple
 import numpy as np
 
 from .codes import (
-    C_DONE, C_FREE, C_IN_USE, C_SEQ, C_SIZE, EV_BITS, EV_START, F_SIZE, PKT_DATA, PKT_LOST, P_N_HOSTS, P_SEED,
-    P_SIZE,
+    C_DONE, C_FREE, C_HWM, C_IN_USE, C_SEQ, C_SIZE, EV_BITS, EV_START, F_SIZE, PKT_DATA, PKT_LOST, P_EV_RESERVE, P_N_HOSTS,
+    P_SEED, P_SIZE,
 )
 from .jit import hot, kernel
 from .routing import RoutingTables
-from .wheel import T_NEVER, Wheel, new_wheel, wheel_push
+from .wheel import T_NEVER, W_COUNT, W_OVF, Wheel, grow_wheel, new_wheel, wheel_push
 
 
 class PacketNet(NamedTuple):
@@ -211,20 +211,22 @@ def make_net(**fields: np.ndarray) -> PacketNet:
 
 
 def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_buckets: int) -> PacketState:
-    """Fresh state; flows without predecessors get their START events in flow-id order.
+    """Fresh state; the START events of flows without predecessors are the wheel's presorted
+    events, by (start time, flow id).
 
-    ``shift`` and ``n_buckets`` shape the calendar wheel (``native.wheel.wheel_geometry``).
+    ``shift`` and ``n_buckets`` shape the calendar wheel (``native.wheel.wheel_geometry``). The
+    wheel starts with room for a TX_DONE and an ARRIVE per link and a few reserves
+    (``params[P_EV_RESERVE]``); ``grow_events`` enlarges it when the kernel asks.
     """
     n_links = net.link_dst.shape[0]
     n_flows = net.f_src.shape[0]
     n_hosts = int(net.params[P_N_HOSTS])
     n_nodes = int(max(net.link_src.max(initial=0), net.link_dst.max(initial=0))) + 1
-    # at most one pending TX_DONE and ARRIVE per link; per flow one START or RTO, one PACE and
-    # one CNP
-    ev = new_wheel(2 * n_links + 4 * n_flows + 16, shift, n_buckets)
-    pkt_next = np.arange(1, pool + 1, dtype=np.int32)
-    pkt_next[-1] = -1
-
+    roots = np.flatnonzero(pred_count == 0)
+    roots = roots[np.argsort(net.f_start[roots], kind="stable")]
+    reserve = int(net.params[P_EV_RESERVE])
+    ev = new_wheel(2 * n_links + 4 * reserve, shift, n_buckets, ovf=4 * reserve,
+                   pre_t=net.f_start[roots], pre_val=(roots.astype(np.int64) << EV_BITS) | EV_START)
     def links(value, dtype):
         return np.full(n_links, value, dtype)
 
@@ -235,9 +237,10 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         clock=np.zeros(C_SIZE, np.int64),
         rng=np.array([net.params[P_SEED]], np.uint64),
         ev=ev,
+        # the pool's arrays are left untouched (np.zeros: pages are mapped when first written)
         pkt_flow=np.zeros(pool, np.int32), pkt_kind=np.zeros(pool, np.int8),
         pkt_seq=np.zeros(pool, np.int32), pkt_wire=np.zeros(pool, np.int32),
-        pkt_next=pkt_next, pkt_in_link=np.full(pool, -1, np.int32),
+        pkt_next=np.zeros(pool, np.int32), pkt_in_link=np.zeros(pool, np.int32),
         pkt_t_arr=np.zeros(pool, np.int64), pkt_ecn=np.zeros(pool, np.int8),
         cq_head=links(-1, np.int32), cq_tail=links(-1, np.int32),
         dq_head=links(-1, np.int32), dq_tail=links(-1, np.int32),
@@ -266,40 +269,43 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         f_cnp=flows(0, np.int64), f_fail=flows(0, np.int64), f_abandon=flows(0, np.int8),
         f_timeouts=flows(0, np.int32),
     )
-    st.clock[C_FREE] = 0 if pool > 0 else -1
-    _seed_starts(net, st)
+    st.clock[C_FREE] = -1
     return st
+
+
+def grow_events(st: PacketState, room: int) -> PacketState:
+    """The same state with room for at least ``room`` more events in both parts of the wheel
+    (each part at least doubles when it grows)."""
+    w = st.ev
+    nodes, ovf = w.ev_t.shape[0], w.ovf_t.shape[0]
+    need_nodes = int(w.ctl[W_COUNT]) + room
+    need_ovf = int(w.ctl[W_OVF]) + room
+    return st._replace(ev=grow_wheel(
+        w, max(2 * nodes, need_nodes) if need_nodes > nodes else nodes,
+        max(2 * ovf, need_ovf) if need_ovf > ovf else ovf,
+    ))
 
 def grow_pool(st: PacketState, pool: int) -> PacketState:
     """The same state with a packet pool of ``pool`` packets (≥ the current one).
 
-    Packets keep their indices; the new ones are chained in front of the free list.
+    Packets keep their indices; the new ones lie past the high-water mark, where ``_alloc``
+    takes them once the free list is empty. Only the packets ever used are copied.
     """
     old = st.pkt_next.shape[0]
     if pool <= old:
         return st
+    used = int(st.clock[C_HWM])
 
-    def grown(a, fill):
-        b = np.full(pool, fill, a.dtype)
-        b[:old] = a
+    def grown(a):
+        b = np.zeros(pool, a.dtype)
+        b[:used] = a[:used]
         return b
 
-    pkt_next = grown(st.pkt_next, -1)
-    pkt_next[old:-1] = np.arange(old + 1, pool, dtype=np.int32)
-    pkt_next[-1] = st.clock[C_FREE]
-    st.clock[C_FREE] = old
     return st._replace(
-        pkt_flow=grown(st.pkt_flow, 0), pkt_kind=grown(st.pkt_kind, 0), pkt_seq=grown(st.pkt_seq, 0),
-        pkt_wire=grown(st.pkt_wire, 0), pkt_next=pkt_next, pkt_in_link=grown(st.pkt_in_link, -1),
-        pkt_t_arr=grown(st.pkt_t_arr, 0), pkt_ecn=grown(st.pkt_ecn, 0),
+        pkt_flow=grown(st.pkt_flow), pkt_kind=grown(st.pkt_kind), pkt_seq=grown(st.pkt_seq),
+        pkt_wire=grown(st.pkt_wire), pkt_next=grown(st.pkt_next), pkt_in_link=grown(st.pkt_in_link),
+        pkt_t_arr=grown(st.pkt_t_arr), pkt_ecn=grown(st.pkt_ecn),
     )
-
-@kernel
-def _seed_starts(net, st):
-    for f in range(net.f_src.shape[0]):
-        if st.pred_left[f] == 0:
-            _schedule(st, net.f_start[f], (np.int64(f) << EV_BITS) | EV_START)
-
 
 # ---- allocators ------------------------------------------------------------------------------------
 
@@ -328,12 +334,17 @@ def _complete(net, st, f, t):
 
 @hot(inline="always")
 def _alloc(st, flow, kind, seq, wire):
-    """A packet from the pool (−1 if it is exhausted)."""
+    """A packet from the pool (−1 if it is exhausted): the last one freed, or else the first
+    never used (the high-water mark)."""
     clk = st.clock
     p = clk[C_FREE]
-    if p < 0:
-        return -1
-    clk[C_FREE] = st.pkt_next[p]
+    if p >= 0:
+        clk[C_FREE] = st.pkt_next[p]
+    else:
+        p = clk[C_HWM]
+        if p >= st.pkt_next.shape[0]:
+            return -1
+        clk[C_HWM] = p + 1
     clk[C_IN_USE] += 1
     st.pkt_flow[p] = flow
     st.pkt_kind[p] = kind
@@ -358,7 +369,7 @@ def _free(st, p):
 def data_in_flight(st, n_flows):
     """Per flow, data packets still in the fabric (queued, on a wire, or being transmitted):
     every allocated packet of the pool that is not on the free list."""
-    pool = st.pkt_next.shape[0]
+    pool = st.clock[C_HWM]  # packets past it were never used
     free = np.zeros(pool, np.bool_)
     p = st.clock[C_FREE]
     while p >= 0:

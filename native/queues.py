@@ -116,7 +116,8 @@ def _pfc_on_enqueue(net, st, inl, t):
     ingress, with no PAUSE outstanding for it, the switch PAUSEs the sender of ``inl``."""
     if net.params[P_PFC] and st.ingress[inl] > net.params[P_XOFF] and not st.pause_sent[inl]:
         st.pause_sent[inl] = 1
-        return _send_control(net, st, net.link_rev[inl], PKT_PAUSE, 0, 0, t)
+        return _send_control(net, st, np.int64(net.link_rev[inl]), np.int64(PKT_PAUSE), np.int64(0), np.int64(0), t,
+                             np.int64(0))
     return STATUS_SLICE
 
 
@@ -127,7 +128,8 @@ def _leave_ingress(net, st, inl, w, t):
     st.ingress[inl] -= w
     if st.pause_sent[inl] and st.ingress[inl] < net.params[P_XON]:
         st.pause_sent[inl] = 0
-        return _send_control(net, st, net.link_rev[inl], PKT_RESUME, 0, 0, t)
+        return _send_control(net, st, np.int64(net.link_rev[inl]), np.int64(PKT_RESUME), np.int64(0), np.int64(0), t,
+                             np.int64(0))
     return STATUS_SLICE
 
 
@@ -212,9 +214,11 @@ def _try_start(net, st, link, t):
     return STATUS_SLICE
 
 @hot
-def _send_control(net, st, link, kind, flow, seq, t, ecn=0):
+def _send_control(net, st, link, kind, flow, seq, t, ecn):
     """Queue a 64-byte control frame on port ``link`` and try to start it (``ecn``: an ACK or
-    NACK echoing a marked data packet)."""
+    NACK echoing a marked data packet). Every argument is an int64 at every call site: one
+    compiled copy of this function (with its inlined ``_try_start``) instead of one per mix of
+    argument types (five, 12 s of the first compile)."""
     p = _alloc(st, flow, kind, seq, CONTROL_WIRE_BYTES)
     if p < 0:
         return STATUS_POOL_FULL

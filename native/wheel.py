@@ -3,10 +3,17 @@
 Events within the wheel's window — ``n_buckets`` buckets of ``2**shift`` ps from the bucket of
 the last event taken — go into per-bucket linked lists kept sorted by (t, seq): the common case
 appends at the tail in O(1), because later pushes carry larger sequence numbers. Events beyond the
-window go into an overflow binary heap. ``wheel_next`` compares the first event of the first
-non-empty bucket with the top of the overflow heap, so the order is exactly that of a single
-(t, seq) heap (R. Brown, "Calendar queues", CACM 31(10), 1988; NUMBA-NOTES: 1.9× the best binary
-heap for a packet kernel when buckets hold 1–5 events).
+window go into an overflow binary heap. A third part holds events known before the run, sorted
+once (``pre_t``, ``pre_val``; the packet engine's flows without predecessors): it is read with a
+cursor, and at equal times comes before every pushed event. ``wheel_next`` compares the first
+event of the first non-empty bucket, the top of the overflow heap and the next presorted event,
+so the order is exactly that of a single (t, seq) heap in which the presorted events were pushed
+first (R. Brown, "Calendar queues", CACM 31(10), 1988; NUMBA-NOTES: 1.9× the best binary heap
+for a packet kernel when buckets hold 1–5 events).
+
+The bucket nodes and the overflow heap have capacities of their own; ``wheel_room`` tells how
+many more events both can take, and ``grow_wheel`` enlarges them between kernel calls, so the
+event set is sized by the events pending, not by everything that will ever happen.
 """
 
 from __future__ import annotations
@@ -27,44 +34,89 @@ W_BCUR = 2  # absolute bucket number of the last event taken
 W_COUNT = 3  # events in the buckets
 W_FREE = 4  # head of the free list of event nodes
 W_OVF = 5  # events in the overflow heap
-W_FROM = 6  # where wheel_next found the minimum: bucket index, or −1 for the overflow heap
-W_SIZE = 7
+W_FROM = 6  # where wheel_next found the minimum: bucket index, −1 overflow heap, −3 presorted
+W_PRE = 7  # index of the next presorted event
+W_SIZE = 8
+_FROM_OVF = -1
+_FROM_PRE = -3
 
 
 class Wheel(NamedTuple):
     ctl: np.ndarray  # int64[W_SIZE]
     head: np.ndarray  # int32[n_buckets]
     tail: np.ndarray  # int32[n_buckets]
-    ev_t: np.ndarray  # int64[capacity]
-    ev_seq: np.ndarray  # int64[capacity]
-    ev_val: np.ndarray  # int64[capacity]
-    ev_next: np.ndarray  # int32[capacity]
-    ovf_t: np.ndarray  # int64[capacity] overflow heap
+    ev_t: np.ndarray  # int64[nodes] bucket nodes
+    ev_seq: np.ndarray  # int64[nodes]
+    ev_val: np.ndarray  # int64[nodes]
+    ev_next: np.ndarray  # int32[nodes]
+    ovf_t: np.ndarray  # int64[ovf] overflow heap
     ovf_seq: np.ndarray
     ovf_val: np.ndarray
+    pre_t: np.ndarray  # int64[P] presorted events, by (t, order given)
+    pre_val: np.ndarray  # int64[P]
 
 
-def new_wheel(capacity: int, shift: int, n_buckets: int) -> Wheel:
-    """An empty wheel for at most ``capacity`` pending events; ``n_buckets`` a power of two."""
+def new_wheel(nodes: int, shift: int, n_buckets: int, ovf: int | None = None,
+              pre_t: np.ndarray | None = None, pre_val: np.ndarray | None = None) -> Wheel:
+    """An empty wheel with ``nodes`` bucket nodes and an overflow heap of ``ovf`` (default:
+    ``nodes``) events; ``n_buckets`` a power of two. ``pre_t``/``pre_val``: events known now,
+    sorted by time (ties keep their order), taken before any pushed event of the same time."""
     if n_buckets & (n_buckets - 1):
         raise ValueError("n_buckets must be a power of two")
+    if pre_t is None:
+        pre_t, pre_val = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if pre_t.shape != pre_val.shape or np.any(np.diff(pre_t) < 0):
+        raise ValueError("presorted events must be sorted by time, with a value each")
     ctl = np.zeros(W_SIZE, np.int64)
     ctl[W_SHIFT] = shift
     ctl[W_MASK] = n_buckets - 1
-    ev_next = np.arange(1, capacity + 1, dtype=np.int32)
+    ev_next = np.arange(1, nodes + 1, dtype=np.int32)
     ev_next[-1] = -1
     return Wheel(
         ctl=ctl,
         head=np.full(n_buckets, -1, np.int32),
         tail=np.full(n_buckets, -1, np.int32),
-        ev_t=np.zeros(capacity, np.int64),
-        ev_seq=np.zeros(capacity, np.int64),
-        ev_val=np.zeros(capacity, np.int64),
+        ev_t=np.zeros(nodes, np.int64),
+        ev_seq=np.zeros(nodes, np.int64),
+        ev_val=np.zeros(nodes, np.int64),
         ev_next=ev_next,
-        ovf_t=np.zeros(capacity, np.int64),
-        ovf_seq=np.zeros(capacity, np.int64),
-        ovf_val=np.zeros(capacity, np.int64),
+        ovf_t=np.zeros(nodes if ovf is None else ovf, np.int64),
+        ovf_seq=np.zeros(nodes if ovf is None else ovf, np.int64),
+        ovf_val=np.zeros(nodes if ovf is None else ovf, np.int64),
+        pre_t=np.ascontiguousarray(pre_t, np.int64),
+        pre_val=np.ascontiguousarray(pre_val, np.int64),
     )
+
+
+def grow_wheel(w: Wheel, nodes: int, ovf: int) -> Wheel:
+    """The same events in a wheel of at least ``nodes`` bucket nodes and an overflow heap of at
+    least ``ovf`` events (neither shrinks). Nodes keep their indices; the new ones go in front of
+    the free list."""
+    old, old_ovf = w.ev_t.shape[0], w.ovf_t.shape[0]
+    nodes, ovf = max(nodes, old), max(ovf, old_ovf)
+
+    def grown(a, n, fill=0):
+        if n == a.shape[0]:
+            return a
+        b = np.full(n, fill, a.dtype) if fill else np.zeros(n, a.dtype)
+        b[: a.shape[0]] = a
+        return b
+
+    ev_next = grown(w.ev_next, nodes, -1)
+    if nodes > old:
+        ev_next[old:-1] = np.arange(old + 1, nodes, dtype=np.int32)
+        ev_next[-1] = w.ctl[W_FREE]
+        w.ctl[W_FREE] = old
+    return w._replace(
+        ev_t=grown(w.ev_t, nodes), ev_seq=grown(w.ev_seq, nodes), ev_val=grown(w.ev_val, nodes),
+        ev_next=ev_next, ovf_t=grown(w.ovf_t, ovf), ovf_seq=grown(w.ovf_seq, ovf),
+        ovf_val=grown(w.ovf_val, ovf),
+    )
+
+
+def wheel_pending(w: Wheel) -> int:
+    """Events not yet taken (presorted ones included)."""
+    return int(w.ctl[W_COUNT] + w.ctl[W_OVF] + w.pre_t.shape[0] - w.ctl[W_PRE])
 
 
 def wheel_geometry(min_event_gap_ps: int, horizon_ps: int, max_buckets: int = 1 << 20) -> tuple[int, int]:
@@ -119,6 +171,13 @@ def wheel_push(w, t, seq, val):
     return True
 
 
+@hot(inline="always")
+def wheel_room(w):
+    """How many more events the wheel can take for sure (the fewer free of its nodes and its
+    overflow heap's slots)."""
+    return min(w.ev_t.shape[0] - w.ctl[W_COUNT], w.ovf_t.shape[0] - w.ctl[W_OVF])
+
+
 @hot
 def wheel_next(w):
     """Time of the earliest event (T_NEVER if none); remembers where it is for ``wheel_take``."""
@@ -139,7 +198,11 @@ def wheel_next(w):
         t = w.ovf_t[0]
         if t < t_best or (t == t_best and w.ovf_seq[0] < s_best):
             t_best = t
-            ctl[W_FROM] = -1
+            ctl[W_FROM] = _FROM_OVF
+    i = ctl[W_PRE]
+    if i < w.pre_t.shape[0] and w.pre_t[i] <= t_best:
+        t_best = w.pre_t[i]
+        ctl[W_FROM] = _FROM_PRE
     return t_best
 
 
@@ -148,7 +211,12 @@ def wheel_take(w):
     """Remove the event ``wheel_next`` found; returns its value."""
     ctl = w.ctl
     idx = ctl[W_FROM]
-    if idx == -1:
+    if idx == _FROM_PRE:
+        i = ctl[W_PRE]
+        t = w.pre_t[i]
+        val = w.pre_val[i]
+        ctl[W_PRE] = i + 1
+    elif idx == _FROM_OVF:
         t = w.ovf_t[0]
         val = w.ovf_val[0]
         ctl[W_OVF] = heap_pop(w.ovf_t, w.ovf_seq, w.ovf_val, ctl[W_OVF])
@@ -162,5 +230,7 @@ def wheel_take(w):
         w.ev_next[node] = ctl[W_FREE]
         ctl[W_FREE] = node
         ctl[W_COUNT] -= 1
+    # every event left is at t or later: the window may start at t's bucket (this also moves it
+    # on after a presorted event taken past a quiet stretch)
     ctl[W_BCUR] = t >> ctl[W_SHIFT]
     return val

@@ -261,6 +261,35 @@ def test_packet_pool_grows_and_its_cap_is_named(monkeypatch):
         simulate(capped)
 
 
+def test_event_set_grows_from_its_reserve_and_the_run_is_the_same(monkeypatch):
+    """The wheel starts with room for the reserve alone and grows (bucket nodes and overflow
+    heap) whenever the kernel asks, between events: the run is event for event the same."""
+    import fabsim.native.packet_state as packet_state
+    import fabsim.run.packet as driver
+
+    doc = {"run": {"engine": "packet"}, "topology": {"kind": "fat_tree", "k": 4},
+           "traffic": [{"kind": "permutation", "size": "200KB"},
+                       {"kind": "poisson", "load": 0.3, "sizes": "websearch", "duration": "200us"}]}
+    sc = fabsim.load_scenario(doc)
+    reference = simulate(sc)
+    new_wheel, grow_events = packet_state.new_wheel, packet_state.grow_events
+    grown = []
+
+    def tiny(nodes, shift, n_buckets, ovf=None, **pre):
+        return new_wheel(65, shift, n_buckets, ovf=65, **pre)
+
+    def counted(st, room):
+        grown.append(room)
+        return grow_events(st, room)
+
+    monkeypatch.setattr(packet_state, "new_wheel", tiny)
+    monkeypatch.setattr(driver.ps, "grow_events", counted)
+    again = simulate(sc)
+    assert len(grown) >= 2
+    assert again.flows.equals(reference.flows)
+    assert again.summary["events"] == reference.summary["events"]
+
+
 def test_nack_recovers_a_drop_without_waiting_for_the_timeout():
     # 3 senders overflow a 50 KB buffer; a gap is NACKed at once, while without NACKs every loss
     # waits for the 1 ms timer (tail drops, with no later packet to reveal the gap, still do)

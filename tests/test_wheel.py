@@ -1,12 +1,17 @@
-"""The calendar wheel pops events in exactly the (t, seq) order of a binary heap."""
+"""The calendar wheel pops events in exactly the (t, seq) order of a binary heap, presorted events
+and growth included."""
 
 from __future__ import annotations
 
 import heapq
 
+import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
-from fabsim.native.wheel import T_NEVER, new_wheel, wheel_geometry, wheel_next, wheel_push, wheel_take
+from fabsim.native.wheel import (
+    T_NEVER, grow_wheel, new_wheel, wheel_geometry, wheel_next, wheel_pending, wheel_push, wheel_room, wheel_take,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -78,3 +83,52 @@ def test_wheel_order_equals_a_heap_on_sparse_and_bursty_draws(gaps, bursts, shif
         t_ref, _, v_ref = heapq.heappop(ref)
         assert wheel_next(w) == t_ref and wheel_take(w) == v_ref
     assert wheel_next(w) == T_NEVER
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pre=st.lists(st.integers(0, 20000), max_size=60),
+    ops=st.lists(st.tuples(st.booleans(), st.integers(0, 5000), st.integers(0, 3)), min_size=1, max_size=200),
+    shift=st.integers(0, 6),
+    log_buckets=st.integers(0, 9),
+    grow_at=st.integers(0, 200),
+)
+def test_presorted_events_and_growth_keep_the_heap_order(pre, ops, shift, log_buckets, grow_at):
+    """Events known before the run (sorted once, taken by a cursor) come out exactly as if they
+    had been pushed first; a wheel grown half way (bucket nodes and overflow heap alike) keeps
+    every event and its order, and reports its room."""
+    pre_t = np.array(sorted(pre), np.int64)
+    pre_val = np.arange(len(pre), dtype=np.int64) + 10**6
+    w = new_wheel(8, shift, 1 << log_buckets, ovf=8, pre_t=pre_t, pre_val=pre_val)
+    ref = [(int(t), i, int(v)) for i, (t, v) in enumerate(zip(pre_t, pre_val))]
+    heapq.heapify(ref)
+    now = 0
+    seq = len(pre)
+    for i, (push, delta, burst) in enumerate(ops):
+        if i == grow_at:
+            w = grow_wheel(w, 2 * w.ev_t.shape[0] + 3, 2 * w.ovf_t.shape[0] + 5)
+        if push or not ref:
+            for _ in range(burst + 1):
+                if wheel_room(w) < 1:
+                    w = grow_wheel(w, 2 * w.ev_t.shape[0], 2 * w.ovf_t.shape[0])
+                room = wheel_room(w)
+                t = now + delta * (burst + 1)
+                assert wheel_push(w, t, seq, seq * 7)
+                assert wheel_room(w) >= room - 1
+                heapq.heappush(ref, (t, seq, seq * 7))
+                seq += 1
+        else:
+            t_ref, _, v_ref = heapq.heappop(ref)
+            assert wheel_next(w) == t_ref
+            assert wheel_take(w) == v_ref
+            now = t_ref
+        assert wheel_pending(w) == len(ref)
+    while ref:
+        t_ref, _, v_ref = heapq.heappop(ref)
+        assert wheel_next(w) == t_ref and wheel_take(w) == v_ref
+    assert wheel_next(w) == T_NEVER and wheel_pending(w) == 0
+
+
+def test_presorted_events_must_be_sorted():
+    with pytest.raises(ValueError, match="sorted"):
+        new_wheel(4, 0, 4, pre_t=np.array([5, 3], np.int64), pre_val=np.array([0, 1], np.int64))

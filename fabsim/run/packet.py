@@ -34,7 +34,9 @@ T_MAX_PS = 2**62
 
 
 def initial_pool(model: Model, n_flows: int) -> int:
-    """Packets allocated up front; the pool doubles whenever it runs low (up to run.packet_pool)."""
+    """Packets the pool has room for up front; the pool doubles whenever it runs low (up to
+    run.packet_pool). Room costs address space only: a packet's memory is touched when it is
+    first used (``native.packet_state._alloc``)."""
     return int(16 * model.fabric.n_links + 4 * n_flows + 1024)
 
 
@@ -48,6 +50,15 @@ def _wheel_geometry(model: Model) -> tuple[int, int]:
     ser_max = full // int(f.link_rate_bps.min())
     horizon = 2 * ser_max + int(net_pipe_delay(model).max())
     return wheel_geometry(max(4 * ser_min // f.n_links, 1), horizon)
+
+
+def event_reserve(model: Model, flows, kinds: np.ndarray) -> int:
+    """The most events one event can schedule: a few of its own, a START per successor of a
+    task that completes, and a DONE per scale-up transfer of a server that finish together."""
+    out_degree = int(np.diff(flows.succ_ptr).max(initial=0))
+    scaleup = kinds == codes.KIND_SCALEUP
+    per_server = np.bincount(flows.src[scaleup] // model.scenario.topology.gpus_per_server).max(initial=0)
+    return 64 + out_degree + int(per_server)
 
 
 def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
@@ -75,6 +86,7 @@ def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
     params[codes.P_RETRIES] = sc.host.retries
     kinds = engine_kinds(model, flows)
     on_fabric = kinds == codes.KIND_FABRIC
+    params[codes.P_EV_RESERVE] = event_reserve(model, flows, kinds)
     hid = hash_ids(flows)
     channel = flows.channel.astype(np.int64)
     fwd, rev = flow_hashes(sc.run.seed, flows.src, flows.dst, hid, channel)
@@ -206,9 +218,12 @@ def _run_slices(model, flows, net, st, pool, until, progress, wall0, queues, rat
         # failures change links and routes at their times, before the packet events then
         t_end = slicer.next_end(fails.next_change() - 1 if fails and fails.pending() else None)
         status = run_until(net, st, su, np.int64(t_end))
-        while status == codes.STATUS_POOL_LOW and (not cap or pool < cap):
-            pool = min(2 * pool, cap) if cap else 2 * pool
-            st = ps.grow_pool(st, pool)
+        while status == codes.STATUS_EVENTS_LOW or (status == codes.STATUS_POOL_LOW and (not cap or pool < cap)):
+            if status == codes.STATUS_EVENTS_LOW:
+                st = ps.grow_events(st, int(net.params[codes.P_EV_RESERVE]))
+            else:
+                pool = min(2 * pool, cap) if cap else 2 * pool
+                st = ps.grow_pool(st, pool)
             status = run_until(net, st, su, np.int64(t_end))
         slicer.done()
         if cc_ps and t_end % cc_ps == 0:
@@ -229,13 +244,14 @@ def _run_slices(model, flows, net, st, pool, until, progress, wall0, queues, rat
             due = t_end == fails.next_change() - 1 and status == codes.STATUS_SLICE
             if due or (status == codes.STATUS_DONE and unfinished):
                 t = fails.next_change()
-                net, status = fails.apply(net, st, t)
+                net, st, status = fails.apply(net, st, t)
                 slicer.t_end = t - 1
     return st, net, status, pool, slicer
 
 
 def _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues, rates, spools, paths) -> RawRun:
-    """What the run measured, once its last slice has returned."""
+    """What the run measured, once its last slice has returned. The per-flow arrays are the
+    state's own (the state is not used again): no copy of them is held beside it."""
     sc = model.scenario
     done = int(st.clock[codes.C_DONE])
     stopped = status == codes.STATUS_SLICE and not slicer.more() and done < len(flows)
@@ -257,8 +273,8 @@ def _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues,
     gave_up, unreachable = pf.flow_outcomes(st)
     return RawRun(
         engine="packet",
-        t_start_ps=st.t_start.copy(),
-        t_finish_ps=st.t_finish.copy(),
+        t_start_ps=st.t_start,
+        t_finish_ps=st.t_finish,
         sent_bytes=wire,
         wire_bytes=wire,
         ideal_fct_ps=ideal,
@@ -270,11 +286,11 @@ def _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues,
         wall_s=time.perf_counter() - wall0,
         stopped_at_until=bool(stopped),
         packet_hops=int(st.clock[codes.C_HOPS]),
-        flow_packets=st.f_packets.copy(),
-        flow_retx_bytes=st.f_retx.copy(),
-        flow_ecn=st.f_ecn.copy(),
-        flow_drops=st.f_drops.copy(),
-        flow_received=st.f_rcvd.copy(),
+        flow_packets=st.f_packets,
+        flow_retx_bytes=st.f_retx,
+        flow_ecn=st.f_ecn,
+        flow_drops=st.f_drops,
+        flow_received=st.f_rcvd,
         flow_in_flight=ps.data_in_flight(st, len(flows)),
         flow_gave_up=gave_up,
         flow_unreachable=unreachable,
@@ -290,7 +306,7 @@ def _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues,
         flow_failure_hit=fails.log.flow_hit if fails else None,
         rate_samples=rates,
         spools=spools,
-        flow_cnps=st.f_cnp.copy(),
+        flow_cnps=st.f_cnp,
         task_kind=kinds,
     )
 
@@ -313,7 +329,8 @@ class _Failures:
         return self.schedule.next_change()
 
     def apply(self, net, st, t: int):
-        """Links fail or come back at ``t``; on a detection, the routing tables change."""
+        """Links fail or come back at ``t``; on a detection, the routing tables change. Returns
+        the net, the state (its event set grown if revived flows need room) and a status."""
         self.schedule.advance()
         self.snapshots.append((t, st.f_fail.copy()))
         status = codes.STATUS_SLICE
@@ -331,8 +348,9 @@ class _Failures:
             pf.abandon_unreachable(st, unreachable)
             again = pf.stranded(st, ~unreachable)
             if again.size:
+                st = ps.grow_events(st, again.size)  # a timer each
                 status = max(status, pf.revive(net, st, again, np.int64(t)), key=_severity)
-        return net, status
+        return net, st, status
 
     def finish(self, st, end_ps: int) -> dict:
         """The failures' impact: packets lost per failure, flows that lost packets while it was
