@@ -37,18 +37,18 @@ def _rp_increase(net, st, f, line):
         if max(t_stage, bc_stage) <= F:
             pass  # fast recovery
         elif min(t_stage, bc_stage) > F:
-            rt += (min(t_stage, bc_stage) - F) * net.f_rhai[f]  # hyper increase
+            rt += (min(t_stage, bc_stage) - F) * net.h_rhai[net.f_src[f]]  # hyper increase
         else:
-            rt += net.f_rai[f]  # additive increase
+            rt += net.h_rai[net.f_src[f]]  # additive increase
         rt = min(rt, line)
         st.rp_rt[f] = rt
         st.rp_rc[f] = (rt + rc) / 2.0
     else:
         stage = st.rp_stage_t[f]
         if stage == F:
-            rt += net.f_rai[f]
+            rt += net.h_rai[net.f_src[f]]
         elif stage > F:
-            rt += net.f_rhai[f]
+            rt += net.h_rhai[net.f_src[f]]
         rt = min(rt, line)
         st.rp_rt[f] = rt
         st.rp_rc[f] = rc / 2.0 + rt / 2.0

@@ -14,8 +14,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .codes import (
-    C_DONE, C_FREE, C_HWM, C_IN_USE, C_SEQ, C_SIZE, EV_BITS, EV_START, F_SIZE, PKT_DATA, PKT_LOST, P_EV_RESERVE, P_N_HOSTS,
-    P_SEED, P_SIZE,
+    C_DONE, C_FREE, C_HWM, C_IN_USE, C_SEQ, C_SIZE, ECMP_PACKET, EV_BITS, EV_START, F_SIZE, PKT_DATA, PKT_LOST,
+    P_ECMP, P_EV_RESERVE, P_N_HOSTS, P_SEED, P_SIZE, P_SROUTE,
 )
 from .jit import hot, kernel
 from .routing import RoutingTables
@@ -42,16 +42,18 @@ class PacketNet(NamedTuple):
     f_dst: np.ndarray  # int32[F]
     f_size: np.ndarray  # int64[F] payload bytes
     f_npkts: np.ndarray  # int32[F]
-    f_hash: np.ndarray  # int64[F] ECMP hash id
-    f_hash_fwd: np.ndarray  # uint64[F] flow_hash of the data direction (ecmp = flow)
-    f_hash_rev: np.ndarray  # uint64[F] flow_hash of the ACK direction
-    f_channel: np.ndarray  # int64[F]
+    # what per-hop ECMP reads; empty when it is not read (hash and channel: ecmp = "packet" only;
+    # the flow hashes: not with source routes, nor with ecmp = "packet")
+    f_hash: np.ndarray  # int64[F or 0] ECMP hash id
+    f_hash_fwd: np.ndarray  # uint64[F or 0] flow_hash of the data direction (ecmp = flow, adaptive)
+    f_hash_rev: np.ndarray  # uint64[F or 0] flow_hash of the ACK direction
+    f_channel: np.ndarray  # int64[F or 0]
     f_start: np.ndarray  # int64[F]
     f_gap: np.ndarray  # int64[F]
     succ_ptr: np.ndarray  # int64[F+1]
     succ: np.ndarray  # int32[E]
-    f_rai: np.ndarray  # float64[F] DCQCN additive-increase step (bit/s)
-    f_rhai: np.ndarray  # float64[F] hyper-increase step (bit/s)
+    h_rai: np.ndarray  # float64[H] DCQCN additive-increase step of a host's flows (bit/s)
+    h_rhai: np.ndarray  # float64[H] hyper-increase step
     f_kind: np.ndarray  # int8[F] KIND_FABRIC, KIND_SCALEUP or KIND_COMPUTE (native/scaleup.py)
     # source routes (params[P_SROUTE] = 1: ecmp = "flow" and no failure): flow f's data packets
     # cross sr_fwd[sr_ptr[f] : sr_ptr[f + 1]], its ACKs, NACKs and CNPs sr_rev[…] (the same
@@ -153,7 +155,8 @@ ROUTING_FIELDS: dict[str, tuple[str, tuple]] = {
     "base_group": ("int32", ("S", "E")), "base_ptr": ("int64", ("G0+1",)), "base_port": ("int32", ("C0",)),
 }
 
-#: dtype and shape of every PacketNet field: "L" links, "H" hosts, "F" flows, "F+1", "S" switches,
+#: dtype and shape of every PacketNet field: "L" links, "H" hosts, "F" flows, "F?" flows or none
+#: (a field the kernel does not read in this run), "F+1", "S" switches,
 #: "E" edge switches, "G+1" next-hop groups + 1, "C" candidate ports, "D" dependency edges, or a
 #: fixed length.
 NET_FIELDS: dict[str, tuple[str, tuple]] = {
@@ -164,10 +167,10 @@ NET_FIELDS: dict[str, tuple[str, tuple]] = {
     "host_uplink": ("int32", ("H",)), "host_downlink": ("int32", ("H",)),
     "routing": ("RoutingTables", ()),
     "f_src": ("int32", ("F",)), "f_dst": ("int32", ("F",)), "f_size": ("int64", ("F",)),
-    "f_npkts": ("int32", ("F",)), "f_hash": ("int64", ("F",)), "f_hash_fwd": ("uint64", ("F",)),
-    "f_hash_rev": ("uint64", ("F",)), "f_channel": ("int64", ("F",)), "f_start": ("int64", ("F",)),
+    "f_npkts": ("int32", ("F",)), "f_hash": ("int64", ("F?",)), "f_hash_fwd": ("uint64", ("F?",)),
+    "f_hash_rev": ("uint64", ("F?",)), "f_channel": ("int64", ("F?",)), "f_start": ("int64", ("F",)),
     "f_gap": ("int64", ("F",)), "succ_ptr": ("int64", ("F+1",)), "succ": ("int32", ("D",)),
-    "f_rai": ("float64", ("F",)), "f_rhai": ("float64", ("F",)),
+    "h_rai": ("float64", ("H",)), "h_rhai": ("float64", ("H",)),
     "f_kind": ("int8", ("F",)), "sr_ptr": ("int64", ("F+1",)), "sr_fwd": ("int32", ("R",)),
     "sr_rev": ("int32", ("R",)),
 }
@@ -200,11 +203,26 @@ def make_net(**fields: np.ndarray) -> PacketNet:
                 if got != want:
                     raise ValueError(f"make_net: {name} must have length {want}, got {got}")
                 continue
+            if want == "F?":
+                if got == 0:
+                    continue
+                want = "F"
             if sizes.setdefault(want, got) != got:
                 raise ValueError(
                     f"make_net: {name} has {got} entries on axis {axis} where the other fields have "
                     f"{want} = {sizes[want]}"
                 )
+    params = fields["params"]
+    n_flows = sizes.get("F", 0)
+    if params[P_ECMP] == ECMP_PACKET:
+        needed = ("f_hash", "f_channel")
+    elif not params[P_SROUTE]:
+        needed = ("f_hash_fwd", "f_hash_rev")
+    else:
+        needed = ()
+    for name in needed:
+        if fields[name].shape[0] != n_flows:
+            raise ValueError(f"make_net: {name} must have {n_flows} entries: the kernel reads it in this run")
     if "F+1" in sizes and sizes["F+1"] != sizes.get("F", sizes["F+1"] - 1) + 1:
         raise ValueError(f"make_net: succ_ptr must have {sizes['F'] + 1} entries (flows + 1), got {sizes['F+1']}")
     return PacketNet(**fields)

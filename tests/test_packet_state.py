@@ -26,7 +26,7 @@ def test_every_field_has_a_contract(fields):
     assert packet_state.make_net(**fields) == packet_state.PacketNet(**fields)
 
 
-@pytest.mark.parametrize("name", ["link_rate_bps", "f_src", "f_hash_fwd", "fparams"])
+@pytest.mark.parametrize("name", ["link_rate_bps", "f_src", "h_rai", "fparams"])
 def test_a_wrong_dtype_is_refused_naming_the_field(fields, name):
     with pytest.raises(TypeError, match=f"make_net: {name} must be {fields[name].dtype}, got float32"):
         packet_state.make_net(**{**fields, name: fields[name].astype(np.float32)})
@@ -53,6 +53,29 @@ def test_a_wrong_shape_or_a_missing_field_is_refused(fields):
         packet_state.make_net(**{k: v for k, v in fields.items() if k != "kmax"})
     with pytest.raises(TypeError, match="must be a NumPy array"):
         packet_state.make_net(**{**fields, "kmin": fields["kmin"].tolist()})
+
+
+def test_the_ecmp_inputs_are_passed_only_where_the_kernel_reads_them(fields):
+    """With source routes the flow hashes are left out (the kernel follows the routes); without
+    them, an empty hash array the kernel would read is refused, as are ecmp = "packet"'s hash
+    ids and channels."""
+    from fabsim.native import codes
+
+    n = fields["f_src"].shape[0]
+    assert fields["params"][codes.P_SROUTE] == 1
+    assert all(fields[name].shape == (0,) for name in ("f_hash", "f_hash_fwd", "f_hash_rev", "f_channel"))
+    per_hop = fields["params"].copy()
+    per_hop[codes.P_SROUTE] = 0
+    with pytest.raises(ValueError, match=f"make_net: f_hash_fwd must have {n} entries: the kernel reads it"):
+        packet_state.make_net(**{**fields, "params": per_hop})
+    spray = fields["params"].copy()
+    spray[codes.P_ECMP] = codes.ECMP_PACKET
+    with pytest.raises(ValueError, match=f"make_net: f_hash must have {n} entries"):
+        packet_state.make_net(**{**fields, "params": spray})
+    ids = np.zeros(n, np.int64)
+    assert packet_state.make_net(**{**fields, "params": spray, "f_hash": ids, "f_channel": ids})
+    with pytest.raises(ValueError, match="make_net: f_channel has 3 entries"):
+        packet_state.make_net(**{**fields, "params": spray, "f_hash": ids, "f_channel": ids[:3]})
 
 
 def test_source_routes_are_on_for_flow_ecmp_without_failures_and_match_per_hop_routing():

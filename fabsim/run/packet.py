@@ -87,14 +87,19 @@ def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
     kinds = engine_kinds(model, flows)
     on_fabric = kinds == codes.KIND_FABRIC
     params[codes.P_EV_RESERVE] = event_reserve(model, flows, kinds)
-    hid = hash_ids(flows)
-    channel = flows.channel.astype(np.int64)
-    fwd, rev = flow_hashes(sc.run.seed, flows.src, flows.dst, hid, channel)
+    routes = _source_routes(model, flows, params, on_fabric, paths)
+    # per-hop ECMP's inputs, only where the kernel reads them (make_net checks)
+    none_i, none_u = np.zeros(0, np.int64), np.zeros(0, np.uint64)
+    hid, channel, fwd, rev = none_i, none_i, none_u, none_u
+    if sc.routing.ecmp == "packet":
+        hid, channel = hash_ids(flows), flows.channel.astype(np.int64)
+    elif not params[codes.P_SROUTE]:
+        fwd, rev = flow_hashes(sc.run.seed, flows.src, flows.dst, hash_ids(flows), flows.channel.astype(np.int64))
     fparams = np.zeros(codes.F_SIZE, np.float64)
     fparams[codes.F_DT_ALPHA] = sc.switch.dt_alpha
     fparams[codes.F_PMAX] = pmax
-    line = fabric.link_rate_bps[fabric.host_uplink[flows.src]].astype(np.float64)
-    rai = rhai = np.zeros(len(flows), np.float64)
+    line = fabric.link_rate_bps[fabric.host_uplink].astype(np.float64)
+    rai = rhai = np.zeros(n_hosts, np.float64)
     if sc.cc.algorithm == "dcqcn":
         d = resolve_cc(sc)
         params[codes.P_CC] = codes.CC_PAPER if d.dialect == "paper" else codes.CC_HPCC
@@ -134,10 +139,10 @@ def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
         f_gap=flows.gap_ps,
         succ_ptr=flows.succ_ptr,
         succ=flows.succ,
-        f_rai=np.asarray(rai, np.float64),
-        f_rhai=np.asarray(rhai, np.float64),
+        h_rai=np.asarray(rai, np.float64),
+        h_rhai=np.asarray(rhai, np.float64),
         f_kind=kinds,
-        **_source_routes(model, flows, params, on_fabric, paths),
+        **routes,
     )
 
 
