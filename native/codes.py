@@ -100,7 +100,8 @@ P_RETRIES = 21  # consecutive timeouts of one packet a flow survives (host.retri
 P_SROUTE = 22  # 1: packets follow their flow's source route (PacketNet.sr_*) instead of per-hop routing
 P_EV_RESERVE = 23  # most events one event can schedule (64 + the most successors of a task + the
 # most scale-up transfers of a server): run_until stops with STATUS_EVENTS_LOW below this room
-P_SIZE = 24
+P_ACK_EVERY = 24  # host.ack_every: an in-order packet is ACKed when rcv_nxt % N == 0 or it is the last
+P_SIZE = 25
 # Slots of PacketNet.fparams (float64).
 F_DT_ALPHA = 0
 F_PMAX = 1

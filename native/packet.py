@@ -20,7 +20,7 @@ from .codes import (
     EV_ARRIVE, EV_BITS, EV_CHECK, EV_CNP, EV_MASK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE, F_ALPHA0,
     KIND_FABRIC,
     PACKET_SPRAY_STRIDE, PKT_ACK, PKT_CNP, PKT_DATA, PKT_LOST, PKT_NACK, PKT_PAUSE, PKT_RESUME,
-    POOL_RESERVE, P_CC, P_ECMP, P_ECN, P_ECN_DEQUEUE, P_EV_RESERVE, P_NACK, P_N_HOSTS, P_RETRIES, P_RTO,
+    POOL_RESERVE, P_ACK_EVERY, P_CC, P_ECMP, P_ECN, P_ECN_DEQUEUE, P_EV_RESERVE, P_NACK, P_N_HOSTS, P_RETRIES, P_RTO,
     P_SEED, P_SROUTE, RING_OUT, ROUTE_LOCAL, STATUS_DONE, STATUS_EVENTS_LOW, STATUS_HEAP_FULL, STATUS_POOL_LOW,
     STATUS_SLICE,
 )
@@ -353,10 +353,14 @@ def _arrive(net, st, link, t):
     if seq > st.rcv_nxt[f] and net.params[P_NACK] and st.nack_for[f] != st.rcv_nxt[f]:
         st.nack_for[f] = st.rcv_nxt[f]
         reply = PKT_NACK
+    coalesced = False
     if seq == st.rcv_nxt[f]:
         st.rcv_nxt[f] = seq + 1
-        if seq + 1 == net.f_npkts[f] and not _complete(net, st, f, t):
-            return STATUS_HEAP_FULL
+        if seq + 1 == net.f_npkts[f]:
+            if not _complete(net, st, f, t):
+                return STATUS_HEAP_FULL
+        else:
+            coalesced = (seq + 1) % net.params[P_ACK_EVERY] != 0  # host.ack_every: no ACK for this one
     if marked and net.params[P_CC] == CC_PAPER:
         # the notification point: a CNP at once (before the ACK), or one when the interval ends
         action = _np_on_mark(net, st, f, t)
@@ -367,6 +371,8 @@ def _arrive(net, st, link, t):
                 return status
         elif action == NP_HEAP_FULL:
             return STATUS_HEAP_FULL
+    if coalesced:
+        return STATUS_SLICE
     echo = marked if net.params[P_CC] == CC_HPCC else 0
     return _send_control(net, st, np.int64(net.host_uplink[node]), np.int64(reply), np.int64(f),
                          np.int64(st.rcv_nxt[f]), t, np.int64(echo))

@@ -290,6 +290,21 @@ def test_event_set_grows_from_its_reserve_and_the_run_is_the_same(monkeypatch):
     assert again.summary["events"] == reference.summary["events"]
 
 
+def test_coalesced_acks_answer_every_nth_packet_and_the_last():
+    """host.ack_every = 8 on a lossless 100-packet flow: ACKs for rcv_nxt = 8, 16, …, 96 and the
+    last packet, 13 in all instead of 100 (the receiver's uplink carries exactly those 64-byte
+    frames); the data crosses the fabric as before, so the flow ends at the same time."""
+    doc = {"run": {"engine": "packet"}, "topology": {"kind": "star", "hosts": 2}, "cc": {"algorithm": "none"},
+           "traffic": [{"kind": "flow", "src": 0, "dst": 1, "size": 100 * 4096}]}
+    runs = {}
+    for n in (1, 8):
+        res = simulate(fabsim.load_scenario({**doc, "host": {"ack_every": n}}))
+        links = res.links.to_pandas().set_index(["src_node", "dst_node"])
+        runs[n] = (res.flows.to_pandas().fct_ns[0], links.loc[("h1", "sw0"), "tx_bytes"])
+    assert runs[1][1] == 100 * 64 and runs[8][1] == 13 * 64
+    assert runs[8][0] == runs[1][0]
+
+
 def test_nack_recovers_a_drop_without_waiting_for_the_timeout():
     # 3 senders overflow a 50 KB buffer; a gap is NACKed at once, while without NACKs every loss
     # waits for the 1 ms timer (tail drops, with no later packet to reveal the gap, still do)

@@ -97,19 +97,24 @@ def assert_conservation(model, flows, res):
     assert sum(res["link_drops"]) == sum(D)
     assert sum(res["link_ecn"]) == sum(res["flow_ecn"])  # a packet is marked at most once
     assert [P[f] - D[f] for f in range(len(flows))] == res["flow_received"]  # nothing left in flight
-    # A host's uplink carries its flows' data (first sends + resends) and one ACK per data
-    # packet delivered to it (a data packet is delivered unless dropped; ACKs are never dropped).
+    # ACKs and NACKs: one per data packet delivered (a data packet is delivered unless dropped;
+    # control packets are never dropped), less the in-order ones host.ack_every leaves unanswered:
+    # each sequence number but the last is accepted in order once, and answered if it makes
+    # rcv_nxt a multiple of N.
+    n = model.scenario.host.ack_every
+    A = [P[f] - D[f] - ((npk[f] - 1) - (npk[f] - 1) // n) for f in range(len(flows))]
+    # A host's uplink carries its flows' data (first sends + resends) and their ACKs.
     up = [0] * fab.n_hosts
     for f in range(len(flows)):
         s, d, size = int(flows.src[f]), int(flows.dst[f]), int(flows.size_bytes[f])
         up[s] += wire_of(size, mtu, header) + res["flow_retx_bytes"][f] + header * (P[f] - npk[f])
-        up[d] += CTRL * (P[f] - D[f] + C[f])
+        up[d] += CTRL * (A[f] + C[f])
     assert [res["link_tx_bytes"][int(fab.host_uplink[h])] for h in range(fab.n_hosts)] == up
-    # Packet-hops: a delivered data packet and its ACK cross h links each; a dropped one crosses
+    # Packet-hops: a delivered data packet and an ACK cross h links each; a dropped one crosses
     # between 1 and h − 1; PFC frames one each.
     h = hops(model, flows)
-    lo = sum((P[f] - D[f]) * 2 * h[f] + D[f] + C[f] * h[f] for f in range(len(flows)))
-    hi = sum((P[f] - D[f]) * 2 * h[f] + D[f] * (h[f] - 1) + C[f] * h[f] for f in range(len(flows)))
+    lo = sum((P[f] - D[f] + A[f]) * h[f] + D[f] + C[f] * h[f] for f in range(len(flows)))
+    hi = sum((P[f] - D[f] + A[f]) * h[f] + D[f] * (h[f] - 1) + C[f] * h[f] for f in range(len(flows)))
     pfc_frames = res["packet_hops"] - lo
     if not model.scenario.switch.pfc:
         assert lo <= res["packet_hops"] <= hi
@@ -120,7 +125,7 @@ def assert_conservation(model, flows, res):
         assert pfc_frames >= 0 and pfc_frames % 2 == 0  # every PAUSE is followed by a RESUME
         data_wire = [wire_of(int(flows.size_bytes[f]), mtu, header) + res["flow_retx_bytes"][f]
                      + header * (P[f] - npk[f]) for f in range(len(flows))]
-        expect = sum(h[f] * (data_wire[f] + CTRL * (P[f] + C[f])) for f in range(len(flows))) + CTRL * pfc_frames
+        expect = sum(h[f] * (data_wire[f] + CTRL * (A[f] + C[f])) for f in range(len(flows))) + CTRL * pfc_frames
         assert sum(res["link_tx_bytes"]) == expect
         assert (pfc_frames > 0) == (sum(res["link_pause_ps"]) > 0)
     if not model.scenario.switch.ecn:
@@ -481,7 +486,8 @@ def tiny_scenarios(draw, algorithm: str = "none", preset: str | None = None, may
         "switch": switch,
         "host": {"mtu": mtu, "header": header, "rto": f"{draw(st.sampled_from([10, 30, 100]))}us",
                  "nack": draw(st.booleans()),
-                 "retries": draw(st.sampled_from([0, 1, 7, 255])) if may_give_up else 255},
+                 "retries": draw(st.sampled_from([0, 1, 7, 255])) if may_give_up else 255,
+                 "ack_every": draw(st.sampled_from([1, 1, 2, 3, 8]))},
         "routing": {"ecmp": draw(st.sampled_from(["flow", "packet", "adaptive"]))},
         "traffic": traffic,
     }

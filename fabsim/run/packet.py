@@ -84,6 +84,7 @@ def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
     params[codes.P_SEED] = sc.run.seed
     params[codes.P_NACK] = int(sc.host.nack)
     params[codes.P_RETRIES] = sc.host.retries
+    params[codes.P_ACK_EVERY] = sc.host.ack_every
     kinds = engine_kinds(model, flows)
     on_fabric = kinds == codes.KIND_FABRIC
     params[codes.P_EV_RESERVE] = event_reserve(model, flows, kinds)

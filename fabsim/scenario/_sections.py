@@ -168,7 +168,7 @@ MAX_PACKET_BYTES = 65_536
 
 
 def parse_host(t: Table) -> HostConfig:
-    t.check_keys(("mtu", "header", "rto", "nack", "retries"))
+    t.check_keys(("mtu", "header", "rto", "nack", "retries", "ack_every"))
     mtu = t.size_bytes("mtu", 4096)
     if mtu < MIN_MTU_BYTES:
         raise t.error("mtu", f"mtu must be ≥ {MIN_MTU_BYTES} bytes, got {mtu}")
@@ -184,11 +184,16 @@ def parse_host(t: Table) -> HostConfig:
         rto_ps=t.time_ps("rto", "1ms", allow_zero=False),
         nack=t.boolean("nack", True),
         retries=_retries(t),
+        ack_every=t.integer("ack_every", 1, minimum=1, maximum=MAX_ACK_EVERY),
     )
 
 
 #: Largest ``host.retries``: a flow that may time out without end would keep a run alive.
 MAX_RETRIES = 255
+
+
+#: Largest ``host.ack_every``: beyond it a receiver would acknowledge hardly anything but the end.
+MAX_ACK_EVERY = 65_536
 
 
 def _retries(t: Table) -> int:

@@ -181,6 +181,7 @@ class HostConfig(_Section):
     rto_ps: int  #: go-back-N retransmission timeout
     nack: bool  #: receivers send a NACK on a sequence gap (RoCE's NAK), senders go back at once
     retries: int  #: consecutive timeouts of one packet after which a flow gives up (InfiniBand: 7)
+    ack_every: int  #: packet engine: a receiver ACKs every N-th in-order packet (and the last); 1 = every one
 
 
 @dataclass(frozen=True, slots=True)

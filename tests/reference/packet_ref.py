@@ -373,6 +373,7 @@ class PacketSim:
         self.rto = int(host.rto_ps)
         self.nack_on = bool(host.nack)
         self.retries = int(host.retries)
+        self.ack_every = int(host.ack_every)
         self.ecmp = sc.routing.ecmp
         kmin0, kmax0, pmax0 = ECN_PRESETS[sc.cc.preset]
         self.kmin, self.kmax = [], []
@@ -767,10 +768,13 @@ class PacketSim:
         if p.seq > self.rcv_nxt[f] and self.nack_on and self.nack_for[f] != self.rcv_nxt[f]:
             self.nack_for[f] = self.rcv_nxt[f]  # one NACK per gap
             reply = NACK
+        coalesced = False  # host.ack_every: an in-order packet that is not ACKed
         if p.seq == self.rcv_nxt[f]:
             self.rcv_nxt[f] += 1
             if self.rcv_nxt[f] == self.f_packets[f]:
                 self.received(f)
+            else:
+                coalesced = self.rcv_nxt[f] % self.ack_every != 0
         uplink = self.host_uplink[h]
         if self.dcqcn is not None and self.paper and p.ce:
             # the notification point: a CNP at once if none went out for f in the last
@@ -781,6 +785,8 @@ class PacketSim:
             elif not self.cnp_pending[f]:
                 self.cnp_pending[f] = True
                 self.schedule(last + self.dcqcn.cnp_interval_ps, CNP_DUE, f)
+        if coalesced:
+            return
         ack = Packet(reply, f, self.rcv_nxt[f], CTRL_BYTES)
         if self.dcqcn is not None and not self.paper:
             ack.ce = p.ce  # hpcc: the echo
