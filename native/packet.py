@@ -353,14 +353,11 @@ def _arrive(net, st, link, t):
     if seq > st.rcv_nxt[f] and net.params[P_NACK] and st.nack_for[f] != st.rcv_nxt[f]:
         st.nack_for[f] = st.rcv_nxt[f]
         reply = PKT_NACK
-    coalesced = False
-    if seq == st.rcv_nxt[f]:
+    in_order = seq == st.rcv_nxt[f]
+    if in_order:
         st.rcv_nxt[f] = seq + 1
-        if seq + 1 == net.f_npkts[f]:
-            if not _complete(net, st, f, t):
-                return STATUS_HEAP_FULL
-        else:
-            coalesced = (seq + 1) % net.params[P_ACK_EVERY] != 0  # host.ack_every: no ACK for this one
+        if seq + 1 == net.f_npkts[f] and not _complete(net, st, f, t):
+            return STATUS_HEAP_FULL
     if marked and net.params[P_CC] == CC_PAPER:
         # the notification point: a CNP at once (before the ACK), or one when the interval ends
         action = _np_on_mark(net, st, f, t)
@@ -371,8 +368,9 @@ def _arrive(net, st, link, t):
                 return status
         elif action == NP_HEAP_FULL:
             return STATUS_HEAP_FULL
-    if coalesced:
-        return STATUS_SLICE
+    every = net.params[P_ACK_EVERY]
+    if every > 1 and in_order and seq + 1 < net.f_npkts[f] and (seq + 1) % every != 0:
+        return STATUS_SLICE  # host.ack_every: this one is acknowledged by a later ACK
     echo = marked if net.params[P_CC] == CC_HPCC else 0
     return _send_control(net, st, np.int64(net.host_uplink[node]), np.int64(reply), np.int64(f),
                          np.int64(st.rcv_nxt[f]), t, np.int64(echo))
