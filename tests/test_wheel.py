@@ -14,6 +14,21 @@ from fabsim.native.wheel import (
 )
 
 
+def take_and_compare(w, ref) -> int:
+    """Take the wheel's next event and the reference heap's; they must agree. Returns its time."""
+    t_ref, _, v_ref = heapq.heappop(ref)
+    assert wheel_next(w) == t_ref
+    assert wheel_take(w) == v_ref
+    return t_ref
+
+
+def drain_and_compare(w, ref) -> None:
+    """Take every event left, comparing each with the reference heap; then both are empty."""
+    while ref:
+        take_and_compare(w, ref)
+    assert wheel_next(w) == T_NEVER
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     ops=st.lists(st.tuples(st.booleans(), st.integers(0, 5000), st.integers(0, 3)), min_size=1, max_size=300),
@@ -33,14 +48,8 @@ def test_wheel_order_equals_a_heap(ops, shift, log_buckets):
                 heapq.heappush(ref, (t, seq, seq * 7))
                 seq += 1
         else:
-            t_ref, _, v_ref = heapq.heappop(ref)
-            assert wheel_next(w) == t_ref
-            assert wheel_take(w) == v_ref
-            now = t_ref
-    while ref:
-        t_ref, _, v_ref = heapq.heappop(ref)
-        assert wheel_next(w) == t_ref and wheel_take(w) == v_ref
-    assert wheel_next(w) == T_NEVER
+            now = take_and_compare(w, ref)
+    drain_and_compare(w, ref)
 
 
 def test_full_wheel_says_so():
@@ -76,13 +85,8 @@ def test_wheel_order_equals_a_heap_on_sparse_and_bursty_draws(gaps, bursts, shif
             seq += 1
         for _ in range(i % 3):  # take some, so the window moves on
             if ref:
-                t_ref, _, v_ref = heapq.heappop(ref)
-                assert wheel_next(w) == t_ref and wheel_take(w) == v_ref
-                now = t_ref
-    while ref:
-        t_ref, _, v_ref = heapq.heappop(ref)
-        assert wheel_next(w) == t_ref and wheel_take(w) == v_ref
-    assert wheel_next(w) == T_NEVER
+                now = take_and_compare(w, ref)
+    drain_and_compare(w, ref)
 
 
 @settings(max_examples=200, deadline=None)
@@ -118,15 +122,10 @@ def test_presorted_events_and_growth_keep_the_heap_order(pre, ops, shift, log_bu
                 heapq.heappush(ref, (t, seq, seq * 7))
                 seq += 1
         else:
-            t_ref, _, v_ref = heapq.heappop(ref)
-            assert wheel_next(w) == t_ref
-            assert wheel_take(w) == v_ref
-            now = t_ref
+            now = take_and_compare(w, ref)
         assert wheel_pending(w) == len(ref)
-    while ref:
-        t_ref, _, v_ref = heapq.heappop(ref)
-        assert wheel_next(w) == t_ref and wheel_take(w) == v_ref
-    assert wheel_next(w) == T_NEVER and wheel_pending(w) == 0
+    drain_and_compare(w, ref)
+    assert wheel_pending(w) == 0
 
 
 def test_presorted_events_must_be_sorted():
