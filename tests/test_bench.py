@@ -32,7 +32,10 @@ def test_flow_suite_reports_the_allreduce_against_its_ideal():
     assert record["flows"] == 128 * 127 * 2 and record["allreduce_ms"] >= record["ideal_ms"] > 0
 
 
-def test_memory_suite_reports_the_peak_of_a_long_packet_run():
-    (record,) = bench("memory")
-    assert "error" not in record, record
-    assert record["simulated_ms"] == 200 and record["queue_samples"] > 0 and record["peak_rss_bytes"] > 0
+def test_memory_suite_reports_the_peak_of_a_long_packet_run_and_the_memory_per_flow():
+    long, per_flow = bench("memory")
+    assert "error" not in long and "error" not in per_flow, (long, per_flow)
+    assert long["simulated_ms"] == 200 and long["queue_samples"] > 0 and long["peak_rss_bytes"] > 0
+    # twice the simulated time, about twice the flows: the growth per added flow
+    assert per_flow["flows"][1] > 1.9 * per_flow["flows"][0] > 0
+    assert per_flow["engine_bytes_per_flow"] > 0 and per_flow["process_bytes_per_flow"] > 0
