@@ -543,7 +543,7 @@ def test_a_run_does_not_import_pandas(small, tmp_path):
 
 # --- 5. a first run says it compiles; warmup shows each kernel --------------------------------
 
-NOTICE = "compiling the flow engine — first run on this machine, about 20 s"
+NOTICE = "compiling the flow engine — first run on this machine, about 15 s"
 
 
 def test_a_first_run_says_it_compiles_before_the_wait(small, tmp_path, capsys, monkeypatch):
@@ -570,7 +570,7 @@ def test_a_compiled_engine_runs_without_the_notice(small, capsys, monkeypatch):
 def test_the_notice_names_the_packet_engine_and_its_time():
     from fabsim.cli.progress import compile_message
 
-    assert compile_message(["packet"]) == "compiling the packet engine — first run on this machine, about 1–2 min"
+    assert compile_message(["packet"]) == "compiling the packet engine — first run on this machine, about 1 min"
     assert compile_message(["flow", "packet"]).startswith("compiling the flow and packet engines — ")
 
 
@@ -624,7 +624,7 @@ def test_a_run_without_failures_or_rate_samples_compiles_only_the_packet_core(em
     assert fabsim.api.kernel_set(scenario(output={"cc_sample": "1us"})) == "packet"
     assert fabsim.api.kernel_set(scenario(output={"cc_sample": "1us"}, cc={"algorithm": "none"})) == "packet-core"
     assert fabsim.api.kernel_set(scenario(run={"engine": "flow"})) == "flow"
-    assert compile_message(["packet-core"]) == "compiling the packet engine — first run on this machine, about 1 min"
+    assert compile_message(["packet-core"]) == "compiling the packet engine — first run on this machine, about 50 s"
     fabsim.api.warm(("packet-core",))
     (core,) = ran
     assert core.run.engine == "packet" and not core.failures and core.output.cc_sample_ps == 0

@@ -361,5 +361,5 @@ def test_a_cold_sweep_says_it_compiles_before_the_runs(tmp_path, capsys, monkeyp
     file = _write(tmp_path, SCENARIO + "[sweep]\nseeds = 1\n")
     assert main(["sweep", str(file), "--out", str(tmp_path / "out"), "--jobs", "1", "--quiet"]) == 0
     assert capsys.readouterr().err.splitlines() == [
-        "compiling the flow engine — first run on this machine, about 20 s"
+        "compiling the flow engine — first run on this machine, about 15 s"
     ]

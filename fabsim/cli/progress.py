@@ -64,7 +64,7 @@ def progress_display(console: Console, enabled: bool = True) -> ProgressDisplay:
 
 
 #: How long a cold compile of each engine takes (measured: docs/performance.md).
-COMPILE_TIME = {"flow": "about 20 s", "packet-core": "about 1 min", "packet": "about 1–2 min"}
+COMPILE_TIME = {"flow": "about 15 s", "packet-core": "about 50 s", "packet": "about 1 min"}
 
 
 def compile_message(engines: list[str]) -> str:
