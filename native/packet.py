@@ -99,7 +99,8 @@ def run_until(net, st, su, t_end):
     tasks and scale-up transfers (``scaleup.ScaleUp``)."""
     clk = st.clock
     pool = st.pkt_next.shape[0]
-    events = np.int64(0)  # kept in a register; written back to the clock on the way out
+    events = np.int64(0)  # kept in registers; written back to the clock on the way out
+    hops = np.int64(0)  # TX_DONE events: a packet has crossed a link (or was lost on a failed one)
     t_now = clk[C_T_NOW]
     status = STATUS_SLICE
     while True:
@@ -115,6 +116,7 @@ def run_until(net, st, su, t_end):
         v = wheel_take(st.ev)
         t_now = t
         events += 1
+        hops += (v & EV_MASK) == EV_TX_DONE
         status = _event(net, st, su, v, t)
         if status >= START_PORT:
             # every handler that ends by letting a port look for work returns the port: this is
@@ -124,6 +126,7 @@ def run_until(net, st, su, t_end):
             break
     clk[C_T_NOW] = t_now
     clk[C_EVENTS] += events
+    clk[C_HOPS] += hops
     clk[C_PENDING] = st.ev.ctl[W_COUNT] + st.ev.ctl[W_OVF] + st.ev.pre_t.shape[0] - st.ev.ctl[W_PRE]
     if status == STATUS_SLICE and clk[C_PENDING] == 0:
         return STATUS_DONE
@@ -208,7 +211,6 @@ def _tx_done(net, st, link, t):
             st.dq_tail[link] = -1
         w = np.int64(st.pkt_wire[p])
         _q_change(st, link, t, -w)
-    st.clock[C_HOPS] += 1
     st.tx_bytes[link] += w
     node = net.link_src[link]
     if node >= n_hosts:
