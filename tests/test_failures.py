@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fabsim
@@ -15,6 +15,8 @@ from fabsim.run.failures import FailureSchedule, down_links, resolve_failures
 from fabsim.run.paths import flow_paths
 from fabsim.traffic import build_flow_table
 from fabsim.topology import Routing, fat_tree, leaf_spine
+
+from .test_run_ends import small_scenarios
 
 G = 100 * 10**9
 US = 10**6
@@ -574,3 +576,28 @@ def test_a_failed_port_forgets_its_pfc_state_and_drops_its_queue():
     # the queued packet is gone with its buffer bytes; the one on the wire is lost at its TX_DONE
     assert st.dq_head[link] == st.dq_tail[link] >= 0 and st.dq_bytes[link] == 4144
     assert st.used[f.node_id("leaf0")] == 4144 and st.l_fail_pkts[link] == 1 and st.f_fail[0] == 1
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(doc=small_scenarios().filter(lambda d: d["failures"]))
+def test_source_routes_through_failures_give_the_runs_of_per_hop_routing(doc):
+    """With ecmp = "flow" the packet engine follows routes traced by the driver, and traces them
+    again whenever routing converges after a failure or a restoration; a packet whose route no
+    longer passes the link it arrived on is routed hop by hop. Random small scenarios with
+    failures run exactly as with per-hop routing throughout: every trace equal."""
+    import fabsim.run.packet as driver
+
+    doc = {**doc, "run": {**doc["run"], "engine": "packet"}, "routing": {**doc["routing"], "ecmp": "flow"}}
+    try:
+        sc = fabsim.load_scenario(doc)
+    except fabsim.ScenarioError:
+        return
+    routed = fabsim.simulate(sc)
+    n = len(routed.flows)
+    off = {"sr_ptr": np.zeros(n + 1, np.int64), "sr_fwd": np.zeros(0, np.int32), "sr_rev": np.zeros(0, np.int32)}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(driver, "_source_routes", lambda *args: off)
+        per_hop = fabsim.simulate(sc)
+    for name in ("flows", "links", "collectives", "failures"):
+        assert getattr(routed, name).equals(getattr(per_hop, name)), name
+    assert routed.summary["events"] == per_hop.summary["events"]

@@ -94,7 +94,7 @@ def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
     hid, channel, fwd, rev = none_i, none_i, none_u, none_u
     if sc.routing.ecmp == "packet":
         hid, channel = hash_ids(flows), flows.channel.astype(np.int64)
-    elif not params[codes.P_SROUTE]:
+    elif not params[codes.P_SROUTE] or sc.failures:  # with failures: for flows that lose their route
         fwd, rev = flow_hashes(sc.run.seed, flows.src, flows.dst, hash_ids(flows), flows.channel.astype(np.int64))
     fparams = np.zeros(codes.F_SIZE, np.float64)
     fparams[codes.F_DT_ALPHA] = sc.switch.dt_alpha
@@ -148,14 +148,16 @@ def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
 
 
 def _source_routes(model: Model, flows, params: np.ndarray, on_fabric: np.ndarray, paths) -> dict:
-    """With ``ecmp = "flow"`` and no failure, every packet's route is fixed by its flow: the
-    data path and the ACK path (the reverse flow's hash) are traced once here, and switches
+    """With ``ecmp = "flow"``, every packet's route is fixed by its flow and the routing tables:
+    the data path and the ACK path (the reverse flow's hash) are traced here, and switches
     follow them (``params[P_SROUTE]``) instead of hashing and reading the routing tables at
-    every hop — the same links, so the same results."""
+    every hop — the same links, so the same results. When routing converges after a failure
+    they are traced again over the new tables (``retrace_routes``); a packet whose route no
+    longer passes the link it arrived on is routed hop by hop, as it would have been."""
     sc = model.scenario
     n = len(flows)
     off = {"sr_ptr": np.zeros(n + 1, np.int64), "sr_fwd": np.zeros(0, np.int32), "sr_rev": np.zeros(0, np.int32)}
-    if sc.routing.ecmp != "flow" or sc.failures:
+    if sc.routing.ecmp != "flow":
         return off
     ptr, fwd, hid = paths if paths is not None else flow_paths(model, flows, on_fabric)
     sub = np.flatnonzero(on_fabric)
@@ -317,12 +319,42 @@ def _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues,
     )
 
 
+def retrace_routes(model: Model, flows, routing, down: np.ndarray, on_fabric: np.ndarray, hash_id: np.ndarray) -> dict:
+    """Every fabric flow's data and ACK routes over ``routing`` (converged on the ``down``
+    links), for ``PacketNet.sr_*``. A flow whose destination or source is unreachable, or whose
+    two directions differ in length, gets an empty route: its packets are routed hop by hop."""
+    from ..native.codes import DIST_UNREACHABLE
+
+    f, sc = model.fabric, model.scenario
+
+    def reachable(a, b):
+        d = routing.dist[f.host_switch[a] - f.n_hosts, routing.host_edge[b]]
+        return (d != DIST_UNREACHABLE) & ~down[f.host_uplink[a]] & ~down[f.host_downlink[b]]
+
+    src, dst = flows.src, flows.dst
+    ok = np.flatnonzero(on_fabric & reachable(src, dst) & reachable(dst, src))
+    channel = flows.channel[ok]
+    fwd_ptr, fwd = routing.paths(src[ok], dst[ok], hash_id[ok], channel, sc.run.seed)
+    rev_ptr, rev = routing.paths(dst[ok], src[ok], hash_id[ok], channel, sc.run.seed)
+    hops = np.diff(fwd_ptr)
+    same = hops == np.diff(rev_ptr)
+    if not same.all():
+        keep = np.repeat(same, hops)
+        fwd, rev, ok, hops = fwd[keep], rev[keep], ok[same], hops[same]
+    ptr = np.zeros(len(flows) + 1, np.int64)
+    per_flow = np.zeros(len(flows), np.int64)
+    per_flow[ok] = hops
+    np.cumsum(per_flow, out=ptr[1:])
+    return {"sr_ptr": ptr, "sr_fwd": np.ascontiguousarray(fwd), "sr_rev": np.ascontiguousarray(rev)}
+
+
 class _Failures:
     """Applies a scenario's failures to the packet kernel at their times (docs/failures.md)."""
 
     def __init__(self, model: Model, flows, until: int, paths):
         self.model = model
         path_ptr, path_link, hash_id = paths
+        self.flows, self.hash_id = flows, hash_id
         self.schedule = FailureSchedule(model, flows, until, hash_id, path_ptr, path_link)
         self.failures, self.log = self.schedule.failures, self.schedule.log
         self.snapshots: list[tuple[int, np.ndarray]] = [(0, np.zeros(len(flows), np.int64))]
@@ -350,6 +382,9 @@ class _Failures:
         converged = self.schedule.converge(t, active, movable=(st.t_finish < 0) & self.on_fabric)
         if converged is not None:
             net = net._replace(routing=converged.routing.tables())
+            if net.params[codes.P_SROUTE]:
+                net = net._replace(**retrace_routes(self.model, self.flows, converged.routing, converged.down,
+                                                    self.on_fabric, self.hash_id))
             unreachable = converged.unreachable
             pf.abandon_unreachable(st, unreachable)
             again = pf.stranded(st, ~unreachable)
