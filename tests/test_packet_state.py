@@ -78,7 +78,7 @@ def test_the_ecmp_inputs_are_passed_only_where_the_kernel_reads_them(fields):
         packet_state.make_net(**{**fields, "params": spray, "f_hash": ids, "f_channel": ids[:3]})
 
 
-def test_source_routes_are_on_for_flow_ecmp_without_failures_and_match_per_hop_routing():
+def test_source_routes_are_on_for_flow_ecmp_and_match_per_hop_routing():
     import fabsim
     from fabsim.model import build_model
     from fabsim.native import codes
@@ -86,12 +86,14 @@ def test_source_routes_are_on_for_flow_ecmp_without_failures_and_match_per_hop_r
     from fabsim.traffic import build_flow_table
 
     raw = {"topology": {"kind": "fat_tree", "k": 4}, "traffic": [{"kind": "permutation", "size": "64KB"}]}
-    for ecmp, failures, on in (("flow", [], 1), ("packet", [], 0), ("flow", [{"target": "link:tor0-agg0", "at": "1ms"}], 0)):
+    for ecmp, failures, on in (("flow", [], 1), ("packet", [], 0), ("flow", [{"target": "link:tor0-agg0", "at": "1ms"}], 1)):
         sc = fabsim.load_scenario({**raw, "routing": {"ecmp": ecmp}, "failures": failures})
         model = build_model(sc)
         flows = build_flow_table(sc, model.fabric)
         net = build_net(model, flows)
         assert net.params[codes.P_SROUTE] == on
+        # with failures, the per-hop hashes stay for packets routed before a change
+        assert net.f_hash_fwd.shape == ((len(flows),) if failures else (0,))
         if on:  # the data route runs from src to dst, the ACK route from dst to src
             ptr, fwd = net.sr_ptr, net.sr_fwd
             for f in range(len(flows)):
