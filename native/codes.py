@@ -56,6 +56,17 @@ KIND_FABRIC = 0  # packets through the fabric
 KIND_SCALEUP = 1  # fluid, between two GPUs of one server (native/scaleup.py)
 KIND_COMPUTE = 2  # a compute task: DONE after its duration
 
+# Columns of PacketState.pkt (int32[pool, PK_SIZE]): one row per packet, so that a packet's
+# fields share a cache line (32 bytes a row).
+PK_FLOW = 0
+PK_SEQ = 1  # data: sequence number; ACK/NACK: cumulative ack
+PK_WIRE = 2  # wire bytes
+PK_NEXT = 3  # next packet in its queue, pipe or the free list
+PK_IN_LINK = 4  # link it arrived on at the switch holding it
+PK_KIND = 5  # PKT_* (with the PKT_LOST flag)
+PK_ECN = 6  # ECN mark (an ACK or NACK: the hpcc echo)
+PK_SIZE = 8
+
 # Packet kinds.
 PKT_DATA = 0
 PKT_ACK = 1

@@ -6,7 +6,7 @@ non-preemptive; ``queues.py``) feeding a pipe (packets on the wire, FIFO). Event
 ``START``, ``TX_DONE``, ``ARRIVE``, ``RTO``, ``PACE`` and ``CNP`` in a (t_ps, seq) calendar wheel
 (``wheel.py``), with at most one pending per link, pipe or flow. Packets live in a preallocated
 pool with a free list; queues, pipes and the free list are intrusive linked lists through
-``pkt_next`` (``packet_state.py``). Congestion control is ``dcqcn.py``; failures are
+the ``PK_NEXT`` column of ``pkt`` (``packet_state.py``). Congestion control is ``dcqcn.py``; failures are
 ``packet_failures.py``.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .codes import (
+    PK_ECN, PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_SEQ, PK_WIRE,
     START_PORT, ABANDON_RETRIES, ABANDON_STOPPED, ABANDON_UNREACHABLE, BUSY_DEAD, CC_HPCC, CC_PAPER,
     C_EVENTS, C_HOPS, C_IN_USE, C_PENDING, C_T_NOW, ECMP_ADAPTIVE, ECMP_PACKET,
     EV_ARRIVE, EV_BITS, EV_CHECK, EV_CNP, EV_MASK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE, F_ALPHA0,
@@ -45,15 +46,15 @@ def _route(net, st, node, p, link):
     """Egress port of switch ``node`` for packet ``p``, which arrived over ``link``
     (docs/packet-engine.md, "ECMP")."""
     n_hosts = net.params[P_N_HOSTS]
-    f = st.pkt_flow[p]
+    f = st.pkt[p, PK_FLOW]
     if net.params[P_SROUTE]:
         # the link after the one it arrived on, along its flow's route (the links the switches
         # would choose, precomputed: ecmp = "flow" without failures)
-        route = net.sr_fwd if st.pkt_kind[p] == PKT_DATA else net.sr_rev
+        route = net.sr_fwd if st.pkt[p, PK_KIND] == PKT_DATA else net.sr_rev
         for i in range(net.sr_ptr[f], net.sr_ptr[f + 1] - 1):
             if route[i] == link:
                 return route[i + 1]
-    if st.pkt_kind[p] == PKT_DATA:
+    if st.pkt[p, PK_KIND] == PKT_DATA:
         a = net.f_src[f]
         b = net.f_dst[f]
     else:
@@ -73,9 +74,9 @@ def _route(net, st, node, p, link):
         return rt.group_port[lo]
     mode = net.params[P_ECMP]
     if mode == ECMP_PACKET:
-        channel = net.f_channel[f] + PACKET_SPRAY_STRIDE * (np.int64(st.pkt_seq[p]) + 1)
+        channel = net.f_channel[f] + PACKET_SPRAY_STRIDE * (np.int64(st.pkt[p, PK_SEQ]) + 1)
         h = ecmp_hash(net.params[P_SEED], a, b, net.f_hash[f], channel, node)
-    elif st.pkt_kind[p] == PKT_DATA:
+    elif st.pkt[p, PK_KIND] == PKT_DATA:
         h = ecmp_salt(net.f_hash_fwd[f], node)
     else:
         h = ecmp_salt(net.f_hash_rev[f], node)
@@ -98,7 +99,7 @@ def run_until(net, st, su, t_end):
     """Process every event with time ≤ ``t_end``; returns a STATUS_* code. ``su``: compute
     tasks and scale-up transfers (``scaleup.ScaleUp``)."""
     clk = st.clock
-    pool = st.pkt_next.shape[0]
+    pool = st.pkt.shape[0]
     events = np.int64(0)  # kept in registers; written back to the clock on the way out
     hops = np.int64(0)  # TX_DONE events: a packet has crossed a link (or was lost on a failed one)
     t_now = clk[C_T_NOW]
@@ -200,24 +201,24 @@ def _tx_done(net, st, link, t):
     # 1. leave the queue
     if st.tx_prio[link] == 0:
         p = st.cq_head[link]
-        st.cq_head[link] = st.pkt_next[p]
+        st.cq_head[link] = st.pkt[p, PK_NEXT]
         if st.cq_head[link] < 0:
             st.cq_tail[link] = -1
-        w = np.int64(st.pkt_wire[p])
+        w = np.int64(st.pkt[p, PK_WIRE])
     else:
         p = st.dq_head[link]
-        st.dq_head[link] = st.pkt_next[p]
+        st.dq_head[link] = st.pkt[p, PK_NEXT]
         if st.dq_head[link] < 0:
             st.dq_tail[link] = -1
-        w = np.int64(st.pkt_wire[p])
+        w = np.int64(st.pkt[p, PK_WIRE])
         _q_change(st, link, t, -w)
     st.tx_bytes[link] += w
     node = net.link_src[link]
     if node >= n_hosts:
         # 2. leave the shared buffer and the ingress counter; RESUME below XON
         st.used[node] -= w
-        if st.pkt_kind[p] == PKT_DATA:
-            status = _leave_ingress(net, st, st.pkt_in_link[p], w, t)
+        if st.pkt[p, PK_KIND] == PKT_DATA:
+            status = _leave_ingress(net, st, st.pkt[p, PK_IN_LINK], w, t)
             if status != STATUS_SLICE:
                 return status
             # 3. ECN at dequeue
@@ -227,14 +228,14 @@ def _tx_done(net, st, link, t):
     if dead:
         st.l_fail_pkts[link] += 1
         st.l_fail_bytes[link] += w
-        if st.pkt_kind[p] == PKT_DATA:
-            _lost_data(st, st.pkt_flow[p], link)
+        if st.pkt[p, PK_KIND] == PKT_DATA:
+            _lost_data(st, st.pkt[p, PK_FLOW], link)
         _free(st, p)
         return STATUS_SLICE
-    st.pkt_next[p] = -1
+    st.pkt[p, PK_NEXT] = -1
     st.pkt_t_arr[p] = t + net.pipe_delay_ps[link]
     if st.pipe_tail[link] >= 0:
-        st.pkt_next[st.pipe_tail[link]] = p
+        st.pkt[st.pipe_tail[link], PK_NEXT] = p
     else:
         st.pipe_head[link] = p
         if not _schedule(st, st.pkt_t_arr[p], (link << EV_BITS) | EV_ARRIVE):
@@ -248,18 +249,18 @@ def _arrive(net, st, link, t):
     """ARRIVE(link): the head packet of the pipe reaches the node at the far end."""
     n_hosts = net.params[P_N_HOSTS]
     p = st.pipe_head[link]
-    st.pipe_head[link] = st.pkt_next[p]
+    st.pipe_head[link] = st.pkt[p, PK_NEXT]
     if st.pipe_head[link] < 0:
         st.pipe_tail[link] = -1
     else:
         if not _schedule(st, st.pkt_t_arr[st.pipe_head[link]], (link << EV_BITS) | EV_ARRIVE):
             return STATUS_HEAP_FULL
-    st.pkt_next[p] = -1
+    st.pkt[p, PK_NEXT] = -1
     node = net.link_dst[link]
-    kind = st.pkt_kind[p]
+    kind = st.pkt[p, PK_KIND]
     if kind & PKT_LOST:
         if kind == PKT_DATA | PKT_LOST:
-            _lost_data(st, st.pkt_flow[p], link)
+            _lost_data(st, st.pkt[p, PK_FLOW], link)
         _free(st, p)
         return STATUS_SLICE
 
@@ -267,7 +268,7 @@ def _arrive(net, st, link, t):
         _free(st, p)
         return _pfc_frame(net, st, net.link_rev[link], kind, t)
 
-    f = st.pkt_flow[p]
+    f = st.pkt[p, PK_FLOW]
     if node >= n_hosts:
         # 1. route
         egress = _route(net, st, node, p, link)
@@ -276,7 +277,7 @@ def _arrive(net, st, link, t):
                 _lost_data(st, f, link)
             _free(st, p)
             return STATUS_SLICE
-        w = np.int64(st.pkt_wire[p])
+        w = np.int64(st.pkt[p, PK_WIRE])
         if st.busy[egress] & BUSY_DEAD:
             # routing has not yet learned of the failure: the packet is black-holed
             st.l_bh_pkts[egress] += 1
@@ -301,7 +302,7 @@ def _arrive(net, st, link, t):
             _mark(st, egress, p)
         # 4. enqueue; PAUSE above XOFF
         st.used[node] += w
-        st.pkt_in_link[p] = link
+        st.pkt[p, PK_IN_LINK] = link
         _push_data(st, egress, p, t)
         st.ingress[link] += w
         status = _pfc_on_enqueue(net, st, link, t)
@@ -322,10 +323,10 @@ def _arrive(net, st, link, t):
         _rp_signal(net, st, f, t)
         return STATUS_SLICE
     if kind == PKT_ACK or kind == PKT_NACK:
-        if st.pkt_ecn[p] and net.params[P_CC] == CC_HPCC:
+        if st.pkt[p, PK_ECN] and net.params[P_CC] == CC_HPCC:
             _rp_signal(net, st, f, t)
     if kind == PKT_ACK:
-        ack = st.pkt_seq[p]
+        ack = st.pkt[p, PK_SEQ]
         _free(st, p)
         if ack > st.snd_una[f]:
             st.snd_una[f] = ack
@@ -335,7 +336,7 @@ def _arrive(net, st, link, t):
                 st.snd_nxt[f] = ack
         return STATUS_SLICE
     if kind == PKT_NACK:
-        n = st.pkt_seq[p]
+        n = st.pkt[p, PK_SEQ]
         _free(st, p)
         if n < st.snd_una[f]:
             return STATUS_SLICE  # stale
@@ -347,8 +348,8 @@ def _arrive(net, st, link, t):
         if not _make_eligible(net, st, f, node, t):
             return STATUS_HEAP_FULL
         return START_PORT + np.int64(net.host_uplink[node])
-    seq = st.pkt_seq[p]
-    marked = st.pkt_ecn[p]
+    seq = st.pkt[p, PK_SEQ]
+    marked = st.pkt[p, PK_ECN]
     _free(st, p)
     st.f_rcvd[f] += 1
     reply = PKT_ACK

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .codes import (
+    PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_WIRE,
     ABANDON_NONE, ABANDON_RETRIES, ABANDON_STOPPED, ABANDON_UNREACHABLE, BUSY_DEAD, BUSY_TX,
     EV_BITS, EV_RTO, PKT_DATA, PKT_LOST, P_N_HOSTS, P_RTO, STATUS_HEAP_FULL, STATUS_SLICE,
 )
@@ -24,18 +25,18 @@ def _lost_data(st, f, link):
 @kernel
 def _drop_queued(net, st, link, p, t):
     """Packet ``p``, queued at port ``link`` when the link failed, is lost."""
-    w = np.int64(st.pkt_wire[p])
+    w = np.int64(st.pkt[p, PK_WIRE])
     st.l_fail_pkts[link] += 1
     st.l_fail_bytes[link] += w
     node = net.link_src[link]
-    if st.pkt_kind[p] == PKT_DATA:
-        _lost_data(st, st.pkt_flow[p], link)
+    if st.pkt[p, PK_KIND] == PKT_DATA:
+        _lost_data(st, st.pkt[p, PK_FLOW], link)
         _q_change(st, link, t, -w)
     status = STATUS_SLICE
     if node >= net.params[P_N_HOSTS]:
         st.used[node] -= w
-        if st.pkt_kind[p] == PKT_DATA:
-            status = _leave_ingress(net, st, st.pkt_in_link[p], w, t)
+        if st.pkt[p, PK_KIND] == PKT_DATA:
+            status = _leave_ingress(net, st, st.pkt[p, PK_IN_LINK], w, t)
     _free(st, p)
     return status
 
@@ -51,21 +52,21 @@ def fail_links(net, st, links, t):
             continue
         p = st.pipe_head[link]
         while p >= 0:
-            st.pkt_kind[p] |= PKT_LOST
+            st.pkt[p, PK_KIND] |= PKT_LOST
             st.l_fail_pkts[link] += 1
-            st.l_fail_bytes[link] += st.pkt_wire[p]
-            p = st.pkt_next[p]
+            st.l_fail_bytes[link] += st.pkt[p, PK_WIRE]
+            p = st.pkt[p, PK_NEXT]
         for prio in range(2):
             head = st.cq_head[link] if prio == 0 else st.dq_head[link]
             keep = -1
             if st.busy[link] & BUSY_TX and st.tx_prio[link] == prio:
                 keep = head  # on the wire: lost when its transmission ends (TX_DONE)
-                p = st.pkt_next[keep]
-                st.pkt_next[keep] = -1
+                p = st.pkt[keep, PK_NEXT]
+                st.pkt[keep, PK_NEXT] = -1
             else:
                 p = head
             while p >= 0:
-                nxt = st.pkt_next[p]
+                nxt = st.pkt[p, PK_NEXT]
                 s = _drop_queued(net, st, link, p, t)
                 if s != STATUS_SLICE:
                     status = s

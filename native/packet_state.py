@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .codes import (
+    PK_ECN, PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_SEQ, PK_SIZE, PK_WIRE,
     C_DONE, C_FREE, C_HWM, C_IN_USE, C_SEQ, C_SIZE, ECMP_PACKET, EV_BITS, EV_START, F_SIZE, PKT_DATA, PKT_LOST,
     P_ECMP, P_EV_RESERVE, P_N_HOSTS, P_SEED, P_SIZE, P_SROUTE,
 )
@@ -69,14 +70,8 @@ class PacketState(NamedTuple):
     rng: np.ndarray  # uint64[1] splitmix64 state of the ECN draws
     ev: Wheel  # the event set, ordered (t_ps, seq)
     # packet pool
-    pkt_flow: np.ndarray  # int32
-    pkt_kind: np.ndarray  # int8
-    pkt_seq: np.ndarray  # int32 (data: sequence number; ACK: cumulative ack)
-    pkt_wire: np.ndarray  # int32 wire bytes
-    pkt_next: np.ndarray  # int32 next packet in its queue, pipe or the free list
-    pkt_in_link: np.ndarray  # int32 link it arrived on at the switch holding it
-    pkt_t_arr: np.ndarray  # int64 arrival time at the end of its pipe
-    pkt_ecn: np.ndarray  # int8
+    pkt: np.ndarray  # int32[pool, PK_SIZE] one row per packet (columns PK_* in codes.py)
+    pkt_t_arr: np.ndarray  # int64[pool] arrival time at the end of its pipe
     # ports
     cq_head: np.ndarray  # int32[L] control queue
     cq_tail: np.ndarray
@@ -256,10 +251,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         rng=np.array([net.params[P_SEED]], np.uint64),
         ev=ev,
         # the pool's arrays are left untouched (np.zeros: pages are mapped when first written)
-        pkt_flow=np.zeros(pool, np.int32), pkt_kind=np.zeros(pool, np.int8),
-        pkt_seq=np.zeros(pool, np.int32), pkt_wire=np.zeros(pool, np.int32),
-        pkt_next=np.zeros(pool, np.int32), pkt_in_link=np.zeros(pool, np.int32),
-        pkt_t_arr=np.zeros(pool, np.int64), pkt_ecn=np.zeros(pool, np.int8),
+        pkt=np.zeros((pool, PK_SIZE), np.int32), pkt_t_arr=np.zeros(pool, np.int64),
         cq_head=links(-1, np.int32), cq_tail=links(-1, np.int32),
         dq_head=links(-1, np.int32), dq_tail=links(-1, np.int32),
         dq_bytes=links(0, np.int64), busy=links(0, np.int8), tx_prio=links(0, np.int8),
@@ -309,21 +301,17 @@ def grow_pool(st: PacketState, pool: int) -> PacketState:
     Packets keep their indices; the new ones lie past the high-water mark, where ``_alloc``
     takes them once the free list is empty. Only the packets ever used are copied.
     """
-    old = st.pkt_next.shape[0]
+    old = st.pkt.shape[0]
     if pool <= old:
         return st
     used = int(st.clock[C_HWM])
 
     def grown(a):
-        b = np.zeros(pool, a.dtype)
+        b = np.zeros((pool, *a.shape[1:]), a.dtype)
         b[:used] = a[:used]
         return b
 
-    return st._replace(
-        pkt_flow=grown(st.pkt_flow), pkt_kind=grown(st.pkt_kind), pkt_seq=grown(st.pkt_seq),
-        pkt_wire=grown(st.pkt_wire), pkt_next=grown(st.pkt_next), pkt_in_link=grown(st.pkt_in_link),
-        pkt_t_arr=grown(st.pkt_t_arr), pkt_ecn=grown(st.pkt_ecn),
-    )
+    return st._replace(pkt=grown(st.pkt), pkt_t_arr=grown(st.pkt_t_arr))
 
 # ---- allocators ------------------------------------------------------------------------------------
 
@@ -357,26 +345,26 @@ def _alloc(st, flow, kind, seq, wire):
     clk = st.clock
     p = clk[C_FREE]
     if p >= 0:
-        clk[C_FREE] = st.pkt_next[p]
+        clk[C_FREE] = st.pkt[p, PK_NEXT]
     else:
         p = clk[C_HWM]
-        if p >= st.pkt_next.shape[0]:
+        if p >= st.pkt.shape[0]:
             return -1
         clk[C_HWM] = p + 1
     clk[C_IN_USE] += 1
-    st.pkt_flow[p] = flow
-    st.pkt_kind[p] = kind
-    st.pkt_seq[p] = seq
-    st.pkt_wire[p] = wire
-    st.pkt_next[p] = -1
-    st.pkt_in_link[p] = -1
-    st.pkt_ecn[p] = 0
+    st.pkt[p, PK_FLOW] = flow
+    st.pkt[p, PK_KIND] = kind
+    st.pkt[p, PK_SEQ] = seq
+    st.pkt[p, PK_WIRE] = wire
+    st.pkt[p, PK_NEXT] = -1
+    st.pkt[p, PK_IN_LINK] = -1
+    st.pkt[p, PK_ECN] = 0
     return p
 
 @hot(inline="always")
 def _free(st, p):
     clk = st.clock
-    st.pkt_next[p] = clk[C_FREE]
+    st.pkt[p, PK_NEXT] = clk[C_FREE]
     clk[C_FREE] = p
     clk[C_IN_USE] -= 1
 
@@ -392,9 +380,9 @@ def data_in_flight(st, n_flows):
     p = st.clock[C_FREE]
     while p >= 0:
         free[p] = True
-        p = st.pkt_next[p]
+        p = st.pkt[p, PK_NEXT]
     out = np.zeros(n_flows, np.int64)
     for p in range(pool):
-        if not free[p] and (st.pkt_kind[p] & ~PKT_LOST) == PKT_DATA:
-            out[st.pkt_flow[p]] += 1
+        if not free[p] and (st.pkt[p, PK_KIND] & ~PKT_LOST) == PKT_DATA:
+            out[st.pkt[p, PK_FLOW]] += 1
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .codes import (
+    PK_ECN, PK_FLOW, PK_NEXT, PK_WIRE,
     START_PORT, BUFFER_DYNAMIC, BUSY_TX, CC_NONE, CONTROL_WIRE_BYTES, EV_BITS, EV_PACE, EV_TX_DONE, F_DT_ALPHA,
     F_PMAX, PKT_DATA, PKT_PAUSE, PKT_RESUME, P_BUFFER, P_BUFFER_POLICY, P_CC, P_HEADER, P_MTU,
     P_N_HOSTS, P_PFC, P_XOFF, P_XON, RING_OUT, RING_PACED, STATUS_HEAP_FULL, STATUS_POOL_FULL,
@@ -41,7 +42,7 @@ def _q_change(st, link, t, delta):
 @hot(inline="always")
 def _push_control(st, link, p):
     if st.cq_tail[link] >= 0:
-        st.pkt_next[st.cq_tail[link]] = p
+        st.pkt[st.cq_tail[link], PK_NEXT] = p
     else:
         st.cq_head[link] = p
     st.cq_tail[link] = p
@@ -49,11 +50,11 @@ def _push_control(st, link, p):
 @hot(inline="always")
 def _push_data(st, link, p, t):
     if st.dq_tail[link] >= 0:
-        st.pkt_next[st.dq_tail[link]] = p
+        st.pkt[st.dq_tail[link], PK_NEXT] = p
     else:
         st.dq_head[link] = p
     st.dq_tail[link] = p
-    _q_change(st, link, t, np.int64(st.pkt_wire[p]))
+    _q_change(st, link, t, np.int64(st.pkt[p, PK_WIRE]))
 
 @hot(inline="always")
 def _ring_push(st, host, f):
@@ -101,10 +102,10 @@ def _ecn_mark(net, st, link, q):
 
 @hot(inline="always")
 def _mark(st, link, p):
-    if not st.pkt_ecn[p]:
-        st.pkt_ecn[p] = 1
+    if not st.pkt[p, PK_ECN]:
+        st.pkt[p, PK_ECN] = 1
         st.l_ecn[link] += 1
-        st.f_ecn[st.pkt_flow[p]] += 1
+        st.f_ecn[st.pkt[p, PK_FLOW]] += 1
 
 
 
@@ -201,7 +202,7 @@ def _try_start(net, st, link, t):
                 else:
                     st.max_sent[f] = seq + 1
                 if net.params[P_CC] != CC_NONE:
-                    _rp_on_send(net, st, f, t, np.int64(st.pkt_wire[p]))
+                    _rp_on_send(net, st, f, t, np.int64(st.pkt[p, PK_WIRE]))
                 if seq + 1 < net.f_npkts[f] and not _make_eligible(net, st, f, host, t):
                     return STATUS_HEAP_FULL
                 _push_data(st, link, p, t)
@@ -209,7 +210,7 @@ def _try_start(net, st, link, t):
         return STATUS_SLICE
     st.busy[link] = BUSY_TX
     st.tx_prio[link] = prio
-    if not _schedule(st, t + _ser_ps(st.pkt_wire[p], net.link_rate_bps[link]), (np.int64(link) << EV_BITS) | EV_TX_DONE):
+    if not _schedule(st, t + _ser_ps(st.pkt[p, PK_WIRE], net.link_rate_bps[link]), (np.int64(link) << EV_BITS) | EV_TX_DONE):
         return STATUS_HEAP_FULL
     return STATUS_SLICE
 
@@ -222,7 +223,7 @@ def _send_control(net, st, link, kind, flow, seq, t, ecn):
     p = _alloc(st, flow, kind, seq, CONTROL_WIRE_BYTES)
     if p < 0:
         return STATUS_POOL_FULL
-    st.pkt_ecn[p] = ecn
+    st.pkt[p, PK_ECN] = ecn
     node = net.link_src[link]
     if node >= net.params[P_N_HOSTS]:
         st.used[node] += CONTROL_WIRE_BYTES

@@ -564,7 +564,7 @@ def test_a_failed_port_forgets_its_pfc_state_and_drops_its_queue():
     # two data packets queued at the port (the first one on the wire), as the switch enqueues them
     for seq in range(2):
         p = packet_state._alloc(st, 0, codes.PKT_DATA, seq, 4144)
-        st.pkt_in_link[p] = int(f.host_uplink[0])
+        st.pkt[p, codes.PK_IN_LINK] = int(f.host_uplink[0])
         queues._push_data(st, link, p, np.int64(0))
         st.used[f.node_id("leaf0")] += 4144
         st.ingress[int(f.host_uplink[0])] += 4144
