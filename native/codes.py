@@ -108,7 +108,9 @@ P_DEC_INTERVAL = 18  # hpcc: period of the rate-decrease check (ps)
 P_BYTE_COUNTER = 19  # paper: bytes per byte-counter expiry; 0 = off
 P_FAST_RECOVERY = 20  # F
 P_RETRIES = 21  # consecutive timeouts of one packet a flow survives (host.retries)
-P_SROUTE = 22  # 1: packets follow their flow's source route (PacketNet.sr_*) instead of per-hop routing
+P_SROUTE = 22  # packets follow their flow's source route (PacketNet.sr_*) instead of per-hop routing:
+# 1 (routes never change), 2 (with failures: routes are traced again after each convergence, and a
+# packet off its route is routed hop by hop, so the per-hop hashes are passed too); 0: per hop
 P_EV_RESERVE = 23  # most events one event can schedule (64 + the most successors of a task + the
 # most scale-up transfers of a server): run_until stops with STATUS_EVENTS_LOW below this room
 P_ACK_EVERY = 24  # host.ack_every: an in-order packet is ACKed when rcv_nxt % N == 0 or it is the last

@@ -6,8 +6,8 @@ non-preemptive; ``queues.py``) feeding a pipe (packets on the wire, FIFO). Event
 ``START``, ``TX_DONE``, ``ARRIVE``, ``RTO``, ``PACE`` and ``CNP`` in a (t_ps, seq) calendar wheel
 (``wheel.py``), with at most one pending per link, pipe or flow. Packets live in a preallocated
 pool with a free list; queues, pipes and the free list are intrusive linked lists through
-the ``PK_NEXT`` column of ``pkt`` (``packet_state.py``). Congestion control is ``dcqcn.py``; failures are
-``packet_failures.py``.
+the ``PK_NEXT`` column of ``pkt`` (``packet_state.py``). Congestion control is ``dcqcn.py``;
+failures are ``packet_failures.py``.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _route(net, st, node, p, link):
     f = st.pkt[p, PK_FLOW]
     if net.params[P_SROUTE]:
         # the link after the one it arrived on, along its flow's route (the links the switches
-        # would choose, precomputed: ecmp = "flow" without failures)
+        # would choose, traced by the driver; again after each convergence when links fail)
         route = net.sr_fwd if st.pkt[p, PK_KIND] == PKT_DATA else net.sr_rev
         for i in range(net.sr_ptr[f], net.sr_ptr[f + 1] - 1):
             if route[i] == link:

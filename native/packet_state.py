@@ -56,9 +56,9 @@ class PacketNet(NamedTuple):
     h_rai: np.ndarray  # float64[H] DCQCN additive-increase step of a host's flows (bit/s)
     h_rhai: np.ndarray  # float64[H] hyper-increase step
     f_kind: np.ndarray  # int8[F] KIND_FABRIC, KIND_SCALEUP or KIND_COMPUTE (native/scaleup.py)
-    # source routes (params[P_SROUTE] = 1: ecmp = "flow" and no failure): flow f's data packets
-    # cross sr_fwd[sr_ptr[f] : sr_ptr[f + 1]], its ACKs, NACKs and CNPs sr_rev[…] (the same
-    # length); the very links per-hop routing would choose. Empty when off.
+    # source routes (params[P_SROUTE] ≠ 0: ecmp = "flow"): flow f's data packets cross
+    # sr_fwd[sr_ptr[f] : sr_ptr[f + 1]], its ACKs, NACKs and CNPs sr_rev[…] (the same length); the
+    # very links per-hop routing would choose over the current tables. An empty route: hop by hop.
     sr_ptr: np.ndarray  # int64[F+1]
     sr_fwd: np.ndarray  # int32[R]
     sr_rev: np.ndarray  # int32[R]
@@ -211,7 +211,7 @@ def make_net(**fields: np.ndarray) -> PacketNet:
     n_flows = sizes.get("F", 0)
     if params[P_ECMP] == ECMP_PACKET:
         needed = ("f_hash", "f_channel")
-    elif not params[P_SROUTE]:
+    elif params[P_SROUTE] != 1:  # per hop, or routes that change (a packet may leave its route)
         needed = ("f_hash_fwd", "f_hash_rev")
     else:
         needed = ()

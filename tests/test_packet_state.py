@@ -68,6 +68,10 @@ def test_the_ecmp_inputs_are_passed_only_where_the_kernel_reads_them(fields):
     per_hop[codes.P_SROUTE] = 0
     with pytest.raises(ValueError, match=f"make_net: f_hash_fwd must have {n} entries: the kernel reads it"):
         packet_state.make_net(**{**fields, "params": per_hop})
+    moving = fields["params"].copy()
+    moving[codes.P_SROUTE] = 2  # routes traced again after failures: packets off them go hop by hop
+    with pytest.raises(ValueError, match="make_net: f_hash_fwd must have"):
+        packet_state.make_net(**{**fields, "params": moving})
     spray = fields["params"].copy()
     spray[codes.P_ECMP] = codes.ECMP_PACKET
     with pytest.raises(ValueError, match=f"make_net: f_hash must have {n} entries"):
@@ -86,7 +90,7 @@ def test_source_routes_are_on_for_flow_ecmp_and_match_per_hop_routing():
     from fabsim.traffic import build_flow_table
 
     raw = {"topology": {"kind": "fat_tree", "k": 4}, "traffic": [{"kind": "permutation", "size": "64KB"}]}
-    for ecmp, failures, on in (("flow", [], 1), ("packet", [], 0), ("flow", [{"target": "link:tor0-agg0", "at": "1ms"}], 1)):
+    for ecmp, failures, on in (("flow", [], 1), ("packet", [], 0), ("flow", [{"target": "link:tor0-agg0", "at": "1ms"}], 2)):
         sc = fabsim.load_scenario({**raw, "routing": {"ecmp": ecmp}, "failures": failures})
         model = build_model(sc)
         flows = build_flow_table(sc, model.fabric)

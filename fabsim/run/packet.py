@@ -94,7 +94,7 @@ def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
     hid, channel, fwd, rev = none_i, none_i, none_u, none_u
     if sc.routing.ecmp == "packet":
         hid, channel = hash_ids(flows), flows.channel.astype(np.int64)
-    elif not params[codes.P_SROUTE] or sc.failures:  # with failures: for flows that lose their route
+    elif params[codes.P_SROUTE] != 1:  # per hop, or source routes that may change (failures)
         fwd, rev = flow_hashes(sc.run.seed, flows.src, flows.dst, hash_ids(flows), flows.channel.astype(np.int64))
     fparams = np.zeros(codes.F_SIZE, np.float64)
     fparams[codes.F_DT_ALPHA] = sc.switch.dt_alpha
@@ -164,7 +164,7 @@ def _source_routes(model: Model, flows, params: np.ndarray, on_fabric: np.ndarra
     rev_ptr, rev = model.routing.paths(flows.dst[sub], flows.src[sub], hid[sub], flows.channel[sub], sc.run.seed)
     if not np.array_equal(np.diff(rev_ptr), np.diff(ptr)[sub]):
         return off  # a reverse path of another length (asymmetric file topology): route per hop
-    params[codes.P_SROUTE] = 1
+    params[codes.P_SROUTE] = 2 if sc.failures else 1
     return {"sr_ptr": ptr, "sr_fwd": fwd, "sr_rev": rev}
 
 
