@@ -336,11 +336,11 @@ def retrace_routes(model: Model, flows, routing, down: np.ndarray, on_fabric: np
     channel = flows.channel[ok]
     fwd_ptr, fwd = routing.paths(src[ok], dst[ok], hash_id[ok], channel, sc.run.seed)
     rev_ptr, rev = routing.paths(dst[ok], src[ok], hash_id[ok], channel, sc.run.seed)
-    hops = np.diff(fwd_ptr)
-    same = hops == np.diff(rev_ptr)
+    hops, rev_hops = np.diff(fwd_ptr), np.diff(rev_ptr)
+    same = hops == rev_hops
     if not same.all():
-        keep = np.repeat(same, hops)
-        fwd, rev, ok, hops = fwd[keep], rev[keep], ok[same], hops[same]
+        fwd, rev = fwd[np.repeat(same, hops)], rev[np.repeat(same, rev_hops)]
+        ok, hops = ok[same], hops[same]
     ptr = np.zeros(len(flows) + 1, np.int64)
     per_flow = np.zeros(len(flows), np.int64)
     per_flow[ok] = hops
