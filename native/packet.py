@@ -36,7 +36,7 @@ from .queues import (
 )
 from .routing import pick_port
 from .scaleup import on_task
-from .wheel import T_NEVER, W_COUNT, W_OVF, W_PRE, wheel_next, wheel_room, wheel_take
+from .wheel import T_NEVER, wheel_next, wheel_pending, wheel_room, wheel_take
 
 
 # ---- routing ------------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def run_until(net, st, su, t_end):
     clk[C_T_NOW] = t_now
     clk[C_EVENTS] += events
     clk[C_HOPS] += hops
-    clk[C_PENDING] = st.ev.ctl[W_COUNT] + st.ev.ctl[W_OVF] + st.ev.pre_t.shape[0] - st.ev.ctl[W_PRE]
+    clk[C_PENDING] = wheel_pending(st.ev)
     if status == STATUS_SLICE and clk[C_PENDING] == 0:
         return STATUS_DONE
     return status

@@ -114,9 +114,6 @@ def grow_wheel(w: Wheel, nodes: int, ovf: int) -> Wheel:
     )
 
 
-def wheel_pending(w: Wheel) -> int:
-    """Events not yet taken (presorted ones included)."""
-    return int(w.ctl[W_COUNT] + w.ctl[W_OVF] + w.pre_t.shape[0] - w.ctl[W_PRE])
 
 
 def wheel_geometry(min_event_gap_ps: int, horizon_ps: int, max_buckets: int = 1 << 20) -> tuple[int, int]:
@@ -169,6 +166,12 @@ def wheel_push(w, t, seq, val):
             w.ev_next[prev] = node
     ctl[W_COUNT] += 1
     return True
+
+
+@hot(inline="always")
+def wheel_pending(w):
+    """Events not yet taken (presorted ones included)."""
+    return w.ctl[W_COUNT] + w.ctl[W_OVF] + w.pre_t.shape[0] - w.ctl[W_PRE]
 
 
 @hot(inline="always")

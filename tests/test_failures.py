@@ -603,13 +603,13 @@ def test_source_routes_through_failures_give_the_runs_of_per_hop_routing(doc):
     assert routed.summary["events"] == per_hop.summary["events"]
 
 
-def test_retraced_routes_leave_out_a_flow_whose_two_directions_differ_in_length():
-    """A flow whose ACK path is longer than its data path (possible after a failure in an
-    irregular fabric) gets an empty route, to be routed hop by hop; the others keep their data
-    and ACK routes paired entry by entry."""
+def test_routes_leave_out_a_flow_whose_two_directions_differ_in_length():
+    """A flow whose ACK path is longer than its data path (an irregular fabric, or one after a
+    failure) gets an empty route, to be routed hop by hop; the others keep their data and ACK
+    routes paired entry by entry."""
     from types import SimpleNamespace
 
-    from fabsim.run.packet import retrace_routes
+    from fabsim.run.packet import trace_routes
 
     class Routing:  # every path is two links named 10·a + b, but h3 → h1 takes three
         dist = np.zeros((1, 1), np.int8)
@@ -627,7 +627,9 @@ def test_retraced_routes_leave_out_a_flow_whose_two_directions_differ_in_length(
     fabric = SimpleNamespace(host_switch=np.full(4, 4), n_hosts=4, host_uplink=np.arange(4), host_downlink=np.arange(4) + 4)
     model = SimpleNamespace(fabric=fabric, scenario=SimpleNamespace(run=SimpleNamespace(seed=1)))
     flows = Flows(src=np.array([0, 1, 2]), dst=np.array([1, 3, 3]), channel=np.zeros(3, np.int64))
-    routes = retrace_routes(model, flows, Routing(), np.zeros(8, np.bool_), np.ones(3, np.bool_), np.zeros(3, np.int64))
+    routes, complete = trace_routes(model, flows, Routing(), np.ones(3, np.bool_), np.zeros(3, np.int64),
+                                    down=np.zeros(8, np.bool_))
+    assert not complete  # so the driver passes the per-hop hashes (P_SROUTE = 2)
     assert routes["sr_ptr"].tolist() == [0, 2, 2, 4]
     assert routes["sr_fwd"].tolist() == [1, 1, 23, 23]
     assert routes["sr_rev"].tolist() == [10, 10, 32, 32]

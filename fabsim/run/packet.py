@@ -152,20 +152,52 @@ def _source_routes(model: Model, flows, params: np.ndarray, on_fabric: np.ndarra
     the data path and the ACK path (the reverse flow's hash) are traced here, and switches
     follow them (``params[P_SROUTE]``) instead of hashing and reading the routing tables at
     every hop — the same links, so the same results. When routing converges after a failure
-    they are traced again over the new tables (``retrace_routes``); a packet whose route no
-    longer passes the link it arrived on is routed hop by hop, as it would have been."""
+    they are traced again over the new tables (``_Failures.apply``); a packet whose route no
+    longer passes the link it arrived on, and a flow without a route, are routed hop by hop, as
+    they would have been."""
     sc = model.scenario
     n = len(flows)
-    off = {"sr_ptr": np.zeros(n + 1, np.int64), "sr_fwd": np.zeros(0, np.int32), "sr_rev": np.zeros(0, np.int32)}
     if sc.routing.ecmp != "flow":
-        return off
+        return {"sr_ptr": np.zeros(n + 1, np.int64), "sr_fwd": np.zeros(0, np.int32), "sr_rev": np.zeros(0, np.int32)}
     ptr, fwd, hid = paths if paths is not None else flow_paths(model, flows, on_fabric)
-    sub = np.flatnonzero(on_fabric)
-    rev_ptr, rev = model.routing.paths(flows.dst[sub], flows.src[sub], hid[sub], flows.channel[sub], sc.run.seed)
-    if not np.array_equal(np.diff(rev_ptr), np.diff(ptr)[sub]):
-        return off  # a reverse path of another length (asymmetric file topology): route per hop
-    params[codes.P_SROUTE] = 2 if sc.failures else 1
-    return {"sr_ptr": ptr, "sr_fwd": fwd, "sr_rev": rev}
+    routes, complete = trace_routes(model, flows, model.routing, on_fabric, hid, forward=(ptr, fwd))
+    params[codes.P_SROUTE] = 1 if complete and not sc.failures else 2
+    return routes
+
+
+def trace_routes(model: Model, flows, routing, on_fabric: np.ndarray, hash_id: np.ndarray, down=None,
+                 forward=None) -> tuple[dict, bool]:
+    """Every fabric flow's data and ACK routes over ``routing`` (converged on the ``down``
+    links, if given), as ``PacketNet.sr_*``, and whether every fabric flow got one. A flow whose
+    destination or source is unreachable, or whose two directions differ in length, gets an
+    empty route: its packets are routed hop by hop. ``forward``: the data paths already traced
+    over ``routing`` (``flow_paths``), reused when they are the fabric flows' paths."""
+    f, sc = model.fabric, model.scenario
+    src, dst = flows.src, flows.dst
+    reach = on_fabric.copy()
+    if down is not None:
+        for a, b in ((src, dst), (dst, src)):
+            d = routing.dist[f.host_switch[a] - f.n_hosts, routing.host_edge[b]]
+            reach &= (d != codes.DIST_UNREACHABLE) & ~down[f.host_uplink[a]] & ~down[f.host_downlink[b]]
+    ok = np.flatnonzero(reach)
+    channel = flows.channel[ok]
+    if forward is not None and np.array_equal(np.diff(forward[0]) > 0, reach):
+        # the other flows have empty paths: the fabric flows' sub-table shares the links array
+        fwd_ptr, fwd = np.concatenate(([0], forward[0][ok + 1])), forward[1]
+    else:
+        fwd_ptr, fwd = routing.paths(src[ok], dst[ok], hash_id[ok], channel, sc.run.seed)
+    rev_ptr, rev = routing.paths(dst[ok], src[ok], hash_id[ok], channel, sc.run.seed)
+    hops, rev_hops = np.diff(fwd_ptr), np.diff(rev_ptr)
+    same = hops == rev_hops
+    if not same.all():
+        fwd, rev = fwd[np.repeat(same, hops)], rev[np.repeat(same, rev_hops)]
+        ok, hops = ok[same], hops[same]
+    ptr = np.zeros(len(flows) + 1, np.int64)
+    per_flow = np.zeros(len(flows), np.int64)
+    per_flow[ok] = hops
+    np.cumsum(per_flow, out=ptr[1:])
+    routes = {"sr_ptr": ptr, "sr_fwd": np.ascontiguousarray(fwd), "sr_rev": np.ascontiguousarray(rev)}
+    return routes, ok.size == np.count_nonzero(on_fabric)
 
 
 def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
@@ -319,35 +351,6 @@ def _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues,
     )
 
 
-def retrace_routes(model: Model, flows, routing, down: np.ndarray, on_fabric: np.ndarray, hash_id: np.ndarray) -> dict:
-    """Every fabric flow's data and ACK routes over ``routing`` (converged on the ``down``
-    links), for ``PacketNet.sr_*``. A flow whose destination or source is unreachable, or whose
-    two directions differ in length, gets an empty route: its packets are routed hop by hop."""
-    from ..native.codes import DIST_UNREACHABLE
-
-    f, sc = model.fabric, model.scenario
-
-    def reachable(a, b):
-        d = routing.dist[f.host_switch[a] - f.n_hosts, routing.host_edge[b]]
-        return (d != DIST_UNREACHABLE) & ~down[f.host_uplink[a]] & ~down[f.host_downlink[b]]
-
-    src, dst = flows.src, flows.dst
-    ok = np.flatnonzero(on_fabric & reachable(src, dst) & reachable(dst, src))
-    channel = flows.channel[ok]
-    fwd_ptr, fwd = routing.paths(src[ok], dst[ok], hash_id[ok], channel, sc.run.seed)
-    rev_ptr, rev = routing.paths(dst[ok], src[ok], hash_id[ok], channel, sc.run.seed)
-    hops, rev_hops = np.diff(fwd_ptr), np.diff(rev_ptr)
-    same = hops == rev_hops
-    if not same.all():
-        fwd, rev = fwd[np.repeat(same, hops)], rev[np.repeat(same, rev_hops)]
-        ok, hops = ok[same], hops[same]
-    ptr = np.zeros(len(flows) + 1, np.int64)
-    per_flow = np.zeros(len(flows), np.int64)
-    per_flow[ok] = hops
-    np.cumsum(per_flow, out=ptr[1:])
-    return {"sr_ptr": ptr, "sr_fwd": np.ascontiguousarray(fwd), "sr_rev": np.ascontiguousarray(rev)}
-
-
 class _Failures:
     """Applies a scenario's failures to the packet kernel at their times (docs/failures.md)."""
 
@@ -383,8 +386,9 @@ class _Failures:
         if converged is not None:
             net = net._replace(routing=converged.routing.tables())
             if net.params[codes.P_SROUTE]:
-                net = net._replace(**retrace_routes(self.model, self.flows, converged.routing, converged.down,
-                                                    self.on_fabric, self.hash_id))
+                routes, _ = trace_routes(self.model, self.flows, converged.routing, self.on_fabric, self.hash_id,
+                                         down=converged.down)
+                net = net._replace(**routes)
             unreachable = converged.unreachable
             pf.abandon_unreachable(st, unreachable)
             again = pf.stranded(st, ~unreachable)
