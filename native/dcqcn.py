@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from .codes import (
-    CC_PAPER, EV_BITS, KIND_FABRIC, EV_CNP, F_ALPHA0, F_G, F_MIN_RATE, P_ALPHA_TIMER, P_BYTE_COUNTER, P_CC,
+    CC_PAPER, CX_RP_BYTES, CX_RP_FLAGS, CX_RP_NEXT, CX_STAGE_BC, CX_STAGE_T, CX_T_ALPHA, CX_T_DEC, CX_T_INC,
+    CXF_ALPHA, CXF_RC, CXF_RT, EV_BITS, KIND_FABRIC, EV_CNP, F_ALPHA0, F_G, F_MIN_RATE, P_ALPHA_TIMER,
+    P_BYTE_COUNTER, P_CC,
     P_CNP_INTERVAL, P_DEC_INTERVAL, P_FAST_RECOVERY, P_RATE_TIMER, RP_ALPHA_CNP, RP_DEC_CNP,
     RP_RUNNING,
 )
@@ -23,17 +25,20 @@ NP_HEAP_FULL = 2  # the deferred CNP could not be scheduled
 
 
 # ---- reaction point (sender) -------------------------------------------------------------------
+# The reaction point's state is in flow f's context c = f_ctx[f] (packet_state.py): the rates in
+# cxf[c], the timers, stages, byte counter and flags in cx[c].
 
 @hot
-def _rp_increase(net, st, f, line):
-    """One rate-increase iteration of flow ``f`` (timer or byte counter; stages already counted
-    for the paper dialect, counted here after the step for hpcc)."""
+def _rp_increase(net, st, f, c, line):
+    """One rate-increase iteration of flow ``f`` (context ``c``; timer or byte counter; stages
+    already counted for the paper dialect, counted here after the step for hpcc)."""
     F = net.params[P_FAST_RECOVERY]
-    rc = st.rp_rc[f]
-    rt = st.rp_rt[f]
+    cx = st.cx
+    rc = st.cxf[c, CXF_RC]
+    rt = st.cxf[c, CXF_RT]
     if net.params[P_CC] == CC_PAPER:
-        t_stage = st.rp_stage_t[f]
-        bc_stage = st.rp_stage_bc[f]
+        t_stage = cx[c, CX_STAGE_T]
+        bc_stage = cx[c, CX_STAGE_BC]
         if max(t_stage, bc_stage) <= F:
             pass  # fast recovery
         elif min(t_stage, bc_stage) > F:
@@ -41,104 +46,114 @@ def _rp_increase(net, st, f, line):
         else:
             rt += net.h_rai[net.f_src[f]]  # additive increase
         rt = min(rt, line)
-        st.rp_rt[f] = rt
-        st.rp_rc[f] = (rt + rc) / 2.0
+        st.cxf[c, CXF_RT] = rt
+        st.cxf[c, CXF_RC] = (rt + rc) / 2.0
     else:
-        stage = st.rp_stage_t[f]
+        stage = cx[c, CX_STAGE_T]
         if stage == F:
             rt += net.h_rai[net.f_src[f]]
         elif stage > F:
             rt += net.h_rhai[net.f_src[f]]
         rt = min(rt, line)
-        st.rp_rt[f] = rt
-        st.rp_rc[f] = rc / 2.0 + rt / 2.0
-        st.rp_stage_t[f] = stage + 1
+        st.cxf[c, CXF_RT] = rt
+        st.cxf[c, CXF_RC] = rc / 2.0 + rt / 2.0
+        cx[c, CX_STAGE_T] = stage + 1
 
 @hot
 def _rp_advance(net, st, f, t):
     """Apply every timer expiry of flow ``f`` at or before ``t``, in time order (ties: alpha
     timer, then decrease check, then rate-increase timer)."""
+    c = st.f_ctx[f]
+    cx = st.cx
+    cxf = st.cxf
     line = np.float64(net.link_rate_bps[net.host_uplink[net.f_src[f]]])
     g = net.fparams[F_G]
     while True:
-        ta = st.rp_t_alpha[f]
-        td = st.rp_t_dec[f]
-        ti = st.rp_t_inc[f]
+        ta = cx[c, CX_T_ALPHA]
+        td = cx[c, CX_T_DEC]
+        ti = cx[c, CX_T_INC]
         if ta <= td and ta <= ti:
             if ta > t:
                 return
-            st.rp_t_alpha[f] = ta + net.params[P_ALPHA_TIMER]
-            if st.rp_flags[f] & RP_ALPHA_CNP:
-                st.rp_alpha[f] = (1.0 - g) * st.rp_alpha[f] + g
-                st.rp_flags[f] &= ~RP_ALPHA_CNP
+            cx[c, CX_T_ALPHA] = ta + net.params[P_ALPHA_TIMER]
+            if cx[c, CX_RP_FLAGS] & RP_ALPHA_CNP:
+                cxf[c, CXF_ALPHA] = (1.0 - g) * cxf[c, CXF_ALPHA] + g
+                cx[c, CX_RP_FLAGS] &= ~RP_ALPHA_CNP
             else:
-                st.rp_alpha[f] = (1.0 - g) * st.rp_alpha[f]
+                cxf[c, CXF_ALPHA] = (1.0 - g) * cxf[c, CXF_ALPHA]
         elif td <= ti:
             if td > t:
                 return
-            st.rp_t_dec[f] = td + net.params[P_DEC_INTERVAL]
-            if st.rp_flags[f] & RP_DEC_CNP:
-                st.rp_flags[f] &= ~RP_DEC_CNP
-                if st.rp_stage_t[f] != 0:
-                    st.rp_rt[f] = st.rp_rc[f]
-                st.rp_rc[f] = max(net.fparams[F_MIN_RATE], st.rp_rc[f] * (1.0 - st.rp_alpha[f] / 2.0))
-                st.rp_stage_t[f] = 0
-                st.rp_t_inc[f] = td + net.params[P_RATE_TIMER]
+            cx[c, CX_T_DEC] = td + net.params[P_DEC_INTERVAL]
+            if cx[c, CX_RP_FLAGS] & RP_DEC_CNP:
+                cx[c, CX_RP_FLAGS] &= ~RP_DEC_CNP
+                if cx[c, CX_STAGE_T] != 0:
+                    cxf[c, CXF_RT] = cxf[c, CXF_RC]
+                cxf[c, CXF_RC] = max(net.fparams[F_MIN_RATE], cxf[c, CXF_RC] * (1.0 - cxf[c, CXF_ALPHA] / 2.0))
+                cx[c, CX_STAGE_T] = 0
+                cx[c, CX_T_INC] = td + net.params[P_RATE_TIMER]
         else:
             if ti > t:
                 return
-            st.rp_t_inc[f] = ti + net.params[P_RATE_TIMER]
+            cx[c, CX_T_INC] = ti + net.params[P_RATE_TIMER]
             if net.params[P_CC] == CC_PAPER:
-                st.rp_stage_t[f] += 1
-            _rp_increase(net, st, f, line)
+                cx[c, CX_STAGE_T] += 1
+            _rp_increase(net, st, f, c, line)
 
 @hot
 def _rp_signal(net, st, f, t):
     """A congestion signal reaches the sender of ``f`` at ``t``: a CNP (paper) or an ACK/NACK
-    echoing a mark (hpcc)."""
-    _rp_advance(net, st, f, t)
+    echoing a mark (hpcc). After the flow's last ACK (no context) it is only counted."""
     st.f_cnp[f] += 1
+    c = st.f_ctx[f]
+    if c < 0:
+        return
+    _rp_advance(net, st, f, t)
+    cx = st.cx
+    cxf = st.cxf
     if net.params[P_CC] == CC_PAPER:
-        alpha = st.rp_alpha[f]
-        st.rp_rt[f] = st.rp_rc[f]
-        st.rp_rc[f] = max(net.fparams[F_MIN_RATE], st.rp_rc[f] * (1.0 - alpha / 2.0))
+        alpha = cxf[c, CXF_ALPHA]
+        cxf[c, CXF_RT] = cxf[c, CXF_RC]
+        cxf[c, CXF_RC] = max(net.fparams[F_MIN_RATE], cxf[c, CXF_RC] * (1.0 - alpha / 2.0))
         g = net.fparams[F_G]
-        st.rp_alpha[f] = (1.0 - g) * alpha + g
-        st.rp_stage_t[f] = 0
-        st.rp_stage_bc[f] = 0
-        st.rp_bytes[f] = 0
-        st.rp_t_alpha[f] = t + net.params[P_ALPHA_TIMER]
-        st.rp_t_inc[f] = t + net.params[P_RATE_TIMER]
-        st.rp_flags[f] |= RP_RUNNING
-    elif st.rp_flags[f] & RP_RUNNING:
-        st.rp_flags[f] |= RP_ALPHA_CNP | RP_DEC_CNP
+        cxf[c, CXF_ALPHA] = (1.0 - g) * alpha + g
+        cx[c, CX_STAGE_T] = 0
+        cx[c, CX_STAGE_BC] = 0
+        cx[c, CX_RP_BYTES] = 0
+        cx[c, CX_T_ALPHA] = t + net.params[P_ALPHA_TIMER]
+        cx[c, CX_T_INC] = t + net.params[P_RATE_TIMER]
+        cx[c, CX_RP_FLAGS] |= RP_RUNNING
+    elif cx[c, CX_RP_FLAGS] & RP_RUNNING:
+        cx[c, CX_RP_FLAGS] |= RP_ALPHA_CNP | RP_DEC_CNP
     else:
         # first signal: alpha restarts, both periodic timers start (the decrease check 1 ns
         # after a multiple of the alpha period, as in the HPCC code)
-        st.rp_alpha[f] = net.fparams[F_ALPHA0]
-        st.rp_flags[f] = RP_RUNNING | RP_DEC_CNP
-        st.rp_t_alpha[f] = t + net.params[P_ALPHA_TIMER]
-        st.rp_t_dec[f] = t + net.params[P_DEC_INTERVAL] + 1000
+        cxf[c, CXF_ALPHA] = net.fparams[F_ALPHA0]
+        cx[c, CX_RP_FLAGS] = RP_RUNNING | RP_DEC_CNP
+        cx[c, CX_T_ALPHA] = t + net.params[P_ALPHA_TIMER]
+        cx[c, CX_T_DEC] = t + net.params[P_DEC_INTERVAL] + 1000
 
 @hot
 def _rp_on_send(net, st, f, t, wire):
     """Flow ``f`` puts a packet of ``wire`` bytes on the wire at ``t``: the earliest time it may
     send the next one (``t`` itself when it sends at line rate), and the byte counter."""
     _rp_advance(net, st, f, t)
+    c = st.f_ctx[f]
+    cx = st.cx
     uplink = net.host_uplink[net.f_src[f]]
     line = np.float64(net.link_rate_bps[uplink])
-    rc = st.rp_rc[f]
+    rc = st.cxf[c, CXF_RC]
     nxt = t
     if rc < line:
         nxt = t + np.int64(np.ceil(np.float64(wire) * 8e12 / rc))
-    st.rp_next[f] = nxt
+    cx[c, CX_RP_NEXT] = nxt
     B = net.params[P_BYTE_COUNTER]
-    if B > 0 and st.rp_flags[f] & RP_RUNNING:
-        st.rp_bytes[f] += wire
-        if st.rp_bytes[f] >= B:
-            st.rp_bytes[f] = 0
-            st.rp_stage_bc[f] += 1
-            _rp_increase(net, st, f, line)
+    if B > 0 and cx[c, CX_RP_FLAGS] & RP_RUNNING:
+        cx[c, CX_RP_BYTES] += wire
+        if cx[c, CX_RP_BYTES] >= B:
+            cx[c, CX_RP_BYTES] = 0
+            cx[c, CX_STAGE_BC] += 1
+            _rp_increase(net, st, f, c, line)
     return nxt
 
 
@@ -188,9 +203,10 @@ def sample_rates(net, st, t):
     for f in range(net.f_src.shape[0]):
         if st.t_start[f] >= 0 and st.t_finish[f] < 0 and net.f_kind[f] == KIND_FABRIC:
             _rp_advance(net, st, f, t)
+            c = st.f_ctx[f]
             ids[i] = f
-            rc[i] = st.rp_rc[f]
-            rt[i] = st.rp_rt[f]
-            alpha[i] = st.rp_alpha[f]
+            rc[i] = st.cxf[c, CXF_RC]
+            rt[i] = st.cxf[c, CXF_RT]
+            alpha[i] = st.cxf[c, CXF_ALPHA]
             i += 1
     return ids, rc, rt, alpha

@@ -17,19 +17,21 @@ import numpy as np
 from .codes import (
     PK_ECN, PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_SEQ, PK_WIRE,
     START_PORT, ABANDON_RETRIES, ABANDON_STOPPED, ABANDON_UNREACHABLE, BUSY_DEAD, CC_HPCC, CC_PAPER,
+    CX_NACK_FOR, CX_RCV_NXT, CX_SND_NXT, CX_SND_UNA, CX_T_PROGRESS, CX_TIMEOUTS, C_CX_FREE, C_CX_HWM,
     C_EVENTS, C_HOPS, C_IN_USE, C_PENDING, C_T_NOW, ECMP_ADAPTIVE, ECMP_PACKET,
-    EV_ARRIVE, EV_BITS, EV_CHECK, EV_CNP, EV_MASK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE, F_ALPHA0,
+    EV_ARRIVE, EV_BITS, EV_CHECK, EV_CNP, EV_MASK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE,
     KIND_FABRIC,
     PACKET_SPRAY_STRIDE, PKT_ACK, PKT_CNP, PKT_DATA, PKT_LOST, PKT_NACK, PKT_PAUSE, PKT_RESUME,
     POOL_RESERVE, P_ACK_EVERY, P_CC, P_ECMP, P_ECN, P_ECN_DEQUEUE, P_EV_RESERVE, P_NACK, P_N_HOSTS, P_RETRIES, P_RTO,
-    P_SEED, P_SROUTE, RING_OUT, ROUTE_LOCAL, STATUS_DONE, STATUS_EVENTS_LOW, STATUS_HEAP_FULL, STATUS_POOL_LOW,
+    P_SEED, P_SROUTE, RING_OUT, ROUTE_LOCAL, STATUS_CONTEXTS_LOW, STATUS_DONE, STATUS_EVENTS_LOW, STATUS_HEAP_FULL,
+    STATUS_POOL_LOW,
     STATUS_SLICE,
 )
 from .dcqcn import NP_HEAP_FULL, NP_SEND_CNP, _np_due, _np_on_mark, _rp_signal
 from .ecmp import ecmp_hash, ecmp_salt
 from .jit import hot
 from .packet_failures import _lost_data
-from .packet_state import _complete, _free, _schedule
+from .packet_state import _complete, _free, _release_context, _schedule, _take_context
 from .queues import (
     _admit, _ecn_mark, _leave_ingress, _make_eligible, _mark, _pfc_frame, _pfc_on_enqueue, _push_control,
     _push_data, _ring_push, _send_control, _try_start, _q_change,
@@ -114,6 +116,9 @@ def run_until(net, st, su, t_end):
         if wheel_room(st.ev) < net.params[P_EV_RESERVE]:
             status = STATUS_EVENTS_LOW
             break
+        if clk[C_CX_FREE] < 0 and clk[C_CX_HWM] >= st.cx.shape[0]:  # a START takes one
+            status = STATUS_CONTEXTS_LOW
+            break
         v = wheel_take(st.ev)
         t_now = t
         events += 1
@@ -149,19 +154,17 @@ def _event(net, st, su, v, t):
         _np_due(st, f, t)
         return _send_control(net, st, np.int64(net.host_uplink[net.f_dst[f]]), np.int64(PKT_CNP), f, np.int64(0), t,
                              np.int64(0))
+    c = st.f_ctx[f]
     if kind == EV_PACE:
         st.in_ring[f] = RING_OUT
-        if st.snd_nxt[f] < net.f_npkts[f]:
+        if c >= 0 and st.cx[c, CX_SND_NXT] < net.f_npkts[f]:
             _ring_push(st, host, f)
             return START_PORT + np.int64(net.host_uplink[host])
         return STATUS_SLICE
     if kind == EV_START:
         st.t_start[f] = t
-        st.t_progress[f] = t
-        line = np.float64(net.link_rate_bps[net.host_uplink[host]])
-        st.rp_rc[f] = line
-        st.rp_rt[f] = line
-        st.rp_alpha[f] = net.fparams[F_ALPHA0]
+        if not _take_context(net, st, f, t, np.float64(net.link_rate_bps[net.host_uplink[host]])):
+            return STATUS_HEAP_FULL
         _ring_push(st, host, f)
         if not _schedule(st, t + net.params[P_RTO], (f << EV_BITS) | EV_RTO):
             return STATUS_HEAP_FULL
@@ -170,24 +173,26 @@ def _event(net, st, su, v, t):
         if st.f_abandon[f] == ABANDON_UNREACHABLE:
             st.f_abandon[f] = ABANDON_STOPPED  # the timer has stopped; revive() restarts it
         return STATUS_SLICE
-    if st.snd_una[f] < net.f_npkts[f]:
-        if t - st.t_progress[f] >= net.params[P_RTO]:
-            st.f_timeouts[f] += 1
-            if st.f_timeouts[f] > net.params[P_RETRIES]:
+    # RTO: with no context every packet is acknowledged, and the timer stops
+    cx = st.cx
+    if c >= 0 and cx[c, CX_SND_UNA] < net.f_npkts[f]:
+        if t - cx[c, CX_T_PROGRESS] >= net.params[P_RTO]:
+            cx[c, CX_TIMEOUTS] += 1
+            if cx[c, CX_TIMEOUTS] > net.params[P_RETRIES]:
                 # the retry count is exhausted: the flow gives up (the timer stops, nothing more
                 # is sent; what is still in flight is discarded where it arrives)
                 st.f_abandon[f] = ABANDON_RETRIES
-                st.snd_nxt[f] = net.f_npkts[f]
+                cx[c, CX_SND_NXT] = net.f_npkts[f]
                 return STATUS_SLICE
             # go-back-N
-            st.snd_nxt[f] = st.snd_una[f]
-            st.t_progress[f] = t
+            cx[c, CX_SND_NXT] = cx[c, CX_SND_UNA]
+            cx[c, CX_T_PROGRESS] = t
             if not _make_eligible(net, st, f, host, t):
                 return STATUS_HEAP_FULL
             if not _schedule(st, t + net.params[P_RTO], (f << EV_BITS) | EV_RTO):
                 return STATUS_HEAP_FULL
             return START_PORT + np.int64(net.host_uplink[host])
-        if not _schedule(st, st.t_progress[f] + net.params[P_RTO], (f << EV_BITS) | EV_RTO):
+        if not _schedule(st, cx[c, CX_T_PROGRESS] + net.params[P_RTO], (f << EV_BITS) | EV_RTO):
             return STATUS_HEAP_FULL
     return STATUS_SLICE
 
@@ -325,41 +330,47 @@ def _arrive(net, st, link, t):
     if kind == PKT_ACK or kind == PKT_NACK:
         if st.pkt[p, PK_ECN] and net.params[P_CC] == CC_HPCC:
             _rp_signal(net, st, f, t)
+    c = st.f_ctx[f]  # −1: the flow's last ACK has arrived (everything below is then a late packet)
+    cx = st.cx
     if kind == PKT_ACK:
         ack = st.pkt[p, PK_SEQ]
         _free(st, p)
-        if ack > st.snd_una[f]:
-            st.snd_una[f] = ack
-            st.t_progress[f] = t
-            st.f_timeouts[f] = 0
-            if st.snd_nxt[f] < ack:  # after a go-back, skip what the receiver already has
-                st.snd_nxt[f] = ack
+        if c >= 0 and ack > cx[c, CX_SND_UNA]:
+            cx[c, CX_SND_UNA] = ack
+            cx[c, CX_T_PROGRESS] = t
+            cx[c, CX_TIMEOUTS] = 0
+            if cx[c, CX_SND_NXT] < ack:  # after a go-back, skip what the receiver already has
+                cx[c, CX_SND_NXT] = ack
+            if ack == net.f_npkts[f]:
+                _release_context(st, f)  # sent, acknowledged and (so) received
         return STATUS_SLICE
     if kind == PKT_NACK:
         n = st.pkt[p, PK_SEQ]
         _free(st, p)
-        if n < st.snd_una[f]:
+        if c < 0 or n < cx[c, CX_SND_UNA]:
             return STATUS_SLICE  # stale
-        if n > st.snd_una[f]:
-            st.f_timeouts[f] = 0
-        st.snd_una[f] = n
-        st.t_progress[f] = t
-        st.snd_nxt[f] = n  # go back to the first packet the receiver is missing
+        if n > cx[c, CX_SND_UNA]:
+            cx[c, CX_TIMEOUTS] = 0
+        cx[c, CX_SND_UNA] = n
+        cx[c, CX_T_PROGRESS] = t
+        cx[c, CX_SND_NXT] = n  # go back to the first packet the receiver is missing
         if not _make_eligible(net, st, f, node, t):
             return STATUS_HEAP_FULL
         return START_PORT + np.int64(net.host_uplink[node])
-    seq = st.pkt[p, PK_SEQ]
+    seq = np.int64(st.pkt[p, PK_SEQ])
     marked = st.pkt[p, PK_ECN]
     _free(st, p)
     st.f_rcvd[f] += 1
     reply = PKT_ACK
-    if seq > st.rcv_nxt[f] and net.params[P_NACK] and st.nack_for[f] != st.rcv_nxt[f]:
-        st.nack_for[f] = st.rcv_nxt[f]
+    rcv_nxt = cx[c, CX_RCV_NXT] if c >= 0 else np.int64(net.f_npkts[f])
+    if seq > rcv_nxt and net.params[P_NACK] and cx[c, CX_NACK_FOR] != rcv_nxt:
+        cx[c, CX_NACK_FOR] = rcv_nxt
         reply = PKT_NACK
-    in_order = seq == st.rcv_nxt[f]
+    in_order = seq == rcv_nxt
     if in_order:
-        st.rcv_nxt[f] = seq + 1
-        if seq + 1 == net.f_npkts[f] and not _complete(net, st, f, t):
+        rcv_nxt = seq + 1
+        cx[c, CX_RCV_NXT] = rcv_nxt
+        if rcv_nxt == net.f_npkts[f] and not _complete(net, st, f, t):
             return STATUS_HEAP_FULL
     if marked and net.params[P_CC] == CC_PAPER:
         # the notification point: a CNP at once (before the ACK), or one when the interval ends
@@ -375,5 +386,5 @@ def _arrive(net, st, link, t):
     if every > 1 and in_order and seq + 1 < net.f_npkts[f] and (seq + 1) % every != 0:
         return STATUS_SLICE  # host.ack_every: this one is acknowledged by a later ACK
     echo = marked if net.params[P_CC] == CC_HPCC else 0
-    return _send_control(net, st, np.int64(net.host_uplink[node]), np.int64(reply), np.int64(f),
-                         np.int64(st.rcv_nxt[f]), t, np.int64(echo))
+    return _send_control(net, st, np.int64(net.host_uplink[node]), np.int64(reply), np.int64(f), rcv_nxt, t,
+                         np.int64(echo))

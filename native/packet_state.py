@@ -2,6 +2,10 @@
 (``PacketState``), their construction, and the allocators every handler uses — the event set
 (``_schedule``) and the packet pool (``_alloc``, ``_free``).
 
+A fabric flow's transport and DCQCN state lives in a *flow context* (``cx``, ``cxf``): taken at
+its ``START`` (``_take_context``), given back when its last ACK arrives (``_release_context``),
+so that state is held for the flows in progress, not for every flow of the run.
+
 ``make_net`` is the boundary between the Python driver and the kernel: it checks every field's
 dtype and shape, because one array of another dtype would make Numba compile a second copy of
 the kernel (minutes) instead of failing.
@@ -15,12 +19,18 @@ import numpy as np
 
 from .codes import (
     PK_ECN, PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_SEQ, PK_SIZE, PK_WIRE,
-    C_DONE, C_FREE, C_HWM, C_IN_USE, C_SEQ, C_SIZE, ECMP_PACKET, EV_BITS, EV_START, F_SIZE, PKT_DATA, PKT_LOST,
+    CX_MAX_SENT, CX_NACK_FOR, CX_RCV_NXT, CX_RP_BYTES, CX_RP_FLAGS, CX_RP_NEXT, CX_SIZE, CX_SND_NXT, CX_SND_UNA,
+    CX_STAGE_BC, CX_STAGE_T, CX_T_ALPHA, CX_T_DEC, CX_T_INC, CX_T_PROGRESS, CX_TIMEOUTS, CXF_ALPHA, CXF_RC, CXF_RT,
+    CXF_SIZE, C_CX_FREE, C_CX_HWM, C_DONE, C_FREE, C_HWM, C_IN_USE, C_SEQ, C_SIZE, ECMP_PACKET, EV_BITS, EV_START,
+    F_ALPHA0, F_SIZE, PKT_DATA, PKT_LOST,
     P_ECMP, P_EV_RESERVE, P_N_HOSTS, P_SEED, P_SIZE, P_SROUTE,
 )
 from .jit import hot, kernel
 from .routing import RoutingTables
 from .wheel import T_NEVER, W_COUNT, W_OVF, Wheel, grow_wheel, new_wheel, wheel_push
+
+#: flow contexts a fresh state has room for (at most one per flow); they double when they run out
+CONTEXTS_INITIAL = 1024
 
 
 class PacketNet(NamedTuple):
@@ -111,36 +121,22 @@ class PacketState(NamedTuple):
     pred_left: np.ndarray  # int32[F]
     t_start: np.ndarray  # int64[F]
     t_finish: np.ndarray  # int64[F]
-    t_progress: np.ndarray  # int64[F]
-    snd_nxt: np.ndarray  # int32[F]
-    snd_una: np.ndarray  # int32[F]
-    rcv_nxt: np.ndarray  # int32[F]
-    max_sent: np.ndarray  # int32[F] highest sequence number sent + 1
-    nack_for: np.ndarray  # int32[F] rcv_nxt of the last NACK sent (one NACK per gap)
     f_packets: np.ndarray  # int64[F]
     f_retx: np.ndarray  # int64[F]
     f_ecn: np.ndarray  # int64[F]
     f_drops: np.ndarray  # int64[F]
     f_rcvd: np.ndarray  # int64[F] data packets that reached the destination (in order or not)
-    # DCQCN reaction point (sender) and notification point (receiver) per flow
-    rp_rc: np.ndarray  # float64[F] current rate Rc (bit/s)
-    rp_rt: np.ndarray  # float64[F] target rate Rt
-    rp_alpha: np.ndarray  # float64[F]
-    rp_t_alpha: np.ndarray  # int64[F] next alpha-timer expiry (T_NEVER: not running)
-    rp_t_dec: np.ndarray  # int64[F] hpcc: next decrease check
-    rp_t_inc: np.ndarray  # int64[F] next rate-increase timer expiry
-    rp_next: np.ndarray  # int64[F] earliest time the flow may send its next packet (pacing)
-    rp_stage_t: np.ndarray  # int32[F] timer stage counter T
-    rp_stage_bc: np.ndarray  # int32[F] byte-counter stage counter BC
-    rp_bytes: np.ndarray  # int64[F] bytes sent since the last byte-counter expiry or cut
-    rp_flags: np.ndarray  # int8[F] RP_* bits
-    np_last_cnp: np.ndarray  # int64[F] time of the last CNP the receiver sent (−1: none)
-    np_pending: np.ndarray  # int8[F] a mark arrived since then: an EV_CNP is pending
     f_cnp: np.ndarray  # int64[F] congestion signals the sender received (CNPs or echoes)
     f_fail: np.ndarray  # int64[F] data packets lost to failures
     f_abandon: np.ndarray  # int8[F] ABANDON_* state
-    f_timeouts: np.ndarray  # int32[F] consecutive timeouts of the flow's oldest unacknowledged packet
-
+    # DCQCN notification point (receiver): it outlives the flow's context (late marked duplicates)
+    np_last_cnp: np.ndarray  # int64[F] time of the last CNP the receiver sent (−1: none)
+    np_pending: np.ndarray  # int8[F] a mark arrived since then: an EV_CNP is pending
+    # flow contexts: the transport and DCQCN reaction-point state of the flows between START and
+    # their last ACK (columns CX_* and CXF_* in codes.py; "flow contexts" below)
+    f_ctx: np.ndarray  # int32[F] the flow's context (−1: not started, or acknowledged)
+    cx: np.ndarray  # int64[contexts, CX_SIZE]
+    cxf: np.ndarray  # float64[contexts, CXF_SIZE]
 
 #: dtype and shape of every RoutingTables field (sizes named as in NET_FIELDS).
 ROUTING_FIELDS: dict[str, tuple[str, tuple]] = {
@@ -235,6 +231,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
     n_flows = net.f_src.shape[0]
     n_hosts = int(net.params[P_N_HOSTS])
     n_nodes = int(max(net.link_src.max(initial=0), net.link_dst.max(initial=0))) + 1
+    n_ctx = max(1, min(n_flows, CONTEXTS_INITIAL))
     roots = np.flatnonzero(pred_count == 0)
     roots = roots[np.argsort(net.f_start[roots], kind="stable")]
     reserve = int(net.params[P_EV_RESERVE])
@@ -266,20 +263,16 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         ring_head=np.full(n_hosts, -1, np.int32), ring_tail=np.full(n_hosts, -1, np.int32),
         ring_next=flows(-1, np.int32), in_ring=flows(0, np.int8),
         pred_left=pred_count.astype(np.int32).copy(),
-        t_start=flows(-1, np.int64), t_finish=flows(-1, np.int64), t_progress=flows(0, np.int64),
-        snd_nxt=flows(0, np.int32), snd_una=flows(0, np.int32), rcv_nxt=flows(0, np.int32),
-        max_sent=flows(0, np.int32), nack_for=flows(-1, np.int32),
+        t_start=flows(-1, np.int64), t_finish=flows(-1, np.int64),
         f_packets=flows(0, np.int64), f_retx=flows(0, np.int64),
         f_ecn=flows(0, np.int64), f_drops=flows(0, np.int64), f_rcvd=flows(0, np.int64),
-        rp_rc=flows(0.0, np.float64), rp_rt=flows(0.0, np.float64), rp_alpha=flows(0.0, np.float64),
-        rp_t_alpha=flows(T_NEVER, np.int64), rp_t_dec=flows(T_NEVER, np.int64),
-        rp_t_inc=flows(T_NEVER, np.int64), rp_next=flows(0, np.int64),
-        rp_stage_t=flows(0, np.int32), rp_stage_bc=flows(0, np.int32), rp_bytes=flows(0, np.int64),
-        rp_flags=flows(0, np.int8), np_last_cnp=flows(-1, np.int64), np_pending=flows(0, np.int8),
         f_cnp=flows(0, np.int64), f_fail=flows(0, np.int64), f_abandon=flows(0, np.int8),
-        f_timeouts=flows(0, np.int32),
+        np_last_cnp=flows(-1, np.int64), np_pending=flows(0, np.int8),
+        # contexts are written when taken (np.zeros: pages are mapped when first written)
+        f_ctx=flows(-1, np.int32), cx=np.zeros((n_ctx, CX_SIZE), np.int64), cxf=np.zeros((n_ctx, CXF_SIZE), np.float64),
     )
     st.clock[C_FREE] = -1
+    st.clock[C_CX_FREE] = -1
     return st
 
 
@@ -312,6 +305,17 @@ def grow_pool(st: PacketState, pool: int) -> PacketState:
         return b
 
     return st._replace(pkt=grown(st.pkt), pkt_t_arr=grown(st.pkt_t_arr))
+
+def grow_contexts(st: PacketState) -> PacketState:
+    """The same state with twice the room for flow contexts (only the contexts ever used are
+    copied; they keep their indices)."""
+    used = int(st.clock[C_CX_HWM])
+    n = 2 * st.cx.shape[0]
+    cx = np.zeros((n, CX_SIZE), np.int64)
+    cxf = np.zeros((n, CXF_SIZE), np.float64)
+    cx[:used] = st.cx[:used]
+    cxf[:used] = st.cxf[:used]
+    return st._replace(cx=cx, cxf=cxf)
 
 # ---- allocators ------------------------------------------------------------------------------------
 
@@ -360,6 +364,52 @@ def _alloc(st, flow, kind, seq, wire):
     st.pkt[p, PK_IN_LINK] = -1
     st.pkt[p, PK_ECN] = 0
     return p
+
+@hot(inline="always")
+def _take_context(net, st, f, t, line):
+    """Fabric flow ``f`` starts at ``t`` on a NIC of ``line`` bit/s: a fresh context, the last
+    one given back or else the first never used. False if none is left (``run_until`` stops
+    before an event when none is free, so this is a sizing error)."""
+    clk = st.clock
+    c = clk[C_CX_FREE]
+    if c >= 0:
+        clk[C_CX_FREE] = st.cx[c, CX_SND_NXT]
+    else:
+        c = clk[C_CX_HWM]
+        if c >= st.cx.shape[0]:
+            return False
+        clk[C_CX_HWM] = c + 1
+    st.f_ctx[f] = c
+    cx = st.cx
+    cx[c, CX_SND_NXT] = 0
+    cx[c, CX_SND_UNA] = 0
+    cx[c, CX_RCV_NXT] = 0
+    cx[c, CX_MAX_SENT] = 0
+    cx[c, CX_NACK_FOR] = -1
+    cx[c, CX_TIMEOUTS] = 0
+    cx[c, CX_T_PROGRESS] = t
+    cx[c, CX_RP_NEXT] = 0
+    cx[c, CX_T_ALPHA] = T_NEVER
+    cx[c, CX_T_DEC] = T_NEVER
+    cx[c, CX_T_INC] = T_NEVER
+    cx[c, CX_RP_BYTES] = 0
+    cx[c, CX_STAGE_T] = 0
+    cx[c, CX_STAGE_BC] = 0
+    cx[c, CX_RP_FLAGS] = 0
+    st.cxf[c, CXF_RC] = line
+    st.cxf[c, CXF_RT] = line
+    st.cxf[c, CXF_ALPHA] = net.fparams[F_ALPHA0]
+    return True
+
+@hot(inline="always")
+def _release_context(st, f):
+    """Flow ``f``'s last ACK has arrived: its context goes back to the free list. What can still
+    reach the flow (late duplicates, their ACKs, CNPs, its pending timer) reads ``f_ctx < 0`` as
+    every packet sent, acknowledged and received (docs/packet-engine.md, "Flow contexts")."""
+    c = st.f_ctx[f]
+    st.f_ctx[f] = -1
+    st.cx[c, CX_SND_NXT] = st.clock[C_CX_FREE]
+    st.clock[C_CX_FREE] = c
 
 @hot(inline="always")
 def _free(st, p):

@@ -9,7 +9,8 @@ import numpy as np
 
 from .codes import (
     PK_ECN, PK_FLOW, PK_NEXT, PK_WIRE,
-    START_PORT, BUFFER_DYNAMIC, BUSY_TX, CC_NONE, CONTROL_WIRE_BYTES, EV_BITS, EV_PACE, EV_TX_DONE, F_DT_ALPHA,
+    START_PORT, BUFFER_DYNAMIC, BUSY_TX, CC_NONE, CONTROL_WIRE_BYTES, CX_MAX_SENT, CX_RP_NEXT, CX_SND_NXT,
+    EV_BITS, EV_PACE, EV_TX_DONE, F_DT_ALPHA,
     F_PMAX, PKT_DATA, PKT_PAUSE, PKT_RESUME, P_BUFFER, P_BUFFER_POLICY, P_CC, P_HEADER, P_MTU,
     P_N_HOSTS, P_PFC, P_XOFF, P_XON, RING_OUT, RING_PACED, STATUS_HEAP_FULL, STATUS_POOL_FULL,
     STATUS_SLICE,
@@ -159,9 +160,10 @@ def _make_eligible(net, st, f, host, t):
     sending before ``rp_next``, waits for an EV_PACE then. False if the event set is full."""
     if st.in_ring[f] != RING_OUT:
         return True
-    if st.rp_next[f] > t:
+    nxt = st.cx[st.f_ctx[f], CX_RP_NEXT]
+    if nxt > t:
         st.in_ring[f] = RING_PACED
-        return _schedule(st, st.rp_next[f], (np.int64(f) << EV_BITS) | EV_PACE)
+        return _schedule(st, nxt, (np.int64(f) << EV_BITS) | EV_PACE)
     _ring_push(st, host, f)
     return True
 
@@ -178,29 +180,31 @@ def _try_start(net, st, link, t):
         host = net.link_src[link]
         if p < 0 and host < net.params[P_N_HOSTS]:
             # pull one packet from the flow at the front of the send ring; a flow whose every
-            # packet an ACK has covered meanwhile just leaves the ring
+            # packet an ACK has covered meanwhile (or whose last ACK has come) just leaves the ring
             f = st.ring_head[host]
+            c = -1
             while f >= 0:
                 st.ring_head[host] = st.ring_next[f]
                 if st.ring_head[host] < 0:
                     st.ring_tail[host] = -1
                 st.in_ring[f] = 0
-                if st.snd_nxt[f] < net.f_npkts[f]:
+                c = st.f_ctx[f]
+                if c >= 0 and st.cx[c, CX_SND_NXT] < net.f_npkts[f]:
                     break
                 f = st.ring_head[host]
             if f >= 0:
-                seq = st.snd_nxt[f]
+                seq = st.cx[c, CX_SND_NXT]
                 mtu = net.params[P_MTU]
-                payload = min(mtu, net.f_size[f] - np.int64(seq) * mtu)
+                payload = min(mtu, net.f_size[f] - seq * mtu)
                 p = _alloc(st, f, PKT_DATA, seq, payload + net.params[P_HEADER])
                 if p < 0:
                     return STATUS_POOL_FULL
-                st.snd_nxt[f] = seq + 1
+                st.cx[c, CX_SND_NXT] = seq + 1
                 st.f_packets[f] += 1
-                if seq < st.max_sent[f]:
+                if seq < st.cx[c, CX_MAX_SENT]:
                     st.f_retx[f] += payload
                 else:
-                    st.max_sent[f] = seq + 1
+                    st.cx[c, CX_MAX_SENT] = seq + 1
                 if net.params[P_CC] != CC_NONE:
                     _rp_on_send(net, st, f, t, np.int64(st.pkt[p, PK_WIRE]))
                 if seq + 1 < net.f_npkts[f] and not _make_eligible(net, st, f, host, t):

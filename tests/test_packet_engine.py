@@ -290,6 +290,39 @@ def test_event_set_grows_from_its_reserve_and_the_run_is_the_same(monkeypatch):
     assert again.summary["events"] == reference.summary["events"]
 
 
+def test_flow_contexts_are_given_back_and_grow_and_the_run_is_the_same(monkeypatch):
+    """A flow's transport and DCQCN state is a context taken at its START and given back at its
+    last ACK. Starting from room for one context, the kernel asks for more only while more flows
+    are in progress than it has (far fewer than the flows of the run), and the run is event for
+    event the one with room to spare — late packets of flows whose context went to another flow
+    changed nothing."""
+    import fabsim.native.packet_state as packet_state
+    import fabsim.run.packet as driver
+
+    doc = {"run": {"engine": "packet"}, "topology": {"kind": "fat_tree", "k": 4},
+           "switch": {"buffer": "200KB"}, "host": {"rto": "20us"},  # drops, go-back-N, duplicates, a few give up
+           "traffic": [{"kind": "permutation", "size": "200KB"},
+                       {"kind": "poisson", "load": 0.5, "sizes": "hadoop", "duration": "300us"}]}
+    sc = fabsim.load_scenario(doc)
+    reference = simulate(sc)
+    grow_contexts = packet_state.grow_contexts
+    grown = []
+
+    def counted(st):
+        grown.append(st.cx.shape[0])
+        return grow_contexts(st)
+
+    monkeypatch.setattr(packet_state, "CONTEXTS_INITIAL", 1)
+    monkeypatch.setattr(driver.ps, "grow_contexts", counted)
+    again = simulate(sc)
+    n_flows = len(reference.flows)
+    assert len(grown) >= 3 and 2 * grown[-1] * 4 <= n_flows, (grown, n_flows)
+    assert reference.summary["flow_status"]["completed"] >= 0.9 * n_flows
+    assert reference.flows["retransmitted_bytes"].to_numpy().sum() > 0
+    assert again.flows.equals(reference.flows)
+    assert again.summary["events"] == reference.summary["events"]
+
+
 def test_coalesced_acks_answer_every_nth_packet_and_the_last():
     """host.ack_every = 8 on a lossless 100-packet flow: ACKs for rcv_nxt = 8, 16, …, 96 and the
     last packet, 13 in all instead of 100 (the receiver's uplink carries exactly those 64-byte

@@ -590,6 +590,18 @@ KERNEL_CASES = [
 ]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def room_for_one_flow_context():
+    """Every kernel run here starts with room for one flow context (packet_state.py), so that
+    contexts are given back and taken again, and grow, in every case compared below."""
+    from fabsim.native import packet_state
+
+    saved = packet_state.CONTEXTS_INITIAL
+    packet_state.CONTEXTS_INITIAL = 1
+    yield
+    packet_state.CONTEXTS_INITIAL = saved
+
+
 def assert_kernel_matches_reference(doc) -> None:
     """The Numba kernel's run of ``doc`` equals this reference's, field by field."""
     model, flows = build(doc)

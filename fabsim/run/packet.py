@@ -232,7 +232,8 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
                 "set run.packet_pool higher", status,
             )
         if status == codes.STATUS_HEAP_FULL:
-            raise SimulationError("the packet engine's event heap overflowed (an internal sizing error)", status)
+            raise SimulationError(
+                "the packet engine's event set or flow contexts overflowed (an internal sizing error)", status)
     except BaseException:
         if spools is not None:
             for spool in (queues, rates):
@@ -258,9 +259,12 @@ def _run_slices(model, flows, net, st, pool, until, progress, wall0, queues, rat
         # failures change links and routes at their times, before the packet events then
         t_end = slicer.next_end(fails.next_change() - 1 if fails and fails.pending() else None)
         status = run_until(net, st, su, np.int64(t_end))
-        while status == codes.STATUS_EVENTS_LOW or (status == codes.STATUS_POOL_LOW and (not cap or pool < cap)):
+        while status in (codes.STATUS_EVENTS_LOW, codes.STATUS_CONTEXTS_LOW) or (
+                status == codes.STATUS_POOL_LOW and (not cap or pool < cap)):
             if status == codes.STATUS_EVENTS_LOW:
                 st = ps.grow_events(st, int(net.params[codes.P_EV_RESERVE]))
+            elif status == codes.STATUS_CONTEXTS_LOW:
+                st = ps.grow_contexts(st)
             else:
                 pool = min(2 * pool, cap) if cap else 2 * pool
                 st = ps.grow_pool(st, pool)
