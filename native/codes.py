@@ -159,27 +159,3 @@ C_CX_FREE = 9  # head of the free list of flow contexts given back (−1: empty)
 C_CX_HWM = 10  # flow contexts ever used: _take_context takes the next one when the free list is empty
 C_SIZE = 11
 
-# Columns of PacketState.cx (int64[contexts, CX_SIZE]): the transport and DCQCN state of a flow
-# that has started and is not yet acknowledged (packet_state.py, "flow contexts"); the first
-# eight are what the transport reads, the rest DCQCN's reaction point.
-CX_SND_NXT = 0  # next sequence number to send (on the free list: the next free context)
-CX_SND_UNA = 1  # oldest unacknowledged
-CX_RCV_NXT = 2  # receiver: next in-order sequence number expected
-CX_MAX_SENT = 3  # highest sequence number sent + 1
-CX_NACK_FOR = 4  # rcv_nxt of the last NACK sent (one NACK per gap)
-CX_TIMEOUTS = 5  # consecutive timeouts of the oldest unacknowledged packet
-CX_T_PROGRESS = 6  # last time snd_una advanced (or the flow went back)
-CX_RP_NEXT = 7  # earliest time the flow may send its next packet (pacing)
-CX_T_ALPHA = 8  # next alpha-timer expiry (T_NEVER: not running)
-CX_T_DEC = 9  # hpcc: next decrease check
-CX_T_INC = 10  # next rate-increase timer expiry
-CX_RP_BYTES = 11  # bytes sent since the last byte-counter expiry or cut
-CX_STAGE_T = 12  # timer stage counter T
-CX_STAGE_BC = 13  # byte-counter stage counter BC
-CX_RP_FLAGS = 14  # RP_* bits
-CX_SIZE = 16  # two cache lines a context
-# Columns of PacketState.cxf (float64[contexts, CXF_SIZE]): DCQCN's rates.
-CXF_RC = 0  # current rate Rc (bit/s)
-CXF_RT = 1  # target rate Rt
-CXF_ALPHA = 2
-CXF_SIZE = 4

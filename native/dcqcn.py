@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .codes import (
-    CC_PAPER, CX_RP_BYTES, CX_RP_FLAGS, CX_RP_NEXT, CX_STAGE_BC, CX_STAGE_T, CX_T_ALPHA, CX_T_DEC, CX_T_INC,
-    CXF_ALPHA, CXF_RC, CXF_RT, EV_BITS, KIND_FABRIC, EV_CNP, F_ALPHA0, F_G, F_MIN_RATE, P_ALPHA_TIMER,
+    CC_PAPER, EV_BITS, KIND_FABRIC, EV_CNP, F_ALPHA0, F_G, F_MIN_RATE, P_ALPHA_TIMER,
     P_BYTE_COUNTER, P_CC,
     P_CNP_INTERVAL, P_DEC_INTERVAL, P_FAST_RECOVERY, P_RATE_TIMER, RP_ALPHA_CNP, RP_DEC_CNP,
     RP_RUNNING,
@@ -25,20 +24,18 @@ NP_HEAP_FULL = 2  # the deferred CNP could not be scheduled
 
 
 # ---- reaction point (sender) -------------------------------------------------------------------
-# The reaction point's state is in flow f's context c = f_ctx[f] (packet_state.py): the rates in
-# cxf[c], the timers, stages, byte counter and flags in cx[c].
+# The reaction point's state is flow f's context c = f_ctx[f] (packet_state.py): rp_*[c].
 
 @hot
 def _rp_increase(net, st, f, c, line):
     """One rate-increase iteration of flow ``f`` (context ``c``; timer or byte counter; stages
     already counted for the paper dialect, counted here after the step for hpcc)."""
     F = net.params[P_FAST_RECOVERY]
-    cx = st.cx
-    rc = st.cxf[c, CXF_RC]
-    rt = st.cxf[c, CXF_RT]
+    rc = st.rp_rc[c]
+    rt = st.rp_rt[c]
     if net.params[P_CC] == CC_PAPER:
-        t_stage = cx[c, CX_STAGE_T]
-        bc_stage = cx[c, CX_STAGE_BC]
+        t_stage = st.rp_stage_t[c]
+        bc_stage = st.rp_stage_bc[c]
         if max(t_stage, bc_stage) <= F:
             pass  # fast recovery
         elif min(t_stage, bc_stage) > F:
@@ -46,58 +43,56 @@ def _rp_increase(net, st, f, c, line):
         else:
             rt += net.h_rai[net.f_src[f]]  # additive increase
         rt = min(rt, line)
-        st.cxf[c, CXF_RT] = rt
-        st.cxf[c, CXF_RC] = (rt + rc) / 2.0
+        st.rp_rt[c] = rt
+        st.rp_rc[c] = (rt + rc) / 2.0
     else:
-        stage = cx[c, CX_STAGE_T]
+        stage = st.rp_stage_t[c]
         if stage == F:
             rt += net.h_rai[net.f_src[f]]
         elif stage > F:
             rt += net.h_rhai[net.f_src[f]]
         rt = min(rt, line)
-        st.cxf[c, CXF_RT] = rt
-        st.cxf[c, CXF_RC] = rc / 2.0 + rt / 2.0
-        cx[c, CX_STAGE_T] = stage + 1
+        st.rp_rt[c] = rt
+        st.rp_rc[c] = rc / 2.0 + rt / 2.0
+        st.rp_stage_t[c] = stage + 1
 
 @hot
 def _rp_advance(net, st, f, t):
     """Apply every timer expiry of flow ``f`` at or before ``t``, in time order (ties: alpha
     timer, then decrease check, then rate-increase timer)."""
     c = st.f_ctx[f]
-    cx = st.cx
-    cxf = st.cxf
     line = np.float64(net.link_rate_bps[net.host_uplink[net.f_src[f]]])
     g = net.fparams[F_G]
     while True:
-        ta = cx[c, CX_T_ALPHA]
-        td = cx[c, CX_T_DEC]
-        ti = cx[c, CX_T_INC]
+        ta = st.rp_t_alpha[c]
+        td = st.rp_t_dec[c]
+        ti = st.rp_t_inc[c]
         if ta <= td and ta <= ti:
             if ta > t:
                 return
-            cx[c, CX_T_ALPHA] = ta + net.params[P_ALPHA_TIMER]
-            if cx[c, CX_RP_FLAGS] & RP_ALPHA_CNP:
-                cxf[c, CXF_ALPHA] = (1.0 - g) * cxf[c, CXF_ALPHA] + g
-                cx[c, CX_RP_FLAGS] &= ~RP_ALPHA_CNP
+            st.rp_t_alpha[c] = ta + net.params[P_ALPHA_TIMER]
+            if st.rp_flags[c] & RP_ALPHA_CNP:
+                st.rp_alpha[c] = (1.0 - g) * st.rp_alpha[c] + g
+                st.rp_flags[c] &= ~RP_ALPHA_CNP
             else:
-                cxf[c, CXF_ALPHA] = (1.0 - g) * cxf[c, CXF_ALPHA]
+                st.rp_alpha[c] = (1.0 - g) * st.rp_alpha[c]
         elif td <= ti:
             if td > t:
                 return
-            cx[c, CX_T_DEC] = td + net.params[P_DEC_INTERVAL]
-            if cx[c, CX_RP_FLAGS] & RP_DEC_CNP:
-                cx[c, CX_RP_FLAGS] &= ~RP_DEC_CNP
-                if cx[c, CX_STAGE_T] != 0:
-                    cxf[c, CXF_RT] = cxf[c, CXF_RC]
-                cxf[c, CXF_RC] = max(net.fparams[F_MIN_RATE], cxf[c, CXF_RC] * (1.0 - cxf[c, CXF_ALPHA] / 2.0))
-                cx[c, CX_STAGE_T] = 0
-                cx[c, CX_T_INC] = td + net.params[P_RATE_TIMER]
+            st.rp_t_dec[c] = td + net.params[P_DEC_INTERVAL]
+            if st.rp_flags[c] & RP_DEC_CNP:
+                st.rp_flags[c] &= ~RP_DEC_CNP
+                if st.rp_stage_t[c] != 0:
+                    st.rp_rt[c] = st.rp_rc[c]
+                st.rp_rc[c] = max(net.fparams[F_MIN_RATE], st.rp_rc[c] * (1.0 - st.rp_alpha[c] / 2.0))
+                st.rp_stage_t[c] = 0
+                st.rp_t_inc[c] = td + net.params[P_RATE_TIMER]
         else:
             if ti > t:
                 return
-            cx[c, CX_T_INC] = ti + net.params[P_RATE_TIMER]
+            st.rp_t_inc[c] = ti + net.params[P_RATE_TIMER]
             if net.params[P_CC] == CC_PAPER:
-                cx[c, CX_STAGE_T] += 1
+                st.rp_stage_t[c] += 1
             _rp_increase(net, st, f, c, line)
 
 @hot
@@ -109,29 +104,27 @@ def _rp_signal(net, st, f, t):
     if c < 0:
         return
     _rp_advance(net, st, f, t)
-    cx = st.cx
-    cxf = st.cxf
     if net.params[P_CC] == CC_PAPER:
-        alpha = cxf[c, CXF_ALPHA]
-        cxf[c, CXF_RT] = cxf[c, CXF_RC]
-        cxf[c, CXF_RC] = max(net.fparams[F_MIN_RATE], cxf[c, CXF_RC] * (1.0 - alpha / 2.0))
+        alpha = st.rp_alpha[c]
+        st.rp_rt[c] = st.rp_rc[c]
+        st.rp_rc[c] = max(net.fparams[F_MIN_RATE], st.rp_rc[c] * (1.0 - alpha / 2.0))
         g = net.fparams[F_G]
-        cxf[c, CXF_ALPHA] = (1.0 - g) * alpha + g
-        cx[c, CX_STAGE_T] = 0
-        cx[c, CX_STAGE_BC] = 0
-        cx[c, CX_RP_BYTES] = 0
-        cx[c, CX_T_ALPHA] = t + net.params[P_ALPHA_TIMER]
-        cx[c, CX_T_INC] = t + net.params[P_RATE_TIMER]
-        cx[c, CX_RP_FLAGS] |= RP_RUNNING
-    elif cx[c, CX_RP_FLAGS] & RP_RUNNING:
-        cx[c, CX_RP_FLAGS] |= RP_ALPHA_CNP | RP_DEC_CNP
+        st.rp_alpha[c] = (1.0 - g) * alpha + g
+        st.rp_stage_t[c] = 0
+        st.rp_stage_bc[c] = 0
+        st.rp_bytes[c] = 0
+        st.rp_t_alpha[c] = t + net.params[P_ALPHA_TIMER]
+        st.rp_t_inc[c] = t + net.params[P_RATE_TIMER]
+        st.rp_flags[c] |= RP_RUNNING
+    elif st.rp_flags[c] & RP_RUNNING:
+        st.rp_flags[c] |= RP_ALPHA_CNP | RP_DEC_CNP
     else:
         # first signal: alpha restarts, both periodic timers start (the decrease check 1 ns
         # after a multiple of the alpha period, as in the HPCC code)
-        cxf[c, CXF_ALPHA] = net.fparams[F_ALPHA0]
-        cx[c, CX_RP_FLAGS] = RP_RUNNING | RP_DEC_CNP
-        cx[c, CX_T_ALPHA] = t + net.params[P_ALPHA_TIMER]
-        cx[c, CX_T_DEC] = t + net.params[P_DEC_INTERVAL] + 1000
+        st.rp_alpha[c] = net.fparams[F_ALPHA0]
+        st.rp_flags[c] = RP_RUNNING | RP_DEC_CNP
+        st.rp_t_alpha[c] = t + net.params[P_ALPHA_TIMER]
+        st.rp_t_dec[c] = t + net.params[P_DEC_INTERVAL] + 1000
 
 @hot
 def _rp_on_send(net, st, f, t, wire):
@@ -139,20 +132,19 @@ def _rp_on_send(net, st, f, t, wire):
     send the next one (``t`` itself when it sends at line rate), and the byte counter."""
     _rp_advance(net, st, f, t)
     c = st.f_ctx[f]
-    cx = st.cx
     uplink = net.host_uplink[net.f_src[f]]
     line = np.float64(net.link_rate_bps[uplink])
-    rc = st.cxf[c, CXF_RC]
+    rc = st.rp_rc[c]
     nxt = t
     if rc < line:
         nxt = t + np.int64(np.ceil(np.float64(wire) * 8e12 / rc))
-    cx[c, CX_RP_NEXT] = nxt
+    st.rp_next[c] = nxt
     B = net.params[P_BYTE_COUNTER]
-    if B > 0 and cx[c, CX_RP_FLAGS] & RP_RUNNING:
-        cx[c, CX_RP_BYTES] += wire
-        if cx[c, CX_RP_BYTES] >= B:
-            cx[c, CX_RP_BYTES] = 0
-            cx[c, CX_STAGE_BC] += 1
+    if B > 0 and st.rp_flags[c] & RP_RUNNING:
+        st.rp_bytes[c] += wire
+        if st.rp_bytes[c] >= B:
+            st.rp_bytes[c] = 0
+            st.rp_stage_bc[c] += 1
             _rp_increase(net, st, f, c, line)
     return nxt
 
@@ -205,8 +197,8 @@ def sample_rates(net, st, t):
             _rp_advance(net, st, f, t)
             c = st.f_ctx[f]
             ids[i] = f
-            rc[i] = st.cxf[c, CXF_RC]
-            rt[i] = st.cxf[c, CXF_RT]
-            alpha[i] = st.cxf[c, CXF_ALPHA]
+            rc[i] = st.rp_rc[c]
+            rt[i] = st.rp_rt[c]
+            alpha[i] = st.rp_alpha[c]
             i += 1
     return ids, rc, rt, alpha

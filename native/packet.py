@@ -17,7 +17,7 @@ import numpy as np
 from .codes import (
     PK_ECN, PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_SEQ, PK_WIRE,
     START_PORT, ABANDON_RETRIES, ABANDON_STOPPED, ABANDON_UNREACHABLE, BUSY_DEAD, CC_HPCC, CC_PAPER,
-    CX_NACK_FOR, CX_RCV_NXT, CX_SND_NXT, CX_SND_UNA, CX_T_PROGRESS, CX_TIMEOUTS, C_CX_FREE, C_CX_HWM,
+    C_CX_FREE, C_CX_HWM,
     C_EVENTS, C_HOPS, C_IN_USE, C_PENDING, C_T_NOW, ECMP_ADAPTIVE, ECMP_PACKET,
     EV_ARRIVE, EV_BITS, EV_CHECK, EV_CNP, EV_MASK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE,
     KIND_FABRIC,
@@ -116,7 +116,7 @@ def run_until(net, st, su, t_end):
         if wheel_room(st.ev) < net.params[P_EV_RESERVE]:
             status = STATUS_EVENTS_LOW
             break
-        if clk[C_CX_FREE] < 0 and clk[C_CX_HWM] >= st.cx.shape[0]:  # a START takes one
+        if clk[C_CX_FREE] < 0 and clk[C_CX_HWM] >= st.snd_nxt.shape[0]:  # a START takes one
             status = STATUS_CONTEXTS_LOW
             break
         v = wheel_take(st.ev)
@@ -157,7 +157,7 @@ def _event(net, st, su, v, t):
     c = st.f_ctx[f]
     if kind == EV_PACE:
         st.in_ring[f] = RING_OUT
-        if c >= 0 and st.cx[c, CX_SND_NXT] < net.f_npkts[f]:
+        if c >= 0 and st.snd_nxt[c] < net.f_npkts[f]:
             _ring_push(st, host, f)
             return START_PORT + np.int64(net.host_uplink[host])
         return STATUS_SLICE
@@ -174,25 +174,24 @@ def _event(net, st, su, v, t):
             st.f_abandon[f] = ABANDON_STOPPED  # the timer has stopped; revive() restarts it
         return STATUS_SLICE
     # RTO: with no context every packet is acknowledged, and the timer stops
-    cx = st.cx
-    if c >= 0 and cx[c, CX_SND_UNA] < net.f_npkts[f]:
-        if t - cx[c, CX_T_PROGRESS] >= net.params[P_RTO]:
-            cx[c, CX_TIMEOUTS] += 1
-            if cx[c, CX_TIMEOUTS] > net.params[P_RETRIES]:
+    if c >= 0 and st.snd_una[c] < net.f_npkts[f]:
+        if t - st.t_progress[c] >= net.params[P_RTO]:
+            st.timeouts[c] += 1
+            if st.timeouts[c] > net.params[P_RETRIES]:
                 # the retry count is exhausted: the flow gives up (the timer stops, nothing more
                 # is sent; what is still in flight is discarded where it arrives)
                 st.f_abandon[f] = ABANDON_RETRIES
-                cx[c, CX_SND_NXT] = net.f_npkts[f]
+                st.snd_nxt[c] = net.f_npkts[f]
                 return STATUS_SLICE
             # go-back-N
-            cx[c, CX_SND_NXT] = cx[c, CX_SND_UNA]
-            cx[c, CX_T_PROGRESS] = t
+            st.snd_nxt[c] = st.snd_una[c]
+            st.t_progress[c] = t
             if not _make_eligible(net, st, f, host, t):
                 return STATUS_HEAP_FULL
             if not _schedule(st, t + net.params[P_RTO], (f << EV_BITS) | EV_RTO):
                 return STATUS_HEAP_FULL
             return START_PORT + np.int64(net.host_uplink[host])
-        if not _schedule(st, cx[c, CX_T_PROGRESS] + net.params[P_RTO], (f << EV_BITS) | EV_RTO):
+        if not _schedule(st, st.t_progress[c] + net.params[P_RTO], (f << EV_BITS) | EV_RTO):
             return STATUS_HEAP_FULL
     return STATUS_SLICE
 
@@ -331,29 +330,28 @@ def _arrive(net, st, link, t):
         if st.pkt[p, PK_ECN] and net.params[P_CC] == CC_HPCC:
             _rp_signal(net, st, f, t)
     c = st.f_ctx[f]  # −1: the flow's last ACK has arrived (everything below is then a late packet)
-    cx = st.cx
     if kind == PKT_ACK:
         ack = st.pkt[p, PK_SEQ]
         _free(st, p)
-        if c >= 0 and ack > cx[c, CX_SND_UNA]:
-            cx[c, CX_SND_UNA] = ack
-            cx[c, CX_T_PROGRESS] = t
-            cx[c, CX_TIMEOUTS] = 0
-            if cx[c, CX_SND_NXT] < ack:  # after a go-back, skip what the receiver already has
-                cx[c, CX_SND_NXT] = ack
+        if c >= 0 and ack > st.snd_una[c]:
+            st.snd_una[c] = ack
+            st.t_progress[c] = t
+            st.timeouts[c] = 0
+            if st.snd_nxt[c] < ack:  # after a go-back, skip what the receiver already has
+                st.snd_nxt[c] = ack
             if ack == net.f_npkts[f]:
                 _release_context(st, f)  # sent, acknowledged and (so) received
         return STATUS_SLICE
     if kind == PKT_NACK:
         n = st.pkt[p, PK_SEQ]
         _free(st, p)
-        if c < 0 or n < cx[c, CX_SND_UNA]:
+        if c < 0 or n < st.snd_una[c]:
             return STATUS_SLICE  # stale
-        if n > cx[c, CX_SND_UNA]:
-            cx[c, CX_TIMEOUTS] = 0
-        cx[c, CX_SND_UNA] = n
-        cx[c, CX_T_PROGRESS] = t
-        cx[c, CX_SND_NXT] = n  # go back to the first packet the receiver is missing
+        if n > st.snd_una[c]:
+            st.timeouts[c] = 0
+        st.snd_una[c] = n
+        st.t_progress[c] = t
+        st.snd_nxt[c] = n  # go back to the first packet the receiver is missing
         if not _make_eligible(net, st, f, node, t):
             return STATUS_HEAP_FULL
         return START_PORT + np.int64(net.host_uplink[node])
@@ -362,14 +360,14 @@ def _arrive(net, st, link, t):
     _free(st, p)
     st.f_rcvd[f] += 1
     reply = PKT_ACK
-    rcv_nxt = cx[c, CX_RCV_NXT] if c >= 0 else np.int64(net.f_npkts[f])
-    if seq > rcv_nxt and net.params[P_NACK] and cx[c, CX_NACK_FOR] != rcv_nxt:
-        cx[c, CX_NACK_FOR] = rcv_nxt
+    rcv_nxt = st.rcv_nxt[c] if c >= 0 else np.int64(net.f_npkts[f])
+    if seq > rcv_nxt and net.params[P_NACK] and st.nack_for[c] != rcv_nxt:
+        st.nack_for[c] = rcv_nxt
         reply = PKT_NACK
     in_order = seq == rcv_nxt
     if in_order:
         rcv_nxt = seq + 1
-        cx[c, CX_RCV_NXT] = rcv_nxt
+        st.rcv_nxt[c] = rcv_nxt
         if rcv_nxt == net.f_npkts[f] and not _complete(net, st, f, t):
             return STATUS_HEAP_FULL
     if marked and net.params[P_CC] == CC_PAPER:

@@ -8,8 +8,7 @@ import numpy as np
 from .codes import (
     PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_WIRE,
     ABANDON_NONE, ABANDON_RETRIES, ABANDON_STOPPED, ABANDON_UNREACHABLE, BUSY_DEAD, BUSY_TX,
-    CX_SND_UNA, CX_T_PROGRESS, CX_TIMEOUTS, EV_BITS, EV_RTO, PKT_DATA, PKT_LOST, P_N_HOSTS, P_RTO, STATUS_HEAP_FULL,
-    STATUS_SLICE,
+    EV_BITS, EV_RTO, PKT_DATA, PKT_LOST, P_N_HOSTS, P_RTO, STATUS_HEAP_FULL, STATUS_SLICE,
 )
 from .jit import hot, kernel
 from .packet_state import _free, _schedule
@@ -109,9 +108,9 @@ def revive(net, st, flows, t):
         c = st.f_ctx[f]
         if c < 0:
             continue  # not started, or every packet acknowledged
-        st.cx[c, CX_TIMEOUTS] = 0
-        if stopped and st.cx[c, CX_SND_UNA] < net.f_npkts[f]:
-            st.cx[c, CX_T_PROGRESS] = t
+        st.timeouts[c] = 0
+        if stopped and st.snd_una[c] < net.f_npkts[f]:
+            st.t_progress[c] = t
             if not _schedule(st, t + net.params[P_RTO], (np.int64(f) << EV_BITS) | EV_RTO):
                 return STATUS_HEAP_FULL
     return STATUS_SLICE

@@ -2,7 +2,7 @@
 (``PacketState``), their construction, and the allocators every handler uses — the event set
 (``_schedule``) and the packet pool (``_alloc``, ``_free``).
 
-A fabric flow's transport and DCQCN state lives in a *flow context* (``cx``, ``cxf``): taken at
+A fabric flow's transport and DCQCN state lives in a *flow context* (the ``CONTEXT_FIELDS``): taken at
 its ``START`` (``_take_context``), given back when its last ACK arrives (``_release_context``),
 so that state is held for the flows in progress, not for every flow of the run.
 
@@ -19,9 +19,7 @@ import numpy as np
 
 from .codes import (
     PK_ECN, PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_SEQ, PK_SIZE, PK_WIRE,
-    CX_MAX_SENT, CX_NACK_FOR, CX_RCV_NXT, CX_RP_BYTES, CX_RP_FLAGS, CX_RP_NEXT, CX_SIZE, CX_SND_NXT, CX_SND_UNA,
-    CX_STAGE_BC, CX_STAGE_T, CX_T_ALPHA, CX_T_DEC, CX_T_INC, CX_T_PROGRESS, CX_TIMEOUTS, CXF_ALPHA, CXF_RC, CXF_RT,
-    CXF_SIZE, C_CX_FREE, C_CX_HWM, C_DONE, C_FREE, C_HWM, C_IN_USE, C_SEQ, C_SIZE, ECMP_PACKET, EV_BITS, EV_START,
+    C_CX_FREE, C_CX_HWM, C_DONE, C_FREE, C_HWM, C_IN_USE, C_SEQ, C_SIZE, ECMP_PACKET, EV_BITS, EV_START,
     F_ALPHA0, F_SIZE, PKT_DATA, PKT_LOST,
     P_ECMP, P_EV_RESERVE, P_N_HOSTS, P_SEED, P_SIZE, P_SROUTE,
 )
@@ -31,6 +29,14 @@ from .wheel import T_NEVER, W_COUNT, W_OVF, Wheel, grow_wheel, new_wheel, wheel_
 
 #: flow contexts a fresh state has room for (at most one per flow); they double when they run out
 CONTEXTS_INITIAL = 1024
+#: the PacketState fields that hold a flow context, indexed by context, and their dtypes
+CONTEXT_FIELDS: dict[str, type] = {
+    "snd_nxt": np.int32, "snd_una": np.int32, "rcv_nxt": np.int32, "max_sent": np.int32, "nack_for": np.int32,
+    "timeouts": np.int32, "t_progress": np.int64, "rp_rc": np.float64, "rp_rt": np.float64,
+    "rp_alpha": np.float64, "rp_t_alpha": np.int64, "rp_t_dec": np.int64, "rp_t_inc": np.int64,
+    "rp_next": np.int64, "rp_stage_t": np.int32, "rp_stage_bc": np.int32, "rp_bytes": np.int64,
+    "rp_flags": np.int8,
+}
 
 
 class PacketNet(NamedTuple):
@@ -133,10 +139,26 @@ class PacketState(NamedTuple):
     np_last_cnp: np.ndarray  # int64[F] time of the last CNP the receiver sent (−1: none)
     np_pending: np.ndarray  # int8[F] a mark arrived since then: an EV_CNP is pending
     # flow contexts: the transport and DCQCN reaction-point state of the flows between START and
-    # their last ACK (columns CX_* and CXF_* in codes.py; "flow contexts" below)
+    # their last ACK, indexed by the flow's context c = f_ctx[f] ("flow contexts" above)
     f_ctx: np.ndarray  # int32[F] the flow's context (−1: not started, or acknowledged)
-    cx: np.ndarray  # int64[contexts, CX_SIZE]
-    cxf: np.ndarray  # float64[contexts, CXF_SIZE]
+    snd_nxt: np.ndarray  # int32[contexts] next sequence number to send (a free context: the next free one)
+    snd_una: np.ndarray  # int32[contexts] oldest unacknowledged
+    rcv_nxt: np.ndarray  # int32[contexts] receiver: next in-order sequence number expected
+    max_sent: np.ndarray  # int32[contexts] highest sequence number sent + 1
+    nack_for: np.ndarray  # int32[contexts] rcv_nxt of the last NACK sent (one NACK per gap)
+    timeouts: np.ndarray  # int32[contexts] consecutive timeouts of the oldest unacknowledged packet
+    t_progress: np.ndarray  # int64[contexts] last time snd_una advanced (or the flow went back)
+    rp_rc: np.ndarray  # float64[contexts] DCQCN: current rate Rc (bit/s)
+    rp_rt: np.ndarray  # float64[contexts] target rate Rt
+    rp_alpha: np.ndarray  # float64[contexts]
+    rp_t_alpha: np.ndarray  # int64[contexts] next alpha-timer expiry (T_NEVER: not running)
+    rp_t_dec: np.ndarray  # int64[contexts] hpcc: next decrease check
+    rp_t_inc: np.ndarray  # int64[contexts] next rate-increase timer expiry
+    rp_next: np.ndarray  # int64[contexts] earliest time the flow may send its next packet (pacing)
+    rp_stage_t: np.ndarray  # int32[contexts] timer stage counter T
+    rp_stage_bc: np.ndarray  # int32[contexts] byte-counter stage counter BC
+    rp_bytes: np.ndarray  # int64[contexts] bytes sent since the last byte-counter expiry or cut
+    rp_flags: np.ndarray  # int8[contexts] RP_* bits
 
 #: dtype and shape of every RoutingTables field (sizes named as in NET_FIELDS).
 ROUTING_FIELDS: dict[str, tuple[str, tuple]] = {
@@ -268,8 +290,8 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         f_ecn=flows(0, np.int64), f_drops=flows(0, np.int64), f_rcvd=flows(0, np.int64),
         f_cnp=flows(0, np.int64), f_fail=flows(0, np.int64), f_abandon=flows(0, np.int8),
         np_last_cnp=flows(-1, np.int64), np_pending=flows(0, np.int8),
-        # contexts are written when taken (np.zeros: pages are mapped when first written)
-        f_ctx=flows(-1, np.int32), cx=np.zeros((n_ctx, CX_SIZE), np.int64), cxf=np.zeros((n_ctx, CXF_SIZE), np.float64),
+        f_ctx=flows(-1, np.int32),
+        **{name: np.zeros(n_ctx, dtype) for name, dtype in CONTEXT_FIELDS.items()},  # written when taken
     )
     st.clock[C_FREE] = -1
     st.clock[C_CX_FREE] = -1
@@ -310,12 +332,13 @@ def grow_contexts(st: PacketState) -> PacketState:
     """The same state with twice the room for flow contexts (only the contexts ever used are
     copied; they keep their indices)."""
     used = int(st.clock[C_CX_HWM])
-    n = 2 * st.cx.shape[0]
-    cx = np.zeros((n, CX_SIZE), np.int64)
-    cxf = np.zeros((n, CXF_SIZE), np.float64)
-    cx[:used] = st.cx[:used]
-    cxf[:used] = st.cxf[:used]
-    return st._replace(cx=cx, cxf=cxf)
+
+    def grown(a):
+        b = np.zeros(2 * a.shape[0], a.dtype)
+        b[:used] = a[:used]
+        return b
+
+    return st._replace(**{name: grown(getattr(st, name)) for name in CONTEXT_FIELDS})
 
 # ---- allocators ------------------------------------------------------------------------------------
 
@@ -373,32 +396,31 @@ def _take_context(net, st, f, t, line):
     clk = st.clock
     c = clk[C_CX_FREE]
     if c >= 0:
-        clk[C_CX_FREE] = st.cx[c, CX_SND_NXT]
+        clk[C_CX_FREE] = st.snd_nxt[c]
     else:
         c = clk[C_CX_HWM]
-        if c >= st.cx.shape[0]:
+        if c >= st.snd_nxt.shape[0]:
             return False
         clk[C_CX_HWM] = c + 1
     st.f_ctx[f] = c
-    cx = st.cx
-    cx[c, CX_SND_NXT] = 0
-    cx[c, CX_SND_UNA] = 0
-    cx[c, CX_RCV_NXT] = 0
-    cx[c, CX_MAX_SENT] = 0
-    cx[c, CX_NACK_FOR] = -1
-    cx[c, CX_TIMEOUTS] = 0
-    cx[c, CX_T_PROGRESS] = t
-    cx[c, CX_RP_NEXT] = 0
-    cx[c, CX_T_ALPHA] = T_NEVER
-    cx[c, CX_T_DEC] = T_NEVER
-    cx[c, CX_T_INC] = T_NEVER
-    cx[c, CX_RP_BYTES] = 0
-    cx[c, CX_STAGE_T] = 0
-    cx[c, CX_STAGE_BC] = 0
-    cx[c, CX_RP_FLAGS] = 0
-    st.cxf[c, CXF_RC] = line
-    st.cxf[c, CXF_RT] = line
-    st.cxf[c, CXF_ALPHA] = net.fparams[F_ALPHA0]
+    st.snd_nxt[c] = 0
+    st.snd_una[c] = 0
+    st.rcv_nxt[c] = 0
+    st.max_sent[c] = 0
+    st.nack_for[c] = -1
+    st.timeouts[c] = 0
+    st.t_progress[c] = t
+    st.rp_rc[c] = line
+    st.rp_rt[c] = line
+    st.rp_alpha[c] = net.fparams[F_ALPHA0]
+    st.rp_t_alpha[c] = T_NEVER
+    st.rp_t_dec[c] = T_NEVER
+    st.rp_t_inc[c] = T_NEVER
+    st.rp_next[c] = 0
+    st.rp_stage_t[c] = 0
+    st.rp_stage_bc[c] = 0
+    st.rp_bytes[c] = 0
+    st.rp_flags[c] = 0
     return True
 
 @hot(inline="always")
@@ -408,7 +430,7 @@ def _release_context(st, f):
     every packet sent, acknowledged and received (docs/packet-engine.md, "Flow contexts")."""
     c = st.f_ctx[f]
     st.f_ctx[f] = -1
-    st.cx[c, CX_SND_NXT] = st.clock[C_CX_FREE]
+    st.snd_nxt[c] = st.clock[C_CX_FREE]
     st.clock[C_CX_FREE] = c
 
 @hot(inline="always")

@@ -9,8 +9,7 @@ import numpy as np
 
 from .codes import (
     PK_ECN, PK_FLOW, PK_NEXT, PK_WIRE,
-    START_PORT, BUFFER_DYNAMIC, BUSY_TX, CC_NONE, CONTROL_WIRE_BYTES, CX_MAX_SENT, CX_RP_NEXT, CX_SND_NXT,
-    EV_BITS, EV_PACE, EV_TX_DONE, F_DT_ALPHA,
+    START_PORT, BUFFER_DYNAMIC, BUSY_TX, CC_NONE, CONTROL_WIRE_BYTES, EV_BITS, EV_PACE, EV_TX_DONE, F_DT_ALPHA,
     F_PMAX, PKT_DATA, PKT_PAUSE, PKT_RESUME, P_BUFFER, P_BUFFER_POLICY, P_CC, P_HEADER, P_MTU,
     P_N_HOSTS, P_PFC, P_XOFF, P_XON, RING_OUT, RING_PACED, STATUS_HEAP_FULL, STATUS_POOL_FULL,
     STATUS_SLICE,
@@ -160,7 +159,7 @@ def _make_eligible(net, st, f, host, t):
     sending before ``rp_next``, waits for an EV_PACE then. False if the event set is full."""
     if st.in_ring[f] != RING_OUT:
         return True
-    nxt = st.cx[st.f_ctx[f], CX_RP_NEXT]
+    nxt = st.rp_next[st.f_ctx[f]]
     if nxt > t:
         st.in_ring[f] = RING_PACED
         return _schedule(st, nxt, (np.int64(f) << EV_BITS) | EV_PACE)
@@ -189,22 +188,22 @@ def _try_start(net, st, link, t):
                     st.ring_tail[host] = -1
                 st.in_ring[f] = 0
                 c = st.f_ctx[f]
-                if c >= 0 and st.cx[c, CX_SND_NXT] < net.f_npkts[f]:
+                if c >= 0 and st.snd_nxt[c] < net.f_npkts[f]:
                     break
                 f = st.ring_head[host]
             if f >= 0:
-                seq = st.cx[c, CX_SND_NXT]
+                seq = st.snd_nxt[c]
                 mtu = net.params[P_MTU]
-                payload = min(mtu, net.f_size[f] - seq * mtu)
+                payload = min(mtu, net.f_size[f] - np.int64(seq) * mtu)
                 p = _alloc(st, f, PKT_DATA, seq, payload + net.params[P_HEADER])
                 if p < 0:
                     return STATUS_POOL_FULL
-                st.cx[c, CX_SND_NXT] = seq + 1
+                st.snd_nxt[c] = seq + 1
                 st.f_packets[f] += 1
-                if seq < st.cx[c, CX_MAX_SENT]:
+                if seq < st.max_sent[c]:
                     st.f_retx[f] += payload
                 else:
-                    st.cx[c, CX_MAX_SENT] = seq + 1
+                    st.max_sent[c] = seq + 1
                 if net.params[P_CC] != CC_NONE:
                     _rp_on_send(net, st, f, t, np.int64(st.pkt[p, PK_WIRE]))
                 if seq + 1 < net.f_npkts[f] and not _make_eligible(net, st, f, host, t):

@@ -8,7 +8,7 @@ import pytest
 
 import fabsim
 from fabsim.model import build_model
-from fabsim.native import codes, dcqcn, packet_state
+from fabsim.native import dcqcn, packet_state
 from fabsim.run.packet import _wheel_geometry, build_net, run_packet_engine
 from fabsim.trace.assemble import assemble
 from fabsim.traffic import build_flow_table
@@ -47,55 +47,54 @@ def reaction_point(cc):
 def test_paper_rp_one_cnp_then_fast_recovery_and_alpha_decay():
     net, st = reaction_point({"preset": "paper", "byte_counter": 0})
     dcqcn._rp_signal(net, st, 0, np.int64(0))
-    # Rt ← Rc; Rc ← Rc(1 − α/2), α = 1
-    assert (st.cxf[0, codes.CXF_RC], st.cxf[0, codes.CXF_RT]) == (20e9, 40e9)
-    assert st.cxf[0, codes.CXF_ALPHA] == 1.0  # (1 − g)·1 + g
+    assert (st.rp_rc[0], st.rp_rt[0]) == (20e9, 40e9)  # Rt ← Rc; Rc ← Rc(1 − α/2), α = 1
+    assert st.rp_alpha[0] == 1.0  # (1 − g)·1 + g
     for j in range(1, 13):
         dcqcn._rp_advance(net, st, 0, np.int64(j * 55 * US))
-        assert st.cxf[0, codes.CXF_RC] == pytest.approx(40e9 - 20e9 * 2.0**-j, rel=1e-12), j
-        assert st.cxf[0, codes.CXF_ALPHA] == pytest.approx((1 - G) ** j, rel=1e-12), j
+        assert st.rp_rc[0] == pytest.approx(40e9 - 20e9 * 2.0**-j, rel=1e-12), j
+        assert st.rp_alpha[0] == pytest.approx((1 - G) ** j, rel=1e-12), j
     # past F = 5 timer stages without the byte counter: additive steps, capped at line rate
-    assert st.cxf[0, codes.CXF_RT] == 40e9 and st.cx[0, codes.CX_STAGE_T] == 12
+    assert st.rp_rt[0] == 40e9 and st.rp_stage_t[0] == 12
 
 
 def test_paper_rp_timer_expiry_at_a_signal_time_comes_first():
     net, st = reaction_point({"preset": "paper", "byte_counter": 0})
     dcqcn._rp_signal(net, st, 0, np.int64(0))
     dcqcn._rp_signal(net, st, 0, np.int64(55 * US))  # the timer at 55 µs recovers to 30, then the cut
-    assert st.cxf[0, codes.CXF_RT] == 30e9 and st.cxf[0, codes.CXF_RC] == pytest.approx(30e9 * (1 - (1 - G) / 2))
+    assert st.rp_rt[0] == 30e9 and st.rp_rc[0] == pytest.approx(30e9 * (1 - (1 - G) / 2))
 
 
 def test_paper_rp_byte_counter_and_hyper_increase():
     net, st = reaction_point({"preset": "paper", "byte_counter": "100KB", "rhai": "1Gbps", "rai": "0.1Gbps"})
     dcqcn._rp_signal(net, st, 0, np.int64(0))
-    st.cxf[0, codes.CXF_RT] = 10e9  # a target well below line rate, to see the steps
+    st.rp_rt[0] = 10e9  # a target well below line rate, to see the steps
     for j in range(1, 7):  # six timer periods and six byte-counter expiries, interleaved
         dcqcn._rp_advance(net, st, 0, np.int64(j * 55 * US))
         dcqcn._rp_on_send(net, st, 0, np.int64(j * 55 * US + 1), 100_000)
     # stages (T, BC): up to (5, 5) fast recovery, (6, 5) additive, (6, 6) hyper with i = 1
-    assert (st.cx[0, codes.CX_STAGE_T], st.cx[0, codes.CX_STAGE_BC]) == (6, 6)
-    assert st.cxf[0, codes.CXF_RT] == pytest.approx(10e9 + 0.1e9 + 1e9)
+    assert (st.rp_stage_t[0], st.rp_stage_bc[0]) == (6, 6)
+    assert st.rp_rt[0] == pytest.approx(10e9 + 0.1e9 + 1e9)
 
 
 def test_hpcc_rp_cuts_on_the_periodic_check_with_its_own_alpha():
     net, st = reaction_point({"preset": "hpcc"})
     t0 = 3 * US
     dcqcn._rp_signal(net, st, 0, np.int64(t0))  # first echo: α = 1, timers start, no cut yet
-    assert st.cxf[0, codes.CXF_RC] == 40e9
+    assert st.rp_rc[0] == 40e9
     dcqcn._rp_advance(net, st, 0, np.int64(t0 + 4 * US))
-    assert st.cxf[0, codes.CXF_RC] == 40e9  # the first check is 1 ns later
+    assert st.rp_rc[0] == 40e9  # the first check is 1 ns later
     dcqcn._rp_advance(net, st, 0, np.int64(t0 + 4 * US + 1000))
     alpha = (1 - G) ** 4  # four quiet alpha periods of 1 µs
-    assert st.cxf[0, codes.CXF_RC] == pytest.approx(40e9 * (1 - alpha / 2), rel=1e-12)
-    assert st.cxf[0, codes.CXF_RT] == 40e9  # no increase since the last cut: Rt is not clamped
-    rc = st.cxf[0, codes.CXF_RC]
+    assert st.rp_rc[0] == pytest.approx(40e9 * (1 - alpha / 2), rel=1e-12)
+    assert st.rp_rt[0] == 40e9  # no increase since the last cut: Rt is not clamped
+    rc = st.rp_rc[0]
     # F = 1: one fast recovery after RP_TIMER = 300 µs, then one additive step (R_AI scaled)
     dcqcn._rp_advance(net, st, 0, np.int64(t0 + 304 * US + 1000))
-    assert st.cxf[0, codes.CXF_RC] == pytest.approx(rc / 2 + 20e9, rel=1e-12)
-    rc = st.cxf[0, codes.CXF_RC]
+    assert st.rp_rc[0] == pytest.approx(rc / 2 + 20e9, rel=1e-12)
+    rc = st.rp_rc[0]
     dcqcn._rp_advance(net, st, 0, np.int64(t0 + 604 * US + 1000))
-    assert st.cxf[0, codes.CXF_RT] == 40e9  # 40 G + 8 Mb/s capped at line rate
-    assert st.cxf[0, codes.CXF_RC] == pytest.approx(rc / 2 + 20e9, rel=1e-12)
+    assert st.rp_rt[0] == 40e9  # 40 G + 8 Mb/s capped at line rate
+    assert st.rp_rc[0] == pytest.approx(rc / 2 + 20e9, rel=1e-12)
 
 
 def test_paper_np_sends_one_cnp_per_interval_to_a_flow_whose_every_packet_is_marked():

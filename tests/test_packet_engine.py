@@ -309,7 +309,7 @@ def test_flow_contexts_are_given_back_and_grow_and_the_run_is_the_same(monkeypat
     grown = []
 
     def counted(st):
-        grown.append(st.cx.shape[0])
+        grown.append(st.snd_nxt.shape[0])
         return grow_contexts(st)
 
     monkeypatch.setattr(packet_state, "CONTEXTS_INITIAL", 1)
