@@ -67,6 +67,7 @@ PK_NEXT = 3  # next packet in its queue, pipe or the free list
 PK_IN_LINK = 4  # link it arrived on at the switch holding it
 PK_KIND = 5  # PKT_* (with the PKT_LOST flag)
 PK_ECN = 6  # ECN mark (an ACK or NACK: the hpcc echo)
+PK_SACK = 7  # an ACK under selective repeat: the sequence number of the packet it answers
 PK_SIZE = 8
 
 # Packet kinds.
@@ -116,7 +117,10 @@ P_SROUTE = 22  # packets follow their flow's source route (PacketNet.sr_*) inste
 P_EV_RESERVE = 23  # most events one event can schedule (64 + the most successors of a task + the
 # most scale-up transfers of a server): run_until stops with STATUS_EVENTS_LOW below this room
 P_ACK_EVERY = 24  # host.ack_every: an in-order packet is ACKed when rcv_nxt % N == 0 or it is the last
-P_SIZE = 25
+P_TRANSPORT = 25  # TRANSPORT_GBN or TRANSPORT_SR (host.transport)
+P_SR_WINDOW = 26  # sr: W, packets a flow may have outstanding beyond snd_una (a multiple of 64)
+P_SR_REORDER = 27  # sr: R, the reorder allowance (packets)
+P_SIZE = 28
 # Slots of PacketNet.fparams (float64).
 F_DT_ALPHA = 0
 F_PMAX = 1
@@ -124,6 +128,9 @@ F_G = 2  # DCQCN alpha gain
 F_ALPHA0 = 3  # initial alpha
 F_MIN_RATE = 4  # bit/s
 F_SIZE = 5
+
+TRANSPORT_GBN = 0  # go-back-N (RoCE)
+TRANSPORT_SR = 1  # selective repeat (native/selective.py)
 
 CC_NONE = 0
 CC_PAPER = 1  # Zhu et al. 2015 as in htsim and the DESIGN: CNP packets, cut on each CNP

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .codes import (
-    PK_ECN, PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_SEQ, PK_WIRE,
+    PK_ECN, PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_SACK, PK_SEQ, PK_WIRE,
     START_PORT, ABANDON_RETRIES, ABANDON_STOPPED, ABANDON_UNREACHABLE, BUSY_DEAD, CC_HPCC, CC_PAPER,
     C_CX_FREE, C_CX_HWM,
     C_EVENTS, C_HOPS, C_IN_USE, C_PENDING, C_T_NOW, ECMP_ADAPTIVE, ECMP_PACKET,
@@ -23,9 +23,9 @@ from .codes import (
     KIND_FABRIC,
     PACKET_SPRAY_STRIDE, PKT_ACK, PKT_CNP, PKT_DATA, PKT_LOST, PKT_NACK, PKT_PAUSE, PKT_RESUME,
     POOL_RESERVE, P_ACK_EVERY, P_CC, P_ECMP, P_ECN, P_ECN_DEQUEUE, P_EV_RESERVE, P_NACK, P_N_HOSTS, P_RETRIES, P_RTO,
-    P_SEED, P_SROUTE, RING_OUT, ROUTE_LOCAL, STATUS_CONTEXTS_LOW, STATUS_DONE, STATUS_EVENTS_LOW, STATUS_HEAP_FULL,
+    P_SEED, P_SROUTE, P_TRANSPORT, RING_OUT, ROUTE_LOCAL, STATUS_CONTEXTS_LOW, STATUS_DONE, STATUS_EVENTS_LOW, STATUS_HEAP_FULL,
     STATUS_POOL_LOW,
-    STATUS_SLICE,
+    STATUS_SLICE, TRANSPORT_SR,
 )
 from .dcqcn import NP_HEAP_FULL, NP_SEND_CNP, _np_due, _np_on_mark, _rp_signal
 from .ecmp import ecmp_hash, ecmp_salt
@@ -33,11 +33,12 @@ from .jit import hot
 from .packet_failures import _lost_data
 from .packet_state import _complete, _free, _release_context, _schedule, _take_context
 from .queues import (
-    _admit, _ecn_mark, _leave_ingress, _make_eligible, _mark, _pfc_frame, _pfc_on_enqueue, _push_control,
+    _admit, _can_send, _ecn_mark, _leave_ingress, _make_eligible, _mark, _pfc_frame, _pfc_on_enqueue, _push_control,
     _push_data, _ring_push, _send_control, _try_start, _q_change,
 )
 from .routing import pick_port
 from .scaleup import on_task
+from .selective import sr_on_ack, sr_on_timeout, sr_receive
 from .wheel import T_NEVER, wheel_next, wheel_pending, wheel_room, wheel_take
 
 
@@ -153,11 +154,11 @@ def _event(net, st, su, v, t):
     if kind == EV_CNP:
         _np_due(st, f, t)
         return _send_control(net, st, np.int64(net.host_uplink[net.f_dst[f]]), np.int64(PKT_CNP), f, np.int64(0), t,
-                             np.int64(0))
+                             np.int64(0), np.int64(0))
     c = st.f_ctx[f]
     if kind == EV_PACE:
         st.in_ring[f] = RING_OUT
-        if c >= 0 and st.snd_nxt[c] < net.f_npkts[f]:
+        if c >= 0 and _can_send(net, st, f, c):
             _ring_push(st, host, f)
             return START_PORT + np.int64(net.host_uplink[host])
         return STATUS_SLICE
@@ -182,9 +183,12 @@ def _event(net, st, su, v, t):
                 # is sent; what is still in flight is discarded where it arrives)
                 st.f_abandon[f] = ABANDON_RETRIES
                 st.snd_nxt[c] = net.f_npkts[f]
+                st.n_lost[c] = 0
                 return STATUS_SLICE
-            # go-back-N
-            st.snd_nxt[c] = st.snd_una[c]
+            if net.params[P_TRANSPORT] == TRANSPORT_SR:
+                sr_on_timeout(net, st, c)  # resend what is neither SACKed nor marked lost
+            else:
+                st.snd_nxt[c] = st.snd_una[c]  # go-back-N
             st.t_progress[c] = t
             if not _make_eligible(net, st, f, host, t):
                 return STATUS_HEAP_FULL
@@ -331,8 +335,18 @@ def _arrive(net, st, link, t):
             _rp_signal(net, st, f, t)
     c = st.f_ctx[f]  # −1: the flow's last ACK has arrived (everything below is then a late packet)
     if kind == PKT_ACK:
-        ack = st.pkt[p, PK_SEQ]
+        ack = np.int64(st.pkt[p, PK_SEQ])
+        sack = np.int64(st.pkt[p, PK_SACK])
         _free(st, p)
+        if c >= 0 and net.params[P_TRANSPORT] == TRANSPORT_SR:
+            if ack == net.f_npkts[f]:
+                _release_context(st, f)  # sent, acknowledged and (so) received
+                return STATUS_SLICE
+            if sr_on_ack(net, st, f, c, ack, sack, t):
+                if not _make_eligible(net, st, f, node, t):
+                    return STATUS_HEAP_FULL
+                return START_PORT + np.int64(net.host_uplink[node])
+            return STATUS_SLICE
         if c >= 0 and ack > st.snd_una[c]:
             st.snd_una[c] = ack
             st.t_progress[c] = t
@@ -360,29 +374,35 @@ def _arrive(net, st, link, t):
     _free(st, p)
     st.f_rcvd[f] += 1
     reply = PKT_ACK
-    rcv_nxt = st.rcv_nxt[c] if c >= 0 else np.int64(net.f_npkts[f])
-    if seq > rcv_nxt and net.params[P_NACK] and st.nack_for[c] != rcv_nxt:
-        st.nack_for[c] = rcv_nxt
-        reply = PKT_NACK
-    in_order = seq == rcv_nxt
-    if in_order:
-        rcv_nxt = seq + 1
-        st.rcv_nxt[c] = rcv_nxt
-        if rcv_nxt == net.f_npkts[f] and not _complete(net, st, f, t):
-            return STATUS_HEAP_FULL
+    if c < 0:
+        rcv_nxt = np.int64(net.f_npkts[f])  # a late duplicate
+        in_order = False
+    elif net.params[P_TRANSPORT] == TRANSPORT_SR:
+        rcv_nxt, in_order = sr_receive(net, st, f, c, seq)
+    else:
+        rcv_nxt = np.int64(st.rcv_nxt[c])
+        if seq > rcv_nxt and net.params[P_NACK] and st.nack_for[c] != rcv_nxt:
+            st.nack_for[c] = rcv_nxt
+            reply = PKT_NACK
+        in_order = seq == rcv_nxt
+        if in_order:
+            rcv_nxt = seq + 1
+            st.rcv_nxt[c] = rcv_nxt
+    if in_order and rcv_nxt == net.f_npkts[f] and not _complete(net, st, f, t):
+        return STATUS_HEAP_FULL
     if marked and net.params[P_CC] == CC_PAPER:
         # the notification point: a CNP at once (before the ACK), or one when the interval ends
         action = _np_on_mark(net, st, f, t)
         if action == NP_SEND_CNP:
             status = _send_control(net, st, np.int64(net.host_uplink[node]), np.int64(PKT_CNP), np.int64(f),
-                                   np.int64(0), t, np.int64(0))
+                                   np.int64(0), t, np.int64(0), np.int64(0))
             if status != STATUS_SLICE:
                 return status
         elif action == NP_HEAP_FULL:
             return STATUS_HEAP_FULL
     every = net.params[P_ACK_EVERY]
-    if every > 1 and in_order and seq + 1 < net.f_npkts[f] and (seq + 1) % every != 0:
+    if every > 1 and in_order and rcv_nxt < net.f_npkts[f] and rcv_nxt % every != 0:
         return STATUS_SLICE  # host.ack_every: this one is acknowledged by a later ACK
     echo = marked if net.params[P_CC] == CC_HPCC else 0
     return _send_control(net, st, np.int64(net.host_uplink[node]), np.int64(reply), np.int64(f), rcv_nxt, t,
-                         np.int64(echo))
+                         np.int64(echo), seq)

@@ -20,7 +20,7 @@ import numpy as np
 from .codes import (
     PK_ECN, PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_SEQ, PK_SIZE, PK_WIRE,
     C_CX_FREE, C_CX_HWM, C_DONE, C_FREE, C_HWM, C_IN_USE, C_SEQ, C_SIZE, ECMP_PACKET, EV_BITS, EV_START,
-    F_ALPHA0, F_SIZE, PKT_DATA, PKT_LOST,
+    F_ALPHA0, F_SIZE, PKT_DATA, PKT_LOST, P_SR_WINDOW, P_TRANSPORT, TRANSPORT_SR,
     P_ECMP, P_EV_RESERVE, P_N_HOSTS, P_SEED, P_SIZE, P_SROUTE,
 )
 from .jit import hot, kernel
@@ -35,8 +35,11 @@ CONTEXT_FIELDS: dict[str, type] = {
     "timeouts": np.int32, "t_progress": np.int64, "rp_rc": np.float64, "rp_rt": np.float64,
     "rp_alpha": np.float64, "rp_t_alpha": np.int64, "rp_t_dec": np.int64, "rp_t_inc": np.int64,
     "rp_next": np.int64, "rp_stage_t": np.int32, "rp_stage_bc": np.int32, "rp_bytes": np.int64,
-    "rp_flags": np.int8,
+    "rp_flags": np.int8, "sack_high": np.int32, "lost_scan": np.int32, "n_lost": np.int32,
 }
+#: the context fields that are bitmaps (uint64[contexts, words]): sr_window / 64 words a context
+#: under selective repeat, none under go-back-N
+CONTEXT_BITMAPS = ("rcv_bits", "sack_bits", "lost_bits")
 
 
 class PacketNet(NamedTuple):
@@ -159,6 +162,13 @@ class PacketState(NamedTuple):
     rp_stage_bc: np.ndarray  # int32[contexts] byte-counter stage counter BC
     rp_bytes: np.ndarray  # int64[contexts] bytes sent since the last byte-counter expiry or cut
     rp_flags: np.ndarray  # int8[contexts] RP_* bits
+    # selective repeat (native/selective.py); a sequence number s has bit s % sr_window
+    sack_high: np.ndarray  # int32[contexts] highest sequence number SACKed (−1: none)
+    lost_scan: np.ndarray  # int32[contexts] first sequence number the loss rule has not judged
+    n_lost: np.ndarray  # int32[contexts] packets marked lost (to resend)
+    rcv_bits: np.ndarray  # uint64[contexts, words] receiver: packets held beyond rcv_nxt
+    sack_bits: np.ndarray  # uint64[contexts, words] sender: packets SACKed beyond snd_una
+    lost_bits: np.ndarray  # uint64[contexts, words] sender: packets marked lost
 
 #: dtype and shape of every RoutingTables field (sizes named as in NET_FIELDS).
 ROUTING_FIELDS: dict[str, tuple[str, tuple]] = {
@@ -254,6 +264,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
     n_hosts = int(net.params[P_N_HOSTS])
     n_nodes = int(max(net.link_src.max(initial=0), net.link_dst.max(initial=0))) + 1
     n_ctx = max(1, min(n_flows, CONTEXTS_INITIAL))
+    words = int(net.params[P_SR_WINDOW]) // 64 if net.params[P_TRANSPORT] == TRANSPORT_SR else 0
     roots = np.flatnonzero(pred_count == 0)
     roots = roots[np.argsort(net.f_start[roots], kind="stable")]
     reserve = int(net.params[P_EV_RESERVE])
@@ -292,6 +303,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         np_last_cnp=flows(-1, np.int64), np_pending=flows(0, np.int8),
         f_ctx=flows(-1, np.int32),
         **{name: np.zeros(n_ctx, dtype) for name, dtype in CONTEXT_FIELDS.items()},  # written when taken
+        **{name: np.zeros((n_ctx, words), np.uint64) for name in CONTEXT_BITMAPS},
     )
     st.clock[C_FREE] = -1
     st.clock[C_CX_FREE] = -1
@@ -334,11 +346,11 @@ def grow_contexts(st: PacketState) -> PacketState:
     used = int(st.clock[C_CX_HWM])
 
     def grown(a):
-        b = np.zeros(2 * a.shape[0], a.dtype)
+        b = np.zeros((2 * a.shape[0], *a.shape[1:]), a.dtype)
         b[:used] = a[:used]
         return b
 
-    return st._replace(**{name: grown(getattr(st, name)) for name in CONTEXT_FIELDS})
+    return st._replace(**{name: grown(getattr(st, name)) for name in (*CONTEXT_FIELDS, *CONTEXT_BITMAPS)})
 
 # ---- allocators ------------------------------------------------------------------------------------
 
@@ -421,6 +433,13 @@ def _take_context(net, st, f, t, line):
     st.rp_stage_bc[c] = 0
     st.rp_bytes[c] = 0
     st.rp_flags[c] = 0
+    st.sack_high[c] = -1
+    st.lost_scan[c] = 0
+    st.n_lost[c] = 0
+    for w in range(st.rcv_bits.shape[1]):
+        st.rcv_bits[c, w] = 0
+        st.sack_bits[c, w] = 0
+        st.lost_bits[c, w] = 0
     return True
 
 @hot(inline="always")

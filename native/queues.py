@@ -8,16 +8,17 @@ from __future__ import annotations
 import numpy as np
 
 from .codes import (
-    PK_ECN, PK_FLOW, PK_NEXT, PK_WIRE,
+    PK_ECN, PK_FLOW, PK_NEXT, PK_SACK, PK_WIRE,
     START_PORT, BUFFER_DYNAMIC, BUSY_TX, CC_NONE, CONTROL_WIRE_BYTES, EV_BITS, EV_PACE, EV_TX_DONE, F_DT_ALPHA,
     F_PMAX, PKT_DATA, PKT_PAUSE, PKT_RESUME, P_BUFFER, P_BUFFER_POLICY, P_CC, P_HEADER, P_MTU,
-    P_N_HOSTS, P_PFC, P_XOFF, P_XON, RING_OUT, RING_PACED, STATUS_HEAP_FULL, STATUS_POOL_FULL,
+    P_N_HOSTS, P_PFC, P_TRANSPORT, P_XOFF, P_XON, RING_OUT, TRANSPORT_SR, RING_PACED, STATUS_HEAP_FULL, STATUS_POOL_FULL,
     STATUS_SLICE,
 )
 from .dcqcn import _rp_on_send
 from .ecmp import _GOLDEN, mix64
 from .jit import hot
 from .packet_state import _alloc, _schedule
+from .selective import sr_can_send, sr_next_seq
 
 _PS_PER_S = 10**12
 _U64_TO_UNIT = 1.0 / 18446744073709551616.0
@@ -118,7 +119,7 @@ def _pfc_on_enqueue(net, st, inl, t):
     if net.params[P_PFC] and st.ingress[inl] > net.params[P_XOFF] and not st.pause_sent[inl]:
         st.pause_sent[inl] = 1
         return _send_control(net, st, np.int64(net.link_rev[inl]), np.int64(PKT_PAUSE), np.int64(0), np.int64(0), t,
-                             np.int64(0))
+                             np.int64(0), np.int64(0))
     return STATUS_SLICE
 
 
@@ -130,7 +131,7 @@ def _leave_ingress(net, st, inl, w, t):
     if st.pause_sent[inl] and st.ingress[inl] < net.params[P_XON]:
         st.pause_sent[inl] = 0
         return _send_control(net, st, np.int64(net.link_rev[inl]), np.int64(PKT_RESUME), np.int64(0), np.int64(0), t,
-                             np.int64(0))
+                             np.int64(0), np.int64(0))
     return STATUS_SLICE
 
 
@@ -154,6 +155,14 @@ def _pfc_frame(net, st, port, kind, t):
 # ---- egress service -----------------------------------------------------------------------------
 
 @hot(inline="always")
+def _can_send(net, st, f, c):
+    """Flow ``f`` (context ``c``) has a packet to send: go-back-N, ``snd_nxt`` short of its
+    packets; selective repeat, a packet marked lost or a new one within its window."""
+    if net.params[P_TRANSPORT] == TRANSPORT_SR:
+        return sr_can_send(net, st, f, c)
+    return st.snd_nxt[c] < net.f_npkts[f]
+
+@hot(inline="always")
 def _make_eligible(net, st, f, host, t):
     """Flow ``f`` has packets to send: it joins its host's send ring, or, if its pacing forbids
     sending before ``rp_next``, waits for an EV_PACE then. False if the event set is full."""
@@ -173,6 +182,7 @@ def _try_start(net, st, link, t):
         return STATUS_SLICE
     p = st.cq_head[link]
     prio = 0
+    sr = net.params[P_TRANSPORT] == TRANSPORT_SR
     if p < 0 and not st.paused[link]:
         prio = 1
         p = st.dq_head[link]
@@ -188,17 +198,20 @@ def _try_start(net, st, link, t):
                     st.ring_tail[host] = -1
                 st.in_ring[f] = 0
                 c = st.f_ctx[f]
-                if c >= 0 and st.snd_nxt[c] < net.f_npkts[f]:
+                if c >= 0 and _can_send(net, st, f, c):
                     break
                 f = st.ring_head[host]
             if f >= 0:
-                seq = st.snd_nxt[c]
+                if sr:
+                    seq = sr_next_seq(net, st, c)
+                else:
+                    seq = np.int64(st.snd_nxt[c])
+                    st.snd_nxt[c] = seq + 1
                 mtu = net.params[P_MTU]
-                payload = min(mtu, net.f_size[f] - np.int64(seq) * mtu)
+                payload = min(mtu, net.f_size[f] - seq * mtu)
                 p = _alloc(st, f, PKT_DATA, seq, payload + net.params[P_HEADER])
                 if p < 0:
                     return STATUS_POOL_FULL
-                st.snd_nxt[c] = seq + 1
                 st.f_packets[f] += 1
                 if seq < st.max_sent[c]:
                     st.f_retx[f] += payload
@@ -206,7 +219,7 @@ def _try_start(net, st, link, t):
                     st.max_sent[c] = seq + 1
                 if net.params[P_CC] != CC_NONE:
                     _rp_on_send(net, st, f, t, np.int64(st.pkt[p, PK_WIRE]))
-                if seq + 1 < net.f_npkts[f] and not _make_eligible(net, st, f, host, t):
+                if _can_send(net, st, f, c) and not _make_eligible(net, st, f, host, t):
                     return STATUS_HEAP_FULL
                 _push_data(st, link, p, t)
     if p < 0:
@@ -218,15 +231,16 @@ def _try_start(net, st, link, t):
     return STATUS_SLICE
 
 @hot
-def _send_control(net, st, link, kind, flow, seq, t, ecn):
+def _send_control(net, st, link, kind, flow, seq, t, ecn, sack):
     """Queue a 64-byte control frame on port ``link`` and try to start it (``ecn``: an ACK or
-    NACK echoing a marked data packet). Every argument is an int64 at every call site: one
+    NACK echoing a marked data packet; ``sack``: the sequence number an ACK answers). Every argument is an int64 at every call site: one
     compiled copy of this function (with its inlined ``_try_start``) instead of one per mix of
     argument types (five, 12 s of the first compile)."""
     p = _alloc(st, flow, kind, seq, CONTROL_WIRE_BYTES)
     if p < 0:
         return STATUS_POOL_FULL
     st.pkt[p, PK_ECN] = ecn
+    st.pkt[p, PK_SACK] = sack
     node = net.link_src[link]
     if node >= net.params[P_N_HOSTS]:
         st.used[node] += CONTROL_WIRE_BYTES

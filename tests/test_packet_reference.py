@@ -22,6 +22,10 @@ from fabsim.traffic import build_flow_table
 
 from .reference import packet_ref as ref
 
+# Every kernel run here starts with room for one flow context (tests/conftest.py), so that
+# contexts are given back and taken again, and grow, in every case compared.
+pytestmark = pytest.mark.usefixtures("room_for_one_flow_context")
+
 GBPS = 10**9
 US = 10**6  # ps
 NS = 10**3
@@ -588,18 +592,6 @@ KERNEL_CASES = [
      "host": {"mtu": MTU, "header": HEADER}, "cc": {"algorithm": "none"},
      "traffic": [{"kind": "incast", "receiver": 0, "senders": 4, "size": 500_000}]},
 ]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def room_for_one_flow_context():
-    """Every kernel run here starts with room for one flow context (packet_state.py), so that
-    contexts are given back and taken again, and grow, in every case compared below."""
-    from fabsim.native import packet_state
-
-    saved = packet_state.CONTEXTS_INITIAL
-    packet_state.CONTEXTS_INITIAL = 1
-    yield
-    packet_state.CONTEXTS_INITIAL = saved
 
 
 def assert_kernel_matches_reference(doc) -> None:

@@ -85,6 +85,9 @@ def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
     params[codes.P_NACK] = int(sc.host.nack)
     params[codes.P_RETRIES] = sc.host.retries
     params[codes.P_ACK_EVERY] = sc.host.ack_every
+    params[codes.P_TRANSPORT] = codes.TRANSPORT_SR if sc.host.transport == "sr" else codes.TRANSPORT_GBN
+    params[codes.P_SR_WINDOW] = sc.host.sr_window
+    params[codes.P_SR_REORDER] = sc.host.sr_reorder
     kinds = engine_kinds(model, flows)
     on_fabric = kinds == codes.KIND_FABRIC
     params[codes.P_EV_RESERVE] = event_reserve(model, flows, kinds)

@@ -168,7 +168,7 @@ MAX_PACKET_BYTES = 65_536
 
 
 def parse_host(t: Table) -> HostConfig:
-    t.check_keys(("mtu", "header", "rto", "nack", "retries", "ack_every"))
+    t.check_keys(("mtu", "header", "rto", "nack", "retries", "ack_every", "transport", "sr_window", "sr_reorder"))
     mtu = t.size_bytes("mtu", 4096)
     if mtu < MIN_MTU_BYTES:
         raise t.error("mtu", f"mtu must be ≥ {MIN_MTU_BYTES} bytes, got {mtu}")
@@ -178,6 +178,9 @@ def parse_host(t: Table) -> HostConfig:
         key = "header" if header > MAX_PACKET_BYTES - MIN_MTU_BYTES else "mtu"
         message = f"mtu + header must be ≤ {MAX_PACKET_BYTES} bytes (one packet on the wire), got {mtu} + {header}"
         raise t.error(key, message)
+    window = t.integer("sr_window", 1024, minimum=64, maximum=MAX_SR_WINDOW)
+    if window % 64:
+        raise t.error("sr_window", f"sr_window must be a multiple of 64 packets, got {window}")
     return HostConfig(
         mtu_bytes=mtu,
         header_bytes=header,
@@ -185,7 +188,16 @@ def parse_host(t: Table) -> HostConfig:
         nack=t.boolean("nack", True),
         retries=_retries(t),
         ack_every=t.integer("ack_every", 1, minimum=1, maximum=MAX_ACK_EVERY),
+        transport=t.choice("transport", TRANSPORTS, "gbn"),
+        sr_window=window,
+        sr_reorder=t.integer("sr_reorder", 128, minimum=1, maximum=window),
     )
+
+
+#: ``host.transport``: RoCE go-back-N, or selective repeat (docs/packet-engine.md).
+TRANSPORTS = ("gbn", "sr")
+#: Largest ``host.sr_window``: the receive bitmap of a flow in progress is this many bits.
+MAX_SR_WINDOW = 65_536
 
 
 #: Largest ``host.retries``: a flow that may time out without end would keep a run alive.

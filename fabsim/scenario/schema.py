@@ -182,6 +182,9 @@ class HostConfig(_Section):
     nack: bool  #: receivers send a NACK on a sequence gap (RoCE's NAK), senders go back at once
     retries: int  #: consecutive timeouts of one packet after which a flow gives up (InfiniBand: 7)
     ack_every: int  #: packet engine: a receiver ACKs every N-th in-order packet (and the last); 1 = every one
+    transport: str = "gbn"  #: "gbn" (go-back-N) or "sr" (selective repeat; docs/packet-engine.md)
+    sr_window: int = 1024  #: sr: packets a flow may have outstanding beyond its oldest unacknowledged one
+    sr_reorder: int = 128  #: sr: a packet is presumed lost once one this many sequence numbers beyond it is SACKed
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,28 @@ The pending check of a server is a time, not an event (the document says so): a 
 is then ignored (``tests/test_scaleup_reference.py``, SUPERSEDED, is a case where this matters).
 14. The DCQCN ``rates`` samples cover fabric flows only (the other tasks have no reaction
     point).
+
+Selective repeat (``host.transport = "sr"``, docs/packet-engine.md § Selective repeat) is
+``can_send`` (the sender's test, used by ``pull`` and ``on_pace``), the lowest lost-marked packet
+first in ``pull``, ``sr_accept`` (the receiver) in ``receive_data``, ``receive_ack_sr`` (cumulative
+ACK, SACK and the loss rule) and the marking in ``on_rto``. With ``"gbn"`` none of it runs and
+``can_send`` is go-back-N's ``snd_nxt < packets``. Interpretation choices:
+
+15. An sr ACK carries two numbers; ``Packet.seq`` is the cumulative one (``rcv_nxt``), as for a
+    go-back-N ACK, and ``Packet.sack`` the SACK. ``ecmp = "packet"`` hashes the cumulative
+    number (§ ECMP: "for ACKs and NACKs, ``seq`` is the number they carry").
+16. A SACK clears a lost mark (§ Selective repeat, an ACK at the source host): a packet marked
+    lost whose original is SACKed before its resend left (it was overtaken by ≥ R others, or
+    the timer marked it while it was in flight) is not resent.
+17. After the loss rule, ``make_eligible`` and ``try_start`` run only if the flow can send; at an
+    RTO that does not give up they run unconditionally, as under go-back-N (there an sr flow
+    can always send: ``snd_una`` itself is never SACKed, so it is marked lost unless
+    ``snd_una == snd_nxt``, and then a new packet fits the window).
+18. The loss rule runs after every ACK, its SACK counted or not, and ``lost_scan`` then moves
+    to ``max(lost_scan, sack_high − R + 1)``. When ``sack_high`` did not grow the rule's range
+    is empty, so this is the same as running it only after a counted SACK; and the ``max`` only
+    keeps ``lost_scan`` from going below 0 at the start (``sack_high − R + 1`` never decreases),
+    where ``max(lost_scan, snd_una)`` is the same either way.
 """
 
 from __future__ import annotations
@@ -153,10 +175,11 @@ class Packet:
     """One packet. ``seq`` is the data sequence number, or the cumulative number an ACK carries.
 
     ``in_link`` is the link it arrived on at the switch currently holding it (data packets);
-    ``ce`` its ECN mark (on an ACK or NACK: the hpcc dialect's echo of the data packet's mark).
+    ``ce`` its ECN mark (on an ACK or NACK: the hpcc dialect's echo of the data packet's mark);
+    ``sack`` the sequence number an sr ACK selectively acknowledges (−1 otherwise).
     """
 
-    __slots__ = ("kind", "flow", "seq", "wire", "payload", "in_link", "ce")
+    __slots__ = ("kind", "flow", "seq", "wire", "payload", "in_link", "ce", "sack")
 
     def __init__(self, kind: int, flow: int, seq: int, wire: int, payload: int = 0):
         self.kind = kind
@@ -166,6 +189,7 @@ class Packet:
         self.payload = payload
         self.in_link = -1
         self.ce = False
+        self.sack = -1
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         names = {DATA: "DATA", ACK: "ACK", PAUSE: "PAUSE", RESUME: "RESUME", NACK: "NACK", CNP: "CNP"}
@@ -374,6 +398,9 @@ class PacketSim:
         self.nack_on = bool(host.nack)
         self.retries = int(host.retries)
         self.ack_every = int(host.ack_every)
+        self.sr = host.transport == "sr"  # selective repeat, else go-back-N
+        self.sr_window = int(host.sr_window)  # W
+        self.sr_reorder = int(host.sr_reorder)  # R
         self.ecmp = sc.routing.ecmp
         kmin0, kmax0, pmax0 = ECN_PRESETS[sc.cc.preset]
         self.kmin, self.kmax = [], []
@@ -457,6 +484,14 @@ class PacketSim:
         self.gave_up = [False] * n  # host.retries exhausted: the flow is over at both ends
         self.timeouts_total = [0] * n  # every timeout of the flow, consecutive or not
         self.rings = [deque() for _ in range(self.n_hosts)]
+        # selective repeat (§ Selective repeat): the sender's sets of packets SACKed and marked
+        # lost, the highest SACK and the first packet the loss rule has not looked at; the
+        # receiver's packets held beyond rcv_nxt
+        self.sacked = [set() for _ in range(n)]
+        self.lost = [set() for _ in range(n)]
+        self.sack_high = [-1] * n
+        self.lost_scan = [0] * n
+        self.held = [set() for _ in range(n)]
 
         # --- per-port / per-pipe / per-switch state -------------------------------------------
         L = self.n_links
@@ -591,25 +626,38 @@ class PacketSim:
             return False
         f = ring.popleft()
         self.in_ring[f] = OUT
-        while self.snd_nxt[f] >= self.f_packets[f]:  # every packet already acknowledged
+        while not self.can_send(f):  # e.g. every packet already acknowledged (Interpretation 5)
             if not ring:
                 return False
             f = ring.popleft()
             self.in_ring[f] = OUT
-        seq = self.snd_nxt[f]
+        if self.sr and self.lost[f]:  # § Selective repeat: the lowest packet marked lost first
+            seq = min(self.lost[f])
+            self.lost[f].remove(seq)
+        else:
+            seq = self.snd_nxt[f]
+            self.snd_nxt[f] = seq + 1
         payload = min(self.mtu, self.f_size[f] - seq * self.mtu)
         wire = payload + self.header
-        self.snd_nxt[f] = seq + 1
         self.flow_packets[f] += 1
         if seq < self.snd_max[f]:  # Interpretation 4
             self.flow_retx_bytes[f] += payload
         self.snd_max[f] = max(self.snd_max[f], seq + 1)
         if self.dcqcn is not None:  # § Pacing: the gap at the rate of this send
             self.next_send[f] = self.rp[f].on_send(self.now, wire)
-        if self.snd_nxt[f] < self.f_packets[f]:
+        if self.can_send(f):
             self.make_eligible(f)  # back to the end of the ring, or PACE later
         self.enqueue(self.host_uplink[h], DATA_Q, Packet(DATA, f, seq, wire, payload))
         return True
+
+    def can_send(self, f: int) -> bool:
+        """Flow ``f`` has a packet to send: go-back-N, ``snd_nxt < packets``; selective repeat, a
+        packet marked lost, or ``snd_nxt < packets`` and ``snd_nxt < snd_una + W``."""
+        if not self.sr:
+            return self.snd_nxt[f] < self.f_packets[f]
+        if self.lost[f]:
+            return True
+        return self.snd_nxt[f] < self.f_packets[f] and self.snd_nxt[f] < self.snd_una[f] + self.sr_window
 
     def make_eligible(self, f: int) -> None:
         """Flow ``f`` has packets to send: it joins the end of its ring unless it is in it or
@@ -649,7 +697,7 @@ class PacketSim:
     def on_pace(self, f: int) -> None:
         """PACE(f): the paced flow may send again (docs/packet-engine.md § The send ring)."""
         self.in_ring[f] = OUT
-        if self.snd_nxt[f] < self.f_packets[f]:
+        if self.can_send(f):
             h = self.f_src[f]
             self.rings[h].append(f)
             self.in_ring[f] = IN_RING
@@ -760,21 +808,25 @@ class PacketSim:
         self.try_start(egress)
 
     def receive_data(self, h: int, p: Packet) -> None:
-        """§ ARRIVE at a host: in-order acceptance, reception, successors, the ACK."""
+        """§ ARRIVE at a host: in-order acceptance (go-back-N) or holding (selective repeat),
+        reception, successors, the ACK."""
         t = self.now
         f = p.flow
         self.flow_received[f] += 1
         reply = ACK
-        if p.seq > self.rcv_nxt[f] and self.nack_on and self.nack_for[f] != self.rcv_nxt[f]:
-            self.nack_for[f] = self.rcv_nxt[f]  # one NACK per gap
-            reply = NACK
         coalesced = False  # host.ack_every: an in-order packet that is not ACKed
-        if p.seq == self.rcv_nxt[f]:
-            self.rcv_nxt[f] += 1
-            if self.rcv_nxt[f] == self.f_packets[f]:
-                self.received(f)
-            else:
-                coalesced = self.rcv_nxt[f] % self.ack_every != 0
+        if self.sr:
+            coalesced = self.sr_accept(f, p.seq)
+        else:
+            if p.seq > self.rcv_nxt[f] and self.nack_on and self.nack_for[f] != self.rcv_nxt[f]:
+                self.nack_for[f] = self.rcv_nxt[f]  # one NACK per gap
+                reply = NACK
+            if p.seq == self.rcv_nxt[f]:
+                self.rcv_nxt[f] += 1
+                if self.rcv_nxt[f] == self.f_packets[f]:
+                    self.received(f)
+                else:
+                    coalesced = self.rcv_nxt[f] % self.ack_every != 0
         uplink = self.host_uplink[h]
         if self.dcqcn is not None and self.paper and p.ce:
             # the notification point: a CNP at once if none went out for f in the last
@@ -788,10 +840,34 @@ class PacketSim:
         if coalesced:
             return
         ack = Packet(reply, f, self.rcv_nxt[f], CTRL_BYTES)
+        if self.sr:
+            ack.sack = p.seq  # the packet's own sequence number (Interpretation 15)
         if self.dcqcn is not None and not self.paper:
             ack.ce = p.ce  # hpcc: the echo
         self.enqueue(uplink, CTRL_Q, ack)
         self.try_start(uplink)
+
+    def sr_accept(self, f: int, seq: int) -> bool:
+        """§ Selective repeat, the receiver: packet ``seq`` of ``f`` arrives. ``seq == rcv_nxt``
+        is accepted and ``rcv_nxt`` moves past it and past every packet held after it (the flow
+        is received when it reaches the packet count); a packet beyond ``rcv_nxt`` not yet held
+        is held; anything else is a duplicate and changes nothing. Returns whether
+        ``host.ack_every`` leaves the packet unanswered: an accepted packet is answered if the
+        new ``rcv_nxt`` is a multiple of N or the flow is received, every other one always."""
+        held = self.held[f]
+        if seq == self.rcv_nxt[f]:
+            nxt = seq + 1
+            while nxt in held:
+                held.remove(nxt)
+                nxt += 1
+            self.rcv_nxt[f] = nxt
+            if nxt == self.f_packets[f]:
+                self.received(f)
+                return False
+            return nxt % self.ack_every != 0
+        if seq > self.rcv_nxt[f] and seq not in held:
+            held.add(seq)
+        return False
 
     def received(self, f: int) -> None:
         """Task ``f`` is over at ``now`` (finish time); successors whose last predecessor it was
@@ -912,6 +988,9 @@ class PacketSim:
 
     def receive_ack(self, p: Packet) -> None:
         """§ ARRIVE: an ACK at the source host."""
+        if self.sr:
+            self.receive_ack_sr(p)
+            return
         f = p.flow
         if p.seq > self.snd_una[f]:
             self.snd_una[f] = p.seq
@@ -919,8 +998,34 @@ class PacketSim:
             self.timeouts[f] = 0
             self.snd_nxt[f] = max(self.snd_nxt[f], p.seq)
 
+    def receive_ack_sr(self, p: Packet) -> None:
+        """§ Selective repeat: an ACK (``cum`` = ``p.seq``, ``sack`` = ``p.sack``) at the source
+        host: the cumulative part, the SACK, the loss rule, then the ring if the flow can send."""
+        f = p.flow
+        cum, sack = p.seq, p.sack
+        if cum > self.snd_una[f]:
+            self.snd_una[f] = cum
+            self.t_progress[f] = self.now
+            self.timeouts[f] = 0
+            self.sacked[f] = {s for s in self.sacked[f] if s >= cum}  # packets below cum leave both sets
+            self.lost[f] = {s for s in self.lost[f] if s >= cum}
+        if sack >= self.snd_una[f]:  # SACKed: no longer to be resent
+            self.sacked[f].add(sack)
+            self.lost[f].discard(sack)
+            self.sack_high[f] = max(self.sack_high[f], sack)
+        # The loss rule (FACK): a packet R sequence numbers below the highest SACK and neither
+        # SACKed nor marked lost is marked lost; each is judged once (Interpretation 18).
+        top = self.sack_high[f] - self.sr_reorder
+        for h in range(max(self.lost_scan[f], self.snd_una[f]), top + 1):
+            if h not in self.sacked[f] and h not in self.lost[f]:
+                self.lost[f].add(h)
+        self.lost_scan[f] = max(self.lost_scan[f], top + 1)
+        if self.can_send(f):  # Interpretation 17
+            self.make_eligible(f)
+            self.try_start(self.host_uplink[self.f_src[f]])
+
     def on_rto(self, f: int) -> None:
-        """§ RTO(f)."""
+        """§ RTO(f); with selective repeat, § Selective repeat (RTO)."""
         t = self.now
         if self.snd_una[f] == self.f_packets[f]:
             return
@@ -930,8 +1035,14 @@ class PacketSim:
             if self.timeouts[f] > self.retries:  # the retry count is exhausted: give up
                 self.gave_up[f] = True
                 self.snd_nxt[f] = self.f_packets[f]  # leaves its ring at the next pull
+                self.lost[f].clear()  # selective repeat: nothing is left to resend
                 return
-            self.snd_nxt[f] = self.snd_una[f]
+            if self.sr:  # every packet sent, unacknowledged, neither SACKed nor marked: lost
+                for seq in range(self.snd_una[f], self.snd_nxt[f]):
+                    if seq not in self.sacked[f] and seq not in self.lost[f]:
+                        self.lost[f].add(seq)
+            else:  # go-back-N
+                self.snd_nxt[f] = self.snd_una[f]
             self.t_progress[f] = t
             h = self.f_src[f]
             self.make_eligible(f)

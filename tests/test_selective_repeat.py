@@ -1,0 +1,74 @@
+"""Selective repeat in the packet engine (host.transport = "sr"; docs/packet-engine.md, "Selective
+repeat"): the same packets as go-back-N where nothing is reordered or lost, no resend where
+packets are only reordered, and loss repaired by resending the lost packets alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fabsim
+from fabsim.api import simulate
+from fabsim.errors import ScenarioError
+
+ROOT = fabsim.__file__.rsplit("/", 2)[0]
+
+
+def run(doc, **host):
+    doc = {**doc, "host": {**doc.get("host", {}), **host}}
+    return simulate(fabsim.load_scenario(doc))
+
+
+def test_on_one_path_without_loss_sr_sends_what_gbn_sends():
+    """ecmp = "flow", PFC on: every flow keeps its order and nothing is lost, so selective
+    repeat sends exactly go-back-N's packets: the flows and links traces are equal."""
+    doc = {"run": {"engine": "packet", "seed": 3}, "topology": {"kind": "fat_tree", "k": 4},
+           "switch": {"pfc": True}, "cc": {"algorithm": "dcqcn"},
+           "traffic": [{"kind": "permutation", "size": "300KB"},
+                       {"kind": "incast", "receiver": 5, "senders": 6, "size": "200KB", "start": "20us"}]}
+    gbn, sr = run(doc, transport="gbn"), run(doc, transport="sr")
+    assert gbn.summary["flow_status"]["completed"] == len(gbn.flows)
+    assert sr.flows.equals(gbn.flows)
+    assert sr.tables["links"].equals(gbn.tables["links"])
+
+
+def test_spraying_a_permutation_resends_nothing_and_finishes_near_ideal():
+    """Fat-tree k = 8, a permutation of 2 MB flows at 100 G, PFC on, no congestion control,
+    per-packet spraying: go-back-N resends gigabytes (every overtaken packet is a gap); selective
+    repeat resends nothing, and its slowest flow is within 1.2 × its ideal FCT."""
+    path = f"{ROOT}/scenarios/bench/packet-permutation-k8.toml"
+    sprayed = {"routing.ecmp": "packet", "output.queue_sample": "0"}
+    gbn = simulate(fabsim.load_scenario(path, overrides=sprayed))
+    sr = simulate(fabsim.load_scenario(path, overrides={**sprayed, "host.transport": "sr"}))
+    assert gbn.flows["retransmitted_bytes"].to_numpy().sum() > 1e9
+    assert sr.summary["flow_status"]["completed"] == len(sr.flows) == 128
+    assert sr.flows["retransmitted_bytes"].to_numpy().sum() == 0
+    assert np.percentile(sr.flows["slowdown"].to_numpy(), 99) <= 1.2
+
+
+def test_a_lossy_incast_completes_and_resends_less_than_go_back_n():
+    """PFC off, a small buffer: packets are dropped. Selective repeat completes every flow and
+    resends fewer bytes than go-back-N, which resends everything after each gap."""
+    doc = {"run": {"engine": "packet", "seed": 1}, "topology": {"kind": "star", "hosts": 9, "link_delay": "1us"},
+           "switch": {"pfc": False, "buffer": "400KB"}, "cc": {"algorithm": "none"},
+           "host": {"rto": "100us", "sr_reorder": 16}, "output": {"queue_sample": "0"},
+           "traffic": [{"kind": "incast", "receiver": 0, "senders": 8, "size": "1MB"}]}
+    gbn, sr = run(doc, transport="gbn"), run(doc, transport="sr")
+    for res in (gbn, sr):
+        assert res.summary["flow_status"]["completed"] == 8
+    resent = {name: res.flows["retransmitted_bytes"].to_numpy().sum() for name, res in (("gbn", gbn), ("sr", sr))}
+    assert 0 < resent["sr"] < resent["gbn"], resent
+
+
+@pytest.mark.parametrize("host,key", [
+    ({"transport": "tcp"}, "host.transport"),
+    ({"transport": "sr", "sr_window": 100}, "host.sr_window"),
+    ({"transport": "sr", "sr_window": 32}, "host.sr_window"),
+    ({"transport": "sr", "sr_window": 128, "sr_reorder": 129}, "host.sr_reorder"),
+    ({"transport": "sr", "sr_reorder": 0}, "host.sr_reorder"),
+])
+def test_bad_transport_settings_name_their_key(host, key):
+    doc = {"topology": {"kind": "star", "hosts": 2}, "host": host,
+           "traffic": [{"kind": "flow", "src": 0, "dst": 1, "size": 100}]}
+    with pytest.raises(ScenarioError, match=key.replace(".", r"\.")):
+        fabsim.load_scenario(doc)
