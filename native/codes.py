@@ -77,6 +77,7 @@ PKT_PAUSE = 2
 PKT_RESUME = 3
 PKT_NACK = 4
 PKT_CNP = 5
+PKT_TRIM = 6  # a data packet trimmed to its header by a switch (switch.trim), on its way to the receiver
 PKT_LOST = 8  # flag on the kind of a packet on a failed link's wire: dropped where the wire ends
 CONTROL_WIRE_BYTES = 64  # ACK, NACK, CNP, PAUSE and RESUME frames: the Ethernet minimum frame
 
@@ -120,7 +121,9 @@ P_ACK_EVERY = 24  # host.ack_every: an in-order packet is ACKed when rcv_nxt % N
 P_TRANSPORT = 25  # TRANSPORT_GBN or TRANSPORT_SR (host.transport)
 P_SR_WINDOW = 26  # sr: W, packets a flow may have outstanding beyond snd_una (a multiple of 64)
 P_SR_REORDER = 27  # sr: R, the reorder allowance (packets)
-P_SIZE = 28
+P_TRIM = 28  # switch.trim: a data packet that would be dropped is trimmed instead
+P_TRIM_QUEUE = 29  # switch.trim_queue: also trim where the data queue would exceed this (bytes; 0: off)
+P_SIZE = 30
 # Slots of PacketNet.fparams (float64).
 F_DT_ALPHA = 0
 F_PMAX = 1

@@ -21,7 +21,8 @@ from .codes import (
     C_EVENTS, C_HOPS, C_IN_USE, C_PENDING, C_T_NOW, ECMP_ADAPTIVE, ECMP_PACKET,
     EV_ARRIVE, EV_BITS, EV_CHECK, EV_CNP, EV_MASK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE,
     KIND_FABRIC,
-    PACKET_SPRAY_STRIDE, PKT_ACK, PKT_CNP, PKT_DATA, PKT_LOST, PKT_NACK, PKT_PAUSE, PKT_RESUME,
+    CONTROL_WIRE_BYTES, PACKET_SPRAY_STRIDE, PKT_ACK, PKT_CNP, PKT_DATA, PKT_LOST, PKT_NACK, PKT_PAUSE,
+    PKT_RESUME, PKT_TRIM, P_TRIM, P_TRIM_QUEUE,
     POOL_RESERVE, P_ACK_EVERY, P_CC, P_ECMP, P_ECN, P_ECN_DEQUEUE, P_EV_RESERVE, P_NACK, P_N_HOSTS, P_RETRIES, P_RTO,
     P_SEED, P_SROUTE, P_TRANSPORT, RING_OUT, ROUTE_LOCAL, STATUS_CONTEXTS_LOW, STATUS_DONE, STATUS_EVENTS_LOW, STATUS_HEAP_FULL,
     STATUS_POOL_LOW,
@@ -38,7 +39,7 @@ from .queues import (
 )
 from .routing import pick_port
 from .scaleup import on_task
-from .selective import sr_on_ack, sr_on_timeout, sr_receive
+from .selective import sr_on_ack, sr_on_timeout, sr_on_trim, sr_receive
 from .wheel import T_NEVER, wheel_next, wheel_pending, wheel_room, wheel_take
 
 
@@ -50,14 +51,16 @@ def _route(net, st, node, p, link):
     (docs/packet-engine.md, "ECMP")."""
     n_hosts = net.params[P_N_HOSTS]
     f = st.pkt[p, PK_FLOW]
+    kind = st.pkt[p, PK_KIND]
+    forward = kind == PKT_DATA or kind == PKT_TRIM  # toward the flow's destination
     if net.params[P_SROUTE]:
         # the link after the one it arrived on, along its flow's route (the links the switches
         # would choose, traced by the driver; again after each convergence when links fail)
-        route = net.sr_fwd if st.pkt[p, PK_KIND] == PKT_DATA else net.sr_rev
+        route = net.sr_fwd if forward else net.sr_rev
         for i in range(net.sr_ptr[f], net.sr_ptr[f + 1] - 1):
             if route[i] == link:
                 return route[i + 1]
-    if st.pkt[p, PK_KIND] == PKT_DATA:
+    if forward:
         a = net.f_src[f]
         b = net.f_dst[f]
     else:
@@ -79,7 +82,7 @@ def _route(net, st, node, p, link):
     if mode == ECMP_PACKET:
         channel = net.f_channel[f] + PACKET_SPRAY_STRIDE * (np.int64(st.pkt[p, PK_SEQ]) + 1)
         h = ecmp_hash(net.params[P_SEED], a, b, net.f_hash[f], channel, node)
-    elif st.pkt[p, PK_KIND] == PKT_DATA:
+    elif forward:
         h = ecmp_salt(net.f_hash_fwd[f], node)
     else:
         h = ecmp_salt(net.f_hash_rev[f], node)
@@ -298,9 +301,19 @@ def _arrive(net, st, link, t):
             st.used[node] += w
             _push_control(st, egress, p)
             return START_PORT + np.int64(egress)
-        # 2. admission
+        # 2. admission (a packet not admitted is dropped, or trimmed)
         q = st.dq_bytes[egress]
-        if not _admit(net, st, node, egress, w):
+        trim_q = net.params[P_TRIM_QUEUE]
+        if not _admit(net, st, node, egress, w) or (net.params[P_TRIM] and trim_q > 0 and q + w > trim_q):
+            if net.params[P_TRIM]:
+                # trimmed: its header goes on at control priority, to be NACKed by the receiver
+                st.l_trims[egress] += 1
+                st.f_trims[f] += 1
+                st.pkt[p, PK_KIND] = PKT_TRIM
+                st.pkt[p, PK_WIRE] = CONTROL_WIRE_BYTES
+                st.used[node] += CONTROL_WIRE_BYTES
+                _push_control(st, egress, p)
+                return START_PORT + np.int64(egress)
             st.l_drops[egress] += 1
             st.f_drops[f] += 1
             _free(st, p)
@@ -330,6 +343,11 @@ def _arrive(net, st, link, t):
         _free(st, p)
         _rp_signal(net, st, f, t)
         return STATUS_SLICE
+    if kind == PKT_TRIM:  # at the receiver: the trim NACK
+        seq = np.int64(st.pkt[p, PK_SEQ])
+        _free(st, p)
+        return _send_control(net, st, np.int64(net.host_uplink[node]), np.int64(PKT_NACK), np.int64(f), seq, t,
+                             np.int64(0), np.int64(0))
     if kind == PKT_ACK or kind == PKT_NACK:
         if st.pkt[p, PK_ECN] and net.params[P_CC] == CC_HPCC:
             _rp_signal(net, st, f, t)
@@ -357,10 +375,16 @@ def _arrive(net, st, link, t):
                 _release_context(st, f)  # sent, acknowledged and (so) received
         return STATUS_SLICE
     if kind == PKT_NACK:
-        n = st.pkt[p, PK_SEQ]
+        n = np.int64(st.pkt[p, PK_SEQ])
         _free(st, p)
         if c < 0 or n < st.snd_una[c]:
             return STATUS_SLICE  # stale
+        if net.params[P_TRANSPORT] == TRANSPORT_SR:  # a trim NACK: resend n at once
+            if sr_on_trim(net, st, f, c, n):
+                if not _make_eligible(net, st, f, node, t):
+                    return STATUS_HEAP_FULL
+                return START_PORT + np.int64(net.host_uplink[node])
+            return STATUS_SLICE
         if n > st.snd_una[c]:
             st.timeouts[c] = 0
         st.snd_una[c] = n

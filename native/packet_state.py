@@ -109,6 +109,7 @@ class PacketState(NamedTuple):
     q_t: np.ndarray  # int64[L] time of the last dq_bytes change
     period_max_q: np.ndarray  # int64[L] data-queue maximum since the driver last reset it
     l_drops: np.ndarray  # int64[L]
+    l_trims: np.ndarray  # int64[L] data packets trimmed at this port (switch.trim)
     l_ecn: np.ndarray  # int64[L]
     pause_ps: np.ndarray  # int64[L]
     l_fail_pkts: np.ndarray  # int64[L] packets lost on the wire or in the queue when it failed
@@ -134,6 +135,7 @@ class PacketState(NamedTuple):
     f_retx: np.ndarray  # int64[F]
     f_ecn: np.ndarray  # int64[F]
     f_drops: np.ndarray  # int64[F]
+    f_trims: np.ndarray  # int64[F] data packets trimmed
     f_rcvd: np.ndarray  # int64[F] data packets that reached the destination (in order or not)
     f_cnp: np.ndarray  # int64[F] congestion signals the sender received (CNPs or echoes)
     f_fail: np.ndarray  # int64[F] data packets lost to failures
@@ -288,7 +290,8 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         paused=links(0, np.int8), pause_since=links(0, np.int64),
         pipe_head=links(-1, np.int32), pipe_tail=links(-1, np.int32),
         tx_bytes=links(0, np.int64), max_q=links(0, np.int64), q_area=links(0.0, np.float64),
-        q_t=links(0, np.int64), period_max_q=links(0, np.int64), l_drops=links(0, np.int64), l_ecn=links(0, np.int64),
+        q_t=links(0, np.int64), period_max_q=links(0, np.int64), l_drops=links(0, np.int64), l_trims=links(0, np.int64),
+        l_ecn=links(0, np.int64),
         pause_ps=links(0, np.int64),
         l_fail_pkts=links(0, np.int64), l_fail_bytes=links(0, np.int64),
         l_bh_pkts=links(0, np.int64), l_bh_bytes=links(0, np.int64), l_fail_data=links(0, np.int64),
@@ -298,7 +301,8 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         pred_left=pred_count.astype(np.int32).copy(),
         t_start=flows(-1, np.int64), t_finish=flows(-1, np.int64),
         f_packets=flows(0, np.int64), f_retx=flows(0, np.int64),
-        f_ecn=flows(0, np.int64), f_drops=flows(0, np.int64), f_rcvd=flows(0, np.int64),
+        f_ecn=flows(0, np.int64), f_drops=flows(0, np.int64), f_trims=flows(0, np.int64),
+        f_rcvd=flows(0, np.int64),
         f_cnp=flows(0, np.int64), f_fail=flows(0, np.int64), f_abandon=flows(0, np.int8),
         np_last_cnp=flows(-1, np.int64), np_pending=flows(0, np.int8),
         f_ctx=flows(-1, np.int32),

@@ -120,6 +120,16 @@ def sr_on_ack(net, st, f, c, cum, sack, t):
     return sr_can_send(net, st, f, c)
 
 @hot(inline="always")
+def sr_on_trim(net, st, f, c, n):
+    """A trim NACK for packet ``n`` (≥ ``snd_una``) reaches the sender of ``f``: unless SACKed or
+    already marked, ``n`` is marked lost. Returns whether the flow can send."""
+    window = net.params[P_SR_WINDOW]
+    if not _has(st.sack_bits, c, n, window) and not _has(st.lost_bits, c, n, window):
+        _put(st.lost_bits, c, n, window)
+        st.n_lost[c] += 1
+    return sr_can_send(net, st, f, c)
+
+@hot(inline="always")
 def sr_on_timeout(net, st, c):
     """The flow's timer has expired: every packet outstanding, neither SACKed nor marked lost,
     is marked lost."""

@@ -26,13 +26,13 @@ EXPECTED = {
     "flows": "flow_id:i32 src:i32 dst:i32 size_bytes:i64 start_ns:i64? finish_ns:i64? fct_ns:i64? "
              "ideal_fct_ns:i64 slowdown:f64? tag:label job:label? phase:label? scaleup:bool "
              "collective:i32? iteration:i32? "
-             "step:i32? packets:i64 retransmitted_bytes:i64 ecn_marked:i64 drops:i64 "
+             "step:i32? packets:i64 retransmitted_bytes:i64 ecn_marked:i64 drops:i64 trimmed:i64 "
              "failure_hit:bool completed:bool status:label",
     "collectives": "job:label iteration:i32 op:label algorithm:label ranks:i32 size_bytes:i64 "
                    "start_ns:i64? finish_ns:i64? duration_ns:i64? ideal_ns:i64 algbw_gbps:f64? "
                    "busbw_gbps:f64? compute_ns:i64 idle_fraction:f64?",
     "links": "link_id:i32 src_node:label dst_node:label tier:label rate_bps:i64 tx_bytes:i64 "
-             "utilization:f64 max_queue_bytes:i64 mean_queue_bytes:f64 drops:i64 failure_drops:i64 "
+             "utilization:f64 max_queue_bytes:i64 mean_queue_bytes:f64 drops:i64 failure_drops:i64 trimmed:i64 "
              "ecn_marked:i64 pause_ns:i64 down_ns:i64",
     "queues": "t_ns:i64 link_id:i32 queue_bytes:i64",
     "failures": "failure_id:i32 target:label tier:label at_ns:i64 detected_ns:i64? restored_ns:i64? "

@@ -88,6 +88,8 @@ def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
     params[codes.P_TRANSPORT] = codes.TRANSPORT_SR if sc.host.transport == "sr" else codes.TRANSPORT_GBN
     params[codes.P_SR_WINDOW] = sc.host.sr_window
     params[codes.P_SR_REORDER] = sc.host.sr_reorder
+    params[codes.P_TRIM] = int(sc.switch.trim)
+    params[codes.P_TRIM_QUEUE] = sc.switch.trim_queue_bytes
     kinds = engine_kinds(model, flows)
     on_fabric = kinds == codes.KIND_FABRIC
     params[codes.P_EV_RESERVE] = event_reserve(model, flows, kinds)
@@ -337,6 +339,7 @@ def _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues,
         flow_retx_bytes=st.f_retx,
         flow_ecn=st.f_ecn,
         flow_drops=st.f_drops,
+        flow_trims=st.f_trims,
         flow_received=st.f_rcvd,
         flow_in_flight=ps.data_in_flight(st, len(flows)),
         flow_gave_up=gave_up,
@@ -347,6 +350,7 @@ def _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues,
         link_mean_queue=area / max(end_ps, 1),
         link_drops=st.l_drops + st.l_fail_data,
         link_ecn=st.l_ecn.copy(),
+        link_trims=st.l_trims.copy(),
         link_pause_ps=pause.astype(np.int64),
         queue_samples=queues,
         failures=fails.finish(st, end_ps) if fails else None,

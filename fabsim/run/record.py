@@ -39,6 +39,7 @@ class RawRun:
     flow_retx_bytes: np.ndarray | None = None  # int64[F] payload bytes sent again by go-back-N
     flow_ecn: np.ndarray | None = None  # int64[F] data packets marked
     flow_drops: np.ndarray | None = None  # int64[F] data packets dropped
+    flow_trims: np.ndarray | None = None  # int64[F] data packets trimmed to their header (switch.trim)
     flow_received: np.ndarray | None = None  # int64[F] data packets that reached the destination
     flow_in_flight: np.ndarray | None = None  # int64[F] data packets still in the fabric at the end
     flow_gave_up: np.ndarray | None = None  # bool[F] ended after host.retries consecutive timeouts
@@ -49,6 +50,7 @@ class RawRun:
     link_drops: np.ndarray | None = None  # int64[L] data packets dropped at the port, any cause
     link_failure_drops: np.ndarray | None = None  # int64[L] of those, lost to a failure
     link_ecn: np.ndarray | None = None  # int64[L]
+    link_trims: np.ndarray | None = None  # int64[L] data packets trimmed at the port
     link_pause_ps: np.ndarray | None = None  # int64[L] time the port's data priority was paused
     queue_samples: Spool | None = None  # the queues trace (t_ns, link_id, queue_bytes), on disk
     rate_samples: Spool | None = None  # the rates trace (t_ns, flow_id, rate_bps, target_bps, alpha)

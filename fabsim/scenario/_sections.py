@@ -132,7 +132,7 @@ def parse_switch(t: Table, cc: CCConfig) -> SwitchConfig:
     (:func:`fabsim.scenario.protocol.ecn_marking_point`)."""
     t.check_keys((
         "buffer", "buffer_policy", "dt_alpha", "latency", "ecn", "ecn_at", "ecn_kmin",
-        "ecn_kmax", "ecn_pmax", "pfc", "pfc_xoff", "pfc_xon",
+        "ecn_kmax", "ecn_pmax", "pfc", "pfc_xoff", "pfc_xon", "trim", "trim_queue",
     ))  # fmt: skip
     kmin = t.size_bytes("ecn_kmin", None)
     kmax = t.size_bytes("ecn_kmax", None)
@@ -157,6 +157,8 @@ def parse_switch(t: Table, cc: CCConfig) -> SwitchConfig:
         pfc=t.boolean("pfc", True),
         pfc_xoff_bytes=xoff,
         pfc_xon_bytes=xon,
+        trim=t.boolean("trim", False),
+        trim_queue_bytes=t.size_bytes("trim_queue", 0),
     )
 
 

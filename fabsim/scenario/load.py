@@ -124,6 +124,9 @@ def _build(raw: dict[str, Any], file: str, base_dir: str, default_name: str) -> 
     cc = parse_cc(root.table("cc"))  # before [switch]: the preset brings switch defaults
     switch = parse_switch(root.table("switch"), cc)
     host = parse_host(root.table("host"))
+    if switch.trim and host.transport != "sr":
+        message = 'trim needs host.transport = "sr": a trimmed packet is resent alone, which go-back-N cannot do'
+        raise root.table("switch").error("trim", message)
     routing = parse_routing(root.table("routing"))
     traffic_tables = root.tables("traffic")
     job_tables = root.tables("jobs")

@@ -170,6 +170,8 @@ class SwitchConfig(_Section):
     pfc: bool
     pfc_xoff_bytes: int  #: per-ingress bytes above which the upstream is paused
     pfc_xon_bytes: int  #: per-ingress bytes below which it is resumed (≤ xoff)
+    trim: bool = False  #: a data packet that would be dropped is trimmed to a 64-byte header (sr only)
+    trim_queue_bytes: int = 0  #: with trim: also trim where the data queue would exceed this (0: off)
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,6 +140,7 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
         "retransmitted_bytes": _or(raw.flow_retx_bytes, np.zeros(n, np.int64))[rows],
         "ecn_marked": _or(raw.flow_ecn, np.zeros(n, np.int64))[rows],
         "drops": _or(raw.flow_drops, np.zeros(n, np.int64))[rows],
+        "trimmed": _or(raw.flow_trims, np.zeros(n, np.int64))[rows],
         "failure_hit": _or(raw.flow_failure_hit, np.zeros(n, np.bool_))[rows],
         "completed": done[rows],
         "status": _labels(status[rows], list(FLOW_STATUSES)),
@@ -170,6 +171,7 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
         "mean_queue_bytes": _or(raw.link_mean_queue, np.zeros(L, np.float64)),
         "drops": _or(raw.link_drops, np.zeros(L, np.int64)),
         "failure_drops": _or(raw.link_failure_drops, np.zeros(L, np.int64)),
+        "trimmed": _or(raw.link_trims, np.zeros(L, np.int64)),
         "ecn_marked": _or(raw.link_ecn, np.zeros(L, np.int64)),
         "pause_ns": _ns(_or(raw.link_pause_ps, np.zeros(L, np.int64))),
         "down_ns": _ns(raw.failures["link_down_ps"]) if raw.failures else np.zeros(L, np.int64),
@@ -253,10 +255,11 @@ def _network(raw: RawRun) -> dict | None:
         return None
     return {
         "drops": int(raw.flow_drops.sum()),
-        "data_packets": {  # sent = delivered + dropped + in flight when the run ended
+        "data_packets": {  # sent = delivered + dropped + trimmed + in flight when the run ended
             "sent": int(raw.flow_packets.sum()),
             "delivered": int(raw.flow_received.sum()),
             "dropped": int(raw.flow_drops.sum()),
+            "trimmed": int(_or(raw.flow_trims, np.zeros(1, np.int64)).sum()),
             "in_flight": int(raw.flow_in_flight.sum()),
         },
         "retransmitted_bytes": int(raw.flow_retx_bytes.sum()),

@@ -28,7 +28,7 @@ import pyarrow as pa
 __all__ = ["COLUMNS", "METADATA_KEYS", "SCHEMAS", "SCHEMA_VERSION", "TRACES"]
 
 #: Version of the trace schemas; bumped on any change to a column's name, type or meaning.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Schema-level metadata keys every trace file carries (see ``tables.trace_metadata``).
 METADATA_KEYS = ("fabsim.version", "fabsim.schema_version", "fabsim.seed", "fabsim.scenario")
@@ -86,12 +86,16 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("packets", _INT, _REQUIRED,
          "data packets sent, retransmissions included (flow engine: ⌈size_bytes / mtu⌉)"),
         ("retransmitted_bytes", _INT, _REQUIRED,
-         "payload bytes sent again by go-back-N recovery (0 in the flow engine)"),
+         "payload bytes sent again: by go-back-N, or by selective repeat for packets presumed "
+         "lost, timed out or trimmed (0 in the flow engine)"),
         ("ecn_marked", _INT, _REQUIRED,
          "data packets of the flow that arrived ECN-marked (0 in the flow engine)"),
         ("drops", _INT, _REQUIRED,
          "data packets of the flow dropped by a full buffer or lost to a failure (0 in the flow "
          "engine)"),
+        ("trimmed", _INT, _REQUIRED,
+         "data packets of the flow trimmed to their header by a switch (switch.trim; each is "
+         "resent: the trims' payload is part of retransmitted_bytes); 0 in the flow engine"),
         ("failure_hit", _BOOL, _REQUIRED, "a failure dropped packets of the flow or changed its path"),
         ("completed", _BOOL, _REQUIRED, "the flow's last byte arrived before the run ended"),
         ("status", _LABEL, _REQUIRED,
@@ -146,6 +150,7 @@ SCHEMAS: dict[str, pa.Schema] = {
          "of drops, data packets lost to a failure: on this link's wire or in its queue when it "
          "failed, black-holed onto it before detection, or arriving over it at a switch left "
          "with no route"),
+        ("trimmed", _INT, _REQUIRED, "data packets trimmed to their header at this egress (switch.trim)"),
         ("ecn_marked", _INT, _REQUIRED, "packets ECN-marked at this egress"),
         ("pause_ns", _INT, _REQUIRED, "ns: total time this egress was paused by PFC"),
         ("down_ns", _INT, _REQUIRED, "ns: total time the link was failed"),

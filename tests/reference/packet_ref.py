@@ -96,6 +96,42 @@ ACK, SACK and the loss rule) and the marking in ``on_rto``. With ``"gbn"`` none 
     is empty, so this is the same as running it only after a counted SACK; and the ``max`` only
     keeps ``lost_scan`` from going below 0 at the start (``sack_high − R + 1`` never decreases),
     where ``max(lost_scan, snd_una)`` is the same either way.
+
+Trimming (``switch.trim``, ``switch.trim_queue``; docs/packet-engine.md § ARRIVE, *Trimming*, and
+§ Selective repeat, *A trim NACK*) is ``trim_packet`` (called from ``forward``), the ``TRIM`` branch
+of ``on_arrive`` (``receive_trim``, the receiver's trim NACK) and ``receive_trim_nack`` (the sender,
+called by ``receive_nack`` under sr). The scenario refuses trim without sr. Interpretation choices:
+
+19. ``switch.trim_queue`` acts only with ``switch.trim = true`` (the schema: "with trim: also
+    trim ..."); with trim off the run is exactly the run without either key.
+20. The trim decision is step 2, after routing (step 1) and the admission test, with the same
+    ``q = q_data(egress)`` before the packet is added: a data packet is trimmed if admission
+    fails, or if it is admitted and ``trim_queue > 0`` and ``q + w > trim_queue``. A trimmed
+    packet skips steps 3 and 4 entirely: no ECN marking rule (so no random draw from the ECN
+    stream either), no ingress (PFC) counter, no PAUSE; it goes to step 5, ``try_start(egress)``.
+    The ECN rule at dequeue (``TX_DONE`` step 3) applies to data packets only, so not to it.
+21. A trim is the same ``Packet`` object, changed in place: kind ``TRIM``, 64 wire bytes, no
+    payload; flow and ``seq`` kept. It is enqueued like a forwarded ACK (control queue, the
+    switch's shared buffer, ``TX_DONE`` step 2 releases it from the buffer only). It is routed
+    in the data direction (``(src, dst)`` the flow's hosts; ``ecmp = "packet"`` hashes its seq;
+    ``"adaptive"`` looks at the data queues as for the data packet). A CE mark the data packet
+    got at an earlier switch stays counted there (``link_ecn``, ``flow_ecn``) but has no
+    effect: a trim triggers no CNP at the receiver (paper) and its NACK echoes nothing (hpcc).
+22. At the destination host a trim is neither a received data packet (``flow_received`` does
+    not count it) nor subject to ``host.ack_every``: it is answered at once by a NACK (64 bytes,
+    the trim's ``seq``, no SACK, no echo), whatever the flow's receive state. For a flow that
+    gave up it is discarded, like everything else of that flow at the hosts (the gave-up check
+    comes first in ``on_arrive``, as before).
+23. At the source, under sr every NACK is a trim NACK. It marks ``n`` lost if ``snd_una <
+    packets``, ``n ≥ snd_una``, and ``n`` is neither SACKed nor marked lost; it moves neither
+    ``snd_una`` nor ``t_progress`` nor the timeout count, and ``lost_scan`` does not move (so
+    the loss rule may mark ``n`` again later, if a SACK R beyond it arrives before the resend's
+    SACK: a trimmed packet can then be resent twice). "Then, if the flow can send" does not
+    depend on whether ``n`` was marked (it rejoins its ring and ``try_start`` runs either way;
+    a flow that can send is always in its ring or waiting for PACE already, so this only
+    matters if that were not so).
+24. Conservation: every data packet sent is received, dropped, trimmed (``flow_trims``,
+    ``link_trims``: counted on the egress port where it was trimmed), or in the fabric.
 """
 
 from __future__ import annotations
@@ -111,6 +147,7 @@ CTRL_BYTES = 64  # ACK, NACK, CNP, PAUSE and RESUME on the wire (the Ethernet mi
 
 # Packet kinds.
 DATA, ACK, PAUSE, RESUME, NACK, CNP = 0, 1, 2, 3, 4, 5
+TRIM = 6  # a data packet trimmed to a 64-byte header by a switch, on its way to the receiver
 # Event kinds (the argument is a flow id for START / RTO / PACE / CNP_DUE, a link id for
 # TX_DONE / ARRIVE). CNP_DUE is the receiver's deferred CNP (the kernel's EV_CNP).
 # CHECK's argument is a server, DONE's a task id.
@@ -192,7 +229,7 @@ class Packet:
         self.sack = -1
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
-        names = {DATA: "DATA", ACK: "ACK", PAUSE: "PAUSE", RESUME: "RESUME", NACK: "NACK", CNP: "CNP"}
+        names = {DATA: "DATA", ACK: "ACK", PAUSE: "PAUSE", RESUME: "RESUME", NACK: "NACK", CNP: "CNP", TRIM: "TRIM"}
         return f"{names[self.kind]}(f={self.flow}, seq={self.seq}, w={self.wire})"
 
 
@@ -392,6 +429,8 @@ class PacketSim:
         self.pfc = bool(sw.pfc)
         self.xoff = int(sw.pfc_xoff_bytes)
         self.xon = int(sw.pfc_xon_bytes)
+        self.trim = bool(sw.trim)  # a data packet that would be dropped is trimmed (sr only)
+        self.trim_queue = int(sw.trim_queue_bytes) if self.trim else 0  # Interpretation 19
         self.mtu = int(host.mtu_bytes)
         self.header = int(host.header_bytes)
         self.rto = int(host.rto_ps)
@@ -512,12 +551,14 @@ class PacketSim:
         self.flow_retx_bytes = [0] * n
         self.flow_ecn = [0] * n
         self.flow_drops = [0] * n
+        self.flow_trims = [0] * n  # data packets trimmed (switch.trim)
         self.flow_received = [0] * n  # data packets that reached the destination host
         self.flow_cnps = [0] * n  # congestion signals the sender received (CNPs / echoes)
         self.rate_samples: list = []  # (t_ps, flow, Rc, Rt, α) every output.cc_sample
         self.link_tx_bytes = [0] * L
         self.link_max_queue = [0] * L
         self.link_drops = [0] * L
+        self.link_trims = [0] * L  # data packets trimmed at this (egress) port
         self.link_ecn = [0] * L
         self.link_pause_ps = [0] * L
         self.packet_hops = 0
@@ -577,7 +618,7 @@ class PacketSim:
     def route(self, node: int, p: Packet) -> int:
         """Egress port of switch ``node`` for ``p`` (§ ECMP; routing.md)."""
         f = p.flow
-        if p.kind == DATA:
+        if p.kind == DATA or p.kind == TRIM:  # a trim travels on as the data packet it was
             src, dst = self.f_src[f], self.f_dst[f]
         else:  # an ACK travels from the flow's receiver back to its sender
             src, dst = self.f_dst[f], self.f_src[f]
@@ -750,6 +791,8 @@ class PacketSim:
                 self.flow_received[p.flow] += 1
         elif p.kind == DATA:
             self.receive_data(node, p)
+        elif p.kind == TRIM:
+            self.receive_trim(node, p)
         elif p.kind == CNP:
             self.congestion_signal(p.flow)
         else:
@@ -778,7 +821,7 @@ class PacketSim:
             self.try_start(port)
 
     def forward(self, node: int, l: int, p: Packet) -> None:
-        """§ ARRIVE at a switch, steps 1–5 (data and ACK packets)."""
+        """§ ARRIVE at a switch, steps 1–5 (data and ACK packets); trimming (Interpretation 20)."""
         # 1. route
         egress = self.route(node, p)
         qd = self.q_bytes[egress][DATA_Q]
@@ -788,9 +831,14 @@ class PacketSim:
                 ok = qd < self.dt_alpha * (self.buffer - self.used[node]) and self.used[node] + p.wire <= self.buffer
             else:
                 ok = (qd + p.wire) * self.n_ports[node] <= self.buffer  # ≡ q + w ≤ buffer / ports
-            if not ok:
+            if not ok and not self.trim:
                 self.link_drops[egress] += 1
                 self.flow_drops[p.flow] += 1
+                return
+            # trimming: instead of a drop, or above trim_queue (same q, before the packet)
+            if not ok or (self.trim_queue > 0 and qd + p.wire > self.trim_queue):
+                self.trim_packet(egress, p)  # skips steps 3 and 4
+                self.try_start(egress)  # 5.
                 return
             # 3. ECN at enqueue, with the data bytes already queued
             if self.ecn_on and self.ecn_at == "enqueue":
@@ -806,6 +854,24 @@ class PacketSim:
             self.enqueue(egress, CTRL_Q, p)
         # 5.
         self.try_start(egress)
+
+    def trim_packet(self, egress: int, p: Packet) -> None:
+        """§ Trimming: data packet ``p`` becomes a 64-byte trim of the same flow and ``seq``
+        (Interpretation 21), counted on ``egress`` and on its flow, and joins the port's control
+        queue and the switch's buffer (no ECN, no PFC ingress accounting)."""
+        p.kind = TRIM
+        p.wire = CTRL_BYTES
+        p.payload = 0
+        self.link_trims[egress] += 1
+        self.flow_trims[p.flow] += 1
+        self.enqueue(egress, CTRL_Q, p)
+
+    def receive_trim(self, h: int, p: Packet) -> None:
+        """§ Trimming: a trim at its destination host is answered by a NACK carrying its ``seq``
+        (the trim NACK; no echo), on the host's control queue, then try_start (Interpretation 22)."""
+        uplink = self.host_uplink[h]
+        self.enqueue(uplink, CTRL_Q, Packet(NACK, p.flow, p.seq, CTRL_BYTES))
+        self.try_start(uplink)
 
     def receive_data(self, h: int, p: Packet) -> None:
         """§ ARRIVE at a host: in-order acceptance (go-back-N) or holding (selective repeat),
@@ -974,7 +1040,11 @@ class PacketSim:
         self.send_cnp(f)
 
     def receive_nack(self, h: int, p: Packet) -> None:
-        """§ ARRIVE: a NACK at the source host: go back to the first missing packet."""
+        """§ ARRIVE: a NACK at the source host: go back to the first missing packet. Under sr
+        every NACK is a trim NACK (sr receivers send no gap NACKs)."""
+        if self.sr:
+            self.receive_trim_nack(p)
+            return
         f = p.flow
         if p.seq < self.snd_una[f]:
             return
@@ -985,6 +1055,17 @@ class PacketSim:
         self.snd_nxt[f] = p.seq
         self.make_eligible(f)
         self.try_start(self.host_uplink[h])
+
+    def receive_trim_nack(self, p: Packet) -> None:
+        """§ Selective repeat, a trim NACK (``n`` = ``p.seq``) at the source host: ``n`` is marked
+        lost if the flow's last ACK has not arrived, ``n ≥ snd_una`` and ``n`` is neither SACKed
+        nor marked lost; then, if the flow can send, its ring and ``try_start`` (Interpretation 23)."""
+        f, n = p.flow, p.seq
+        if self.snd_una[f] < self.f_packets[f] and n >= self.snd_una[f] and n not in self.sacked[f]:
+            self.lost[f].add(n)  # a set: already marked lost changes nothing
+        if self.can_send(f):
+            self.make_eligible(f)
+            self.try_start(self.host_uplink[self.f_src[f]])
 
     def receive_ack(self, p: Packet) -> None:
         """§ ARRIVE: an ACK at the source host."""
@@ -1113,6 +1194,7 @@ class PacketSim:
             "flow_retx_bytes": self.flow_retx_bytes,
             "flow_ecn": self.flow_ecn,
             "flow_drops": self.flow_drops,
+            "flow_trims": self.flow_trims,
             "flow_received": self.flow_received,
             "flow_cnps": self.flow_cnps,
             "flow_gave_up": self.gave_up,
@@ -1121,6 +1203,7 @@ class PacketSim:
             "link_tx_bytes": self.link_tx_bytes,
             "link_max_queue": self.link_max_queue,
             "link_drops": self.link_drops,
+            "link_trims": self.link_trims,
             "link_ecn": self.link_ecn,
             "link_pause_ps": self.link_pause_ps,
             "packet_hops": self.packet_hops,
@@ -1140,9 +1223,11 @@ def simulate(model, flows, *, until_ps: int | None = None) -> dict:
     ``until_ps`` (default: ``scenario.run.until_ps``) stops before the first event later than it.
     Returns plain lists keyed like ``fabsim.run.record.RawRun``'s fields: per flow ``t_start_ps``,
     ``t_finish_ps`` (−1 if never started / received), ``flow_packets``, ``flow_retx_bytes``,
-    ``flow_ecn``, ``flow_drops``, ``flow_received`` (data packets that reached the destination,
-    in order or not), ``flow_cnps`` (DCQCN congestion signals the sender received); per directed
-    link ``link_tx_bytes``, ``link_max_queue``, ``link_drops``, ``link_ecn``, ``link_pause_ps``;
+    ``flow_ecn``, ``flow_drops``, ``flow_trims`` (data packets trimmed, ``switch.trim``),
+    ``flow_received`` (data packets that reached the destination, in order or not; a trim is
+    not one), ``flow_cnps`` (DCQCN congestion signals the sender received); per directed link
+    ``link_tx_bytes``, ``link_max_queue``, ``link_drops``, ``link_trims``, ``link_ecn``,
+    ``link_pause_ps``;
     and ``packet_hops``, ``events``, ``end_ps``, ``stopped_at_until``, ``residual_bytes``, and
     ``rate_samples``: ``(t_ps, flow, Rc, Rt, α)`` tuples in the order of ``RawRun.rate_samples``
     (empty unless DCQCN runs with ``output.cc_sample``).
