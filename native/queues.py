@@ -233,9 +233,9 @@ def _try_start(net, st, link, t):
 @hot
 def _send_control(net, st, link, kind, flow, seq, t, ecn, sack):
     """Queue a 64-byte control frame on port ``link`` and try to start it (``ecn``: an ACK or
-    NACK echoing a marked data packet; ``sack``: the sequence number an ACK answers). Every argument is an int64 at every call site: one
-    compiled copy of this function (with its inlined ``_try_start``) instead of one per mix of
-    argument types (five, 12 s of the first compile)."""
+    NACK echoing a marked data packet; ``sack``: the sequence number an ACK answers). Every
+    argument is an int64 at every call site: one compiled copy of this function (with its inlined
+    ``_try_start``) instead of one per mix of argument types (five, 12 s of the first compile)."""
     p = _alloc(st, flow, kind, seq, CONTROL_WIRE_BYTES)
     if p < 0:
         return STATUS_POOL_FULL

@@ -18,6 +18,10 @@ from .jit import hot
 
 _ONE = np.uint64(1)
 
+# The transport's steps are compiled as functions of their own, not inlined into the event
+# handlers: go-back-N runs never call them, and inlined they would grow the handlers that
+# ``_try_start`` is inlined into (the first compile's time and memory).
+
 
 @hot(inline="always")
 def _has(bits, c, s, window):
@@ -35,7 +39,7 @@ def _drop(bits, c, s, window):
     bits[c, slot >> 6] &= ~(_ONE << np.uint64(slot & 63))
 
 
-@hot(inline="always")
+@hot
 def sr_can_send(net, st, f, c):
     """The flow has a packet to send: one marked lost, or a new one within its window."""
     if st.n_lost[c] > 0:
@@ -43,7 +47,7 @@ def sr_can_send(net, st, f, c):
     nxt = st.snd_nxt[c]
     return nxt < net.f_npkts[f] and nxt < st.snd_una[c] + net.params[P_SR_WINDOW]
 
-@hot(inline="always")
+@hot
 def sr_next_seq(net, st, c):
     """The sequence number a pull sends (the caller has checked ``sr_can_send``): the lowest
     packet marked lost, its mark cleared, or else the next new one."""
@@ -67,7 +71,7 @@ def sr_next_seq(net, st, c):
     st.snd_nxt[c] = s + 1
     return s
 
-@hot(inline="always")
+@hot
 def sr_receive(net, st, f, c, seq):
     """Data packet ``seq`` reaches the receiver of flow ``f`` (context ``c``): accepted (and
     ``rcv_nxt`` moves past what was held after it), held, or a duplicate. Returns the new
@@ -86,7 +90,7 @@ def sr_receive(net, st, f, c, seq):
         _put(st.rcv_bits, c, seq, window)  # held (again, if a duplicate: no change)
     return rcv, False
 
-@hot(inline="always")
+@hot
 def sr_on_ack(net, st, f, c, cum, sack, t):
     """An ACK (``cum``, ``sack``) of flow ``f`` reaches its sender at ``t``, before its last ACK
     (the caller releases the context when ``cum`` reaches the packet count): the cumulative
@@ -119,7 +123,7 @@ def sr_on_ack(net, st, f, c, cum, sack, t):
         st.lost_scan[c] = last + 1
     return sr_can_send(net, st, f, c)
 
-@hot(inline="always")
+@hot
 def sr_on_trim(net, st, f, c, n):
     """A trim NACK for packet ``n`` (≥ ``snd_una``) reaches the sender of ``f``: unless SACKed or
     already marked, ``n`` is marked lost. Returns whether the flow can send."""
@@ -129,7 +133,7 @@ def sr_on_trim(net, st, f, c, n):
         st.n_lost[c] += 1
     return sr_can_send(net, st, f, c)
 
-@hot(inline="always")
+@hot
 def sr_on_timeout(net, st, c):
     """The flow's timer has expired: every packet outstanding, neither SACKed nor marked lost,
     is marked lost."""
