@@ -425,7 +425,7 @@ def _arrive(net, st, link, t):
         elif action == NP_HEAP_FULL:
             return STATUS_HEAP_FULL
     every = net.params[P_ACK_EVERY]
-    if every > 1 and in_order and rcv_nxt < net.f_npkts[f] and rcv_nxt % every != 0:
+    if every > 1 and in_order and rcv_nxt == seq + 1 and rcv_nxt < net.f_npkts[f] and rcv_nxt % every != 0:
         return STATUS_SLICE  # host.ack_every: this one is acknowledged by a later ACK
     echo = marked if net.params[P_CC] == CC_HPCC else 0
     return _send_control(net, st, np.int64(net.host_uplink[node]), np.int64(reply), np.int64(f), rcv_nxt, t,

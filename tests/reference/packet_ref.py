@@ -918,8 +918,9 @@ class PacketSim:
         is accepted and ``rcv_nxt`` moves past it and past every packet held after it (the flow
         is received when it reaches the packet count); a packet beyond ``rcv_nxt`` not yet held
         is held; anything else is a duplicate and changes nothing. Returns whether
-        ``host.ack_every`` leaves the packet unanswered: an accepted packet is answered if the
-        new ``rcv_nxt`` is a multiple of N or the flow is received, every other one always."""
+        ``host.ack_every`` leaves the packet unanswered: an accepted packet is answered if it
+        filled a hole (``rcv_nxt`` moved past held packets), the new ``rcv_nxt`` is a multiple of
+        N or the flow is received; every other packet always."""
         held = self.held[f]
         if seq == self.rcv_nxt[f]:
             nxt = seq + 1
@@ -930,7 +931,7 @@ class PacketSim:
             if nxt == self.f_packets[f]:
                 self.received(f)
                 return False
-            return nxt % self.ack_every != 0
+            return nxt == seq + 1 and nxt % self.ack_every != 0
         if seq > self.rcv_nxt[f] and seq not in held:
             held.add(seq)
         return False
