@@ -35,6 +35,8 @@ def simulate(scenario: Scenario, progress=None, baseline: bool = False, warn=Non
     for line in warnings if warn is not None else ():
         warn(line)
     run = run_flow_engine if scenario.run.engine == "flow" else run_packet_engine
+    if scenario.routing.qps > 1:  # the engines run every queue pair as a flow of its own
+        run = _with_queue_pairs(run, flows)
     base = None
     if baseline and scenario.failures:
         base_model = dataclasses.replace(model, scenario=dataclasses.replace(scenario, failures=()))
@@ -42,6 +44,21 @@ def simulate(scenario: Scenario, progress=None, baseline: bool = False, warn=Non
     result = assemble(model, flows, run(model, flows, progress), base)
     result.summary["warnings"] = warnings
     return result
+
+
+def _with_queue_pairs(run, flows):
+    """``run`` over the queue pairs of ``flows`` (``routing.qps``), folded back to one row per
+    task (``fabsim.run.qps``)."""
+    from .run import qps
+    from .run.flow import flow_ideal_fct
+    from .run.packet import packet_ideal_fct
+
+    def run_qps(model, _flows, progress=None):
+        s = qps.split(model, flows, model.scenario.routing.qps)
+        ideal = flow_ideal_fct if model.scenario.run.engine == "flow" else packet_ideal_fct
+        return qps.fold(model, flows, s, run(model, s.flows, progress), ideal)
+
+    return run_qps
 
 
 #: What ``warm`` runs, one tiny scenario each: (engine, label, the scenario's ``[cc]`` table).

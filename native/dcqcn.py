@@ -6,6 +6,8 @@ for marked packets, at most one per flow per ``cnp_interval``).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .codes import (
@@ -25,6 +27,52 @@ NP_HEAP_FULL = 2  # the deferred CNP could not be scheduled
 
 # ---- reaction point (sender) -------------------------------------------------------------------
 # The reaction point's state is flow f's context c = f_ctx[f] (packet_state.py): rp_*[c].
+# Its steps are compiled as functions of their own that take ``RpArrays`` (the arrays they use,
+# under their PacketNet / PacketState names) as both ``net`` and ``st``: a call passing those
+# two whole would pass their hundred-odd fields. The handlers call ``rp_signal`` and
+# ``rp_on_send``.
+
+
+class RpArrays(NamedTuple):
+    params: np.ndarray
+    fparams: np.ndarray
+    f_src: np.ndarray
+    host_uplink: np.ndarray
+    link_rate_bps: np.ndarray
+    h_rai: np.ndarray
+    h_rhai: np.ndarray
+    f_ctx: np.ndarray
+    f_cnp: np.ndarray
+    rp_rc: np.ndarray
+    rp_rt: np.ndarray
+    rp_alpha: np.ndarray
+    rp_t_alpha: np.ndarray
+    rp_t_dec: np.ndarray
+    rp_t_inc: np.ndarray
+    rp_next: np.ndarray
+    rp_stage_t: np.ndarray
+    rp_stage_bc: np.ndarray
+    rp_bytes: np.ndarray
+    rp_flags: np.ndarray
+
+
+@hot(inline="always")
+def _rp_view(net, st):
+    return RpArrays(net.params, net.fparams, net.f_src, net.host_uplink, net.link_rate_bps, net.h_rai, net.h_rhai,
+                    st.f_ctx, st.f_cnp, st.rp_rc, st.rp_rt, st.rp_alpha, st.rp_t_alpha, st.rp_t_dec, st.rp_t_inc,
+                    st.rp_next, st.rp_stage_t, st.rp_stage_bc, st.rp_bytes, st.rp_flags)
+
+@hot(inline="always")
+def rp_signal(net, st, f, t):
+    """A congestion signal (a CNP, or an ECN echo) reaches the sender of ``f`` at ``t``."""
+    v = _rp_view(net, st)
+    _rp_signal(v, v, np.int64(f), np.int64(t))
+
+@hot(inline="always")
+def rp_on_send(net, st, f, t, wire):
+    """Flow ``f`` sends a packet of ``wire`` bytes at ``t``: the byte counter and its pacing."""
+    v = _rp_view(net, st)
+    _rp_on_send(v, v, np.int64(f), np.int64(t), np.int64(wire))
 
 @hot
 def _rp_increase(net, st, f, c, line):
@@ -194,7 +242,8 @@ def sample_rates(net, st, t):
     i = 0
     for f in range(net.f_src.shape[0]):
         if st.t_start[f] >= 0 and st.t_finish[f] < 0 and net.f_kind[f] == KIND_FABRIC:
-            _rp_advance(net, st, f, t)
+            v = _rp_view(net, st)
+            _rp_advance(v, v, np.int64(f), np.int64(t))
             c = st.f_ctx[f]
             ids[i] = f
             rc[i] = st.rp_rc[c]

@@ -23,13 +23,15 @@ from .codes import (
     KIND_FABRIC,
     CONTROL_WIRE_BYTES, PACKET_SPRAY_STRIDE, PKT_ACK, PKT_CNP, PKT_DATA, PKT_LOST, PKT_NACK, PKT_PAUSE,
     PKT_RESUME, PKT_TRIM, P_TRIM, P_TRIM_QUEUE,
-    POOL_RESERVE, P_ACK_EVERY, P_CC, P_ECMP, P_ECN, P_ECN_DEQUEUE, P_EV_RESERVE, P_NACK, P_N_HOSTS, P_RETRIES, P_RTO,
+    ECMP_REPS, ECMP_SPRAY, POOL_RESERVE, P_ACK_EVERY, P_CC, P_ECMP, P_ECN, P_ECN_DEQUEUE, P_EV_RESERVE, P_NACK,
+    P_N_HOSTS, P_RETRIES, P_RTO,
     P_SEED, P_SROUTE, P_TRANSPORT, RING_OUT, ROUTE_LOCAL, STATUS_CONTEXTS_LOW, STATUS_DONE, STATUS_EVENTS_LOW,
     STATUS_HEAP_FULL, STATUS_POOL_LOW,
     STATUS_SLICE, TRANSPORT_SR,
 )
-from .dcqcn import NP_HEAP_FULL, NP_SEND_CNP, _np_due, _np_on_mark, _rp_signal
+from .dcqcn import NP_HEAP_FULL, NP_SEND_CNP, _np_due, _np_on_mark, rp_signal
 from .ecmp import ecmp_hash, ecmp_salt
+from .entropy import reps_freeze, reps_recycle, sender_entropy
 from .jit import hot
 from .packet_failures import _lost_data
 from .packet_state import _complete, _free, _release_context, _schedule, _take_context
@@ -60,12 +62,13 @@ def _route(net, st, node, p, link):
         for i in range(net.sr_ptr[f], net.sr_ptr[f + 1] - 1):
             if route[i] == link:
                 return route[i + 1]
+    # int64 hash inputs at every call site: one compiled copy of the hash
     if forward:
-        a = net.f_src[f]
-        b = net.f_dst[f]
+        a = np.int64(net.f_src[f])
+        b = np.int64(net.f_dst[f])
     else:
-        a = net.f_dst[f]
-        b = net.f_src[f]
+        a = np.int64(net.f_dst[f])
+        b = np.int64(net.f_src[f])
     rt = net.routing
     e = rt.host_edge[b]
     s = node - n_hosts
@@ -81,11 +84,14 @@ def _route(net, st, node, p, link):
     mode = net.params[P_ECMP]
     if mode == ECMP_PACKET:
         channel = net.f_channel[f] + PACKET_SPRAY_STRIDE * (np.int64(st.pkt[p, PK_SEQ]) + 1)
-        h = ecmp_hash(net.params[P_SEED], a, b, net.f_hash[f], channel, node)
+        h = ecmp_hash(net.params[P_SEED], a, b, net.f_hash[f], channel, np.int64(node))
+    elif mode == ECMP_SPRAY or mode == ECMP_REPS:  # the entropy value the sender chose
+        channel = net.f_channel[f] + PACKET_SPRAY_STRIDE * ((np.int64(st.pkt[p, PK_ECN]) >> 1) + 1)
+        h = ecmp_hash(net.params[P_SEED], a, b, net.f_hash[f], channel, np.int64(node))
     elif forward:
-        h = ecmp_salt(net.f_hash_fwd[f], node)
+        h = ecmp_salt(net.f_hash_fwd[f], np.int64(node))
     else:
-        h = ecmp_salt(net.f_hash_rev[f], node)
+        h = ecmp_salt(net.f_hash_rev[f], np.int64(node))
     if mode == ECMP_ADAPTIVE:
         first = np.int64(h % np.uint64(n))
         best = rt.group_port[lo + first]
@@ -192,6 +198,8 @@ def _event(net, st, su, v, t):
                 sr_on_timeout(net, st, c)  # resend what is neither SACKed nor marked lost
             else:
                 st.snd_nxt[c] = st.snd_una[c]  # go-back-N
+            if net.params[P_ECMP] == ECMP_REPS:
+                reps_freeze(net, st, f, c, t)  # keep to the entropy values that worked
             st.t_progress[c] = t
             if not _make_eligible(net, st, f, host, t):
                 return STATUS_HEAP_FULL
@@ -341,21 +349,25 @@ def _arrive(net, st, link, t):
         return STATUS_SLICE
     if kind == PKT_CNP:
         _free(st, p)
-        _rp_signal(net, st, f, t)
+        rp_signal(net, st, f, t)
         return STATUS_SLICE
-    if kind == PKT_TRIM:  # at the receiver: the trim NACK
+    if kind == PKT_TRIM:  # at the receiver: the trim NACK (its entropy value, no echo)
         seq = np.int64(st.pkt[p, PK_SEQ])
+        ev_only = np.int64(st.pkt[p, PK_ECN]) & ~np.int64(1)
         _free(st, p)
         return _send_control(net, st, np.int64(net.host_uplink[node]), np.int64(PKT_NACK), np.int64(f), seq, t,
-                             np.int64(0), np.int64(0))
+                             ev_only, np.int64(0))
+    ecn = np.int64(st.pkt[p, PK_ECN])
     if kind == PKT_ACK or kind == PKT_NACK:
-        if st.pkt[p, PK_ECN] and net.params[P_CC] == CC_HPCC:
-            _rp_signal(net, st, f, t)
+        if ecn & 1 and net.params[P_CC] == CC_HPCC:
+            rp_signal(net, st, f, t)
     c = st.f_ctx[f]  # −1: the flow's last ACK has arrived (everything below is then a late packet)
     if kind == PKT_ACK:
         ack = np.int64(st.pkt[p, PK_SEQ])
         sack = np.int64(st.pkt[p, PK_SACK])
         _free(st, p)
+        if c >= 0 and net.params[P_ECMP] == ECMP_REPS and not ecn & 1:
+            reps_recycle(net, st, f, c, ecn >> 1)  # an unmarked ACK: its value is worth reusing
         if c >= 0 and net.params[P_TRANSPORT] == TRANSPORT_SR:
             if ack == net.f_npkts[f]:
                 _release_context(st, f)  # sent, acknowledged and (so) received
@@ -394,7 +406,7 @@ def _arrive(net, st, link, t):
             return STATUS_HEAP_FULL
         return START_PORT + np.int64(net.host_uplink[node])
     seq = np.int64(st.pkt[p, PK_SEQ])
-    marked = st.pkt[p, PK_ECN]
+    marked = ecn & 1
     _free(st, p)
     st.f_rcvd[f] += 1
     reply = PKT_ACK
@@ -427,6 +439,7 @@ def _arrive(net, st, link, t):
     every = net.params[P_ACK_EVERY]
     if every > 1 and in_order and rcv_nxt == seq + 1 and rcv_nxt < net.f_npkts[f] and rcv_nxt % every != 0:
         return STATUS_SLICE  # host.ack_every: this one is acknowledged by a later ACK
-    echo = marked if net.params[P_CC] == CC_HPCC else 0
+    # the echo (hpcc, and sender-chosen entropy) and the entropy value of the packet answered
+    echo = marked if net.params[P_CC] == CC_HPCC or sender_entropy(net) else 0
     return _send_control(net, st, np.int64(net.host_uplink[node]), np.int64(reply), np.int64(f), rcv_nxt, t,
-                         np.int64(echo), seq)
+                         np.int64(echo) | (ecn & ~np.int64(1)), seq)

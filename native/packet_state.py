@@ -21,7 +21,7 @@ from .codes import (
     PK_ECN, PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_SEQ, PK_SIZE, PK_WIRE,
     C_CX_FREE, C_CX_HWM, C_DONE, C_FREE, C_HWM, C_IN_USE, C_SEQ, C_SIZE, ECMP_PACKET, EV_BITS, EV_START,
     F_ALPHA0, F_SIZE, PKT_DATA, PKT_LOST, P_SR_WINDOW, P_TRANSPORT, TRANSPORT_SR,
-    P_ECMP, P_EV_RESERVE, P_N_HOSTS, P_SEED, P_SIZE, P_SROUTE,
+    ECMP_REPS, ECMP_SPRAY, P_ECMP, P_EV_RESERVE, P_N_HOSTS, P_REPS_BUFFER, P_SEED, P_SIZE, P_SROUTE,
 )
 from .jit import hot, kernel
 from .routing import RoutingTables
@@ -36,10 +36,14 @@ CONTEXT_FIELDS: dict[str, type] = {
     "rp_alpha": np.float64, "rp_t_alpha": np.int64, "rp_t_dec": np.int64, "rp_t_inc": np.int64,
     "rp_next": np.int64, "rp_stage_t": np.int32, "rp_stage_bc": np.int32, "rp_bytes": np.int64,
     "rp_flags": np.int8, "sack_high": np.int32, "lost_scan": np.int32, "n_lost": np.int32,
+    "reps_head": np.int32, "reps_last": np.int32, "reps_explore": np.int32, "reps_freeze": np.int64,
 }
 #: the context fields that are bitmaps (uint64[contexts, words]): sr_window / 64 words a context
 #: under selective repeat, none under go-back-N
 CONTEXT_BITMAPS = ("rcv_bits", "sack_bits", "lost_bits")
+#: the context fields that are rows of int32 slots: routing.reps_buffer a context under
+#: ecmp = "reps", none otherwise
+CONTEXT_SLOTS = ("reps_slots",)
 
 
 class PacketNet(NamedTuple):
@@ -171,6 +175,12 @@ class PacketState(NamedTuple):
     rcv_bits: np.ndarray  # uint64[contexts, words] receiver: packets held beyond rcv_nxt
     sack_bits: np.ndarray  # uint64[contexts, words] sender: packets SACKed beyond snd_una
     lost_bits: np.ndarray  # uint64[contexts, words] sender: packets marked lost
+    # ecmp = "reps" (native/entropy.py)
+    reps_head: np.ndarray  # int32[contexts] the slot the next recycled value is written to
+    reps_last: np.ndarray  # int32[contexts] the slot a frozen flow took its last value from (−1)
+    reps_explore: np.ndarray  # int32[contexts] random values still to send before recycling
+    reps_freeze: np.ndarray  # int64[contexts] end of the freeze (−1: not frozen)
+    reps_slots: np.ndarray  # int32[contexts, B] −1 empty, ev ≥ 0 fresh, −2 − ev used
 
 #: dtype and shape of every RoutingTables field (sizes named as in NET_FIELDS).
 ROUTING_FIELDS: dict[str, tuple[str, tuple]] = {
@@ -239,7 +249,7 @@ def make_net(**fields: np.ndarray) -> PacketNet:
                 )
     params = fields["params"]
     n_flows = sizes.get("F", 0)
-    if params[P_ECMP] == ECMP_PACKET:
+    if params[P_ECMP] in (ECMP_PACKET, ECMP_SPRAY, ECMP_REPS):
         needed = ("f_hash", "f_channel")
     elif params[P_SROUTE] != 1:  # per hop, or routes that change (a packet may leave its route)
         needed = ("f_hash_fwd", "f_hash_rev")
@@ -267,6 +277,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
     n_nodes = int(max(net.link_src.max(initial=0), net.link_dst.max(initial=0))) + 1
     n_ctx = max(1, min(n_flows, CONTEXTS_INITIAL))
     words = int(net.params[P_SR_WINDOW]) // 64 if net.params[P_TRANSPORT] == TRANSPORT_SR else 0
+    slots = int(net.params[P_REPS_BUFFER]) if net.params[P_ECMP] == ECMP_REPS else 0
     roots = np.flatnonzero(pred_count == 0)
     roots = roots[np.argsort(net.f_start[roots], kind="stable")]
     reserve = int(net.params[P_EV_RESERVE])
@@ -308,6 +319,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         f_ctx=flows(-1, np.int32),
         **{name: np.zeros(n_ctx, dtype) for name, dtype in CONTEXT_FIELDS.items()},  # written when taken
         **{name: np.zeros((n_ctx, words), np.uint64) for name in CONTEXT_BITMAPS},
+        **{name: np.zeros((n_ctx, slots), np.int32) for name in CONTEXT_SLOTS},
     )
     st.clock[C_FREE] = -1
     st.clock[C_CX_FREE] = -1
@@ -354,7 +366,8 @@ def grow_contexts(st: PacketState) -> PacketState:
         b[:used] = a[:used]
         return b
 
-    return st._replace(**{name: grown(getattr(st, name)) for name in (*CONTEXT_FIELDS, *CONTEXT_BITMAPS)})
+    fields = (*CONTEXT_FIELDS, *CONTEXT_BITMAPS, *CONTEXT_SLOTS)
+    return st._replace(**{name: grown(getattr(st, name)) for name in fields})
 
 # ---- allocators ------------------------------------------------------------------------------------
 
@@ -444,6 +457,13 @@ def _take_context(net, st, f, t, line):
         st.rcv_bits[c, w] = 0
         st.sack_bits[c, w] = 0
         st.lost_bits[c, w] = 0
+    slots = st.reps_slots.shape[1]
+    st.reps_head[c] = 0
+    st.reps_last[c] = -1
+    st.reps_explore[c] = slots
+    st.reps_freeze[c] = -1
+    for j in range(slots):
+        st.reps_slots[c, j] = -1
     return True
 
 @hot(inline="always")

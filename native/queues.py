@@ -5,6 +5,8 @@ and resume, and egress service (``_try_start``: a port looks for its next packet
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .codes import (
@@ -14,11 +16,13 @@ from .codes import (
     P_N_HOSTS, P_PFC, P_TRANSPORT, P_XOFF, P_XON, RING_OUT, TRANSPORT_SR, RING_PACED, STATUS_HEAP_FULL, STATUS_POOL_FULL,
     STATUS_SLICE,
 )
-from .dcqcn import _rp_on_send
+from .dcqcn import rp_on_send
 from .ecmp import _GOLDEN, mix64
+from .entropy import entropy_of_send, sender_entropy
 from .jit import hot
 from .packet_state import _alloc, _schedule
 from .selective import sr_can_send, sr_next_seq
+from .wheel import Wheel
 
 _PS_PER_S = 10**12
 _U64_TO_UNIT = 1.0 / 18446744073709551616.0
@@ -103,8 +107,8 @@ def _ecn_mark(net, st, link, q):
 
 @hot(inline="always")
 def _mark(st, link, p):
-    if not st.pkt[p, PK_ECN]:
-        st.pkt[p, PK_ECN] = 1
+    if not st.pkt[p, PK_ECN] & 1:
+        st.pkt[p, PK_ECN] |= 1
         st.l_ecn[link] += 1
         st.f_ecn[st.pkt[p, PK_FLOW]] += 1
 
@@ -212,37 +216,76 @@ def _try_start(net, st, link, t):
                 p = _alloc(st, f, PKT_DATA, seq, payload + net.params[P_HEADER])
                 if p < 0:
                     return STATUS_POOL_FULL
+                if sender_entropy(net):  # the sender chooses the entropy value
+                    st.pkt[p, PK_ECN] = entropy_of_send(net, st, f, c, st.f_packets[f], t) << 1
                 st.f_packets[f] += 1
                 if seq < st.max_sent[c]:
                     st.f_retx[f] += payload
                 else:
                     st.max_sent[c] = seq + 1
                 if net.params[P_CC] != CC_NONE:
-                    _rp_on_send(net, st, f, t, np.int64(st.pkt[p, PK_WIRE]))
+                    rp_on_send(net, st, f, t, st.pkt[p, PK_WIRE])
                 if _can_send(net, st, f, c) and not _make_eligible(net, st, f, host, t):
                     return STATUS_HEAP_FULL
                 _push_data(st, link, p, t)
     if p < 0:
         return STATUS_SLICE
+    return _start_tx(net, st, link, p, prio, t)
+
+@hot(inline="always")
+def _start_tx(net, st, link, p, prio, t):
+    """Port ``link`` starts sending packet ``p``, the head of its control (``prio`` 0) or data
+    queue (1)."""
     st.busy[link] = BUSY_TX
     st.tx_prio[link] = prio
     if not _schedule(st, t + _ser_ps(st.pkt[p, PK_WIRE], net.link_rate_bps[link]), (np.int64(link) << EV_BITS) | EV_TX_DONE):
         return STATUS_HEAP_FULL
     return STATUS_SLICE
 
-@hot
+class ControlArrays(NamedTuple):
+    """What sending a control frame reads and writes (``_send_control``): a few arrays of
+    ``PacketNet`` and ``PacketState`` under their own names, so that the helpers it shares with
+    the handlers (``_alloc``, ``_push_control``, ``_start_tx``, ``_schedule``) take it as both."""
+
+    params: np.ndarray
+    link_src: np.ndarray
+    link_rate_bps: np.ndarray
+    clock: np.ndarray
+    pkt: np.ndarray
+    used: np.ndarray
+    cq_head: np.ndarray
+    cq_tail: np.ndarray
+    busy: np.ndarray
+    tx_prio: np.ndarray
+    ev: Wheel
+
+
+@hot(inline="always")
 def _send_control(net, st, link, kind, flow, seq, t, ecn, sack):
     """Queue a 64-byte control frame on port ``link`` and try to start it (``ecn``: an ACK or
-    NACK echoing a marked data packet; ``sack``: the sequence number an ACK answers). Every
-    argument is an int64 at every call site: one compiled copy of this function (with its inlined
-    ``_try_start``) instead of one per mix of argument types (five, 12 s of the first compile)."""
-    p = _alloc(st, flow, kind, seq, CONTROL_WIRE_BYTES)
+    NACK's echo and entropy value, see ``PK_ECN``; ``sack``: the sequence number an ACK
+    answers). Every argument is an int64 at every call site: one compiled copy of
+    ``_send_frame``, which takes only the arrays it uses (``ControlArrays``) where a call
+    passing ``PacketNet`` and ``PacketState`` would pass their hundred-odd fields."""
+    v = ControlArrays(net.params, net.link_src, net.link_rate_bps, st.clock, st.pkt, st.used, st.cq_head, st.cq_tail,
+                      st.busy, st.tx_prio, st.ev)
+    return _send_frame(v, link, kind, flow, seq, t, ecn, sack)
+
+@hot
+def _send_frame(v, link, kind, flow, seq, t, ecn, sack):
+    """``_send_control`` on its arrays. This is ``try_start(link)`` with the port's control queue
+    not empty, which never gets as far as the data queue or the send ring: a port that is not
+    busy starts the head of its control queue (the whole ``_try_start`` inlined here made this
+    function cost as much of the first compile as the event loop's own)."""
+    p = _alloc(v, flow, kind, seq, CONTROL_WIRE_BYTES)
     if p < 0:
         return STATUS_POOL_FULL
-    st.pkt[p, PK_ECN] = ecn
-    st.pkt[p, PK_SACK] = sack
-    node = net.link_src[link]
-    if node >= net.params[P_N_HOSTS]:
-        st.used[node] += CONTROL_WIRE_BYTES
-    _push_control(st, link, p)
-    return _try_start(net, st, link, t)
+    v.pkt[p, PK_ECN] = ecn
+    v.pkt[p, PK_SACK] = sack
+    node = v.link_src[link]
+    if node >= v.params[P_N_HOSTS]:
+        v.used[node] += CONTROL_WIRE_BYTES
+    _push_control(v, link, p)
+    if v.busy[link]:  # transmitting, or failed
+        return STATUS_SLICE
+    return _start_tx(v, v, link, v.cq_head[link], 0, t)

@@ -23,6 +23,22 @@ from .tasks import alone_ps, engine_kinds
 T_MAX_PS = 2**62
 
 
+def flow_ideal_fct(model: Model, flows, path_ptr, path_link) -> np.ndarray:
+    """Every task alone: a fabric flow at its path's bottleneck rate plus the path's latency
+    (one per collective step it carries; the kernel's own arithmetic and rounding), the
+    others as ``alone_ps``."""
+    sc, fabric = model.scenario, model.fabric
+    kinds = engine_kinds(model, flows)
+    ideal_fct = alone_ps(model, flows, kinds)
+    on = np.flatnonzero(kinds == KIND_FABRIC)
+    if on.size:
+        wire = wire_bytes(flows.size_bytes[on], sc.host.mtu_bytes, sc.host.header_bytes)
+        path_delay = _path_delay(model, path_ptr, path_link)[on] * flows.steps[on]
+        bottleneck = np.minimum.reduceat(fabric.link_rate_bps[path_link], path_ptr[on])
+        ideal_fct[on] = np.ceil(wire * 8.0 * 1e12 / bottleneck).astype(np.int64) + path_delay
+    return ideal_fct
+
+
 def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
     """Simulate ``flows`` with max-min fair rates; ``progress(Progress)`` is called between slices."""
     sc, fabric = model.scenario, model.fabric
@@ -85,15 +101,9 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
     if failures:
         _account(st, net, wire, end_ps, accounted, link_bytes)
     path_ptr, path_link = first_ptr, first_link  # the paths flows started on (traces, ideal FCT)
-    path_delay = _path_delay(model, path_ptr, path_link) * flows.steps  # a step's latency per step
     # bytes on the wire so far; flows still sending are brought up to the end time
     sent = wire - np.round(_unsent(st, wire, end_ps)).astype(np.int64)
-    # the kernel's own arithmetic for a flow alone at its bottleneck rate (same rounding)
-    ideal_fct = alone_ps(model, flows, kinds)
-    on = np.flatnonzero(kinds == KIND_FABRIC)
-    if on.size:
-        bottleneck = np.minimum.reduceat(fabric.link_rate_bps[path_link], path_ptr[on])
-        ideal_fct[on] = np.ceil(wire[on] * 8.0 * 1e12 / bottleneck).astype(np.int64) + path_delay[on]
+    ideal_fct = flow_ideal_fct(model, flows, path_ptr, path_link)
     return RawRun(
         engine="flow",
         t_start_ps=st.t_start.copy(),

@@ -73,7 +73,10 @@ def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
     params[codes.P_MTU] = sc.host.mtu_bytes
     params[codes.P_HEADER] = sc.host.header_bytes
     params[codes.P_RTO] = sc.host.rto_ps
-    params[codes.P_ECMP] = {"flow": codes.ECMP_FLOW, "packet": codes.ECMP_PACKET, "adaptive": codes.ECMP_ADAPTIVE}[sc.routing.ecmp]
+    params[codes.P_ECMP] = {"flow": codes.ECMP_FLOW, "packet": codes.ECMP_PACKET, "adaptive": codes.ECMP_ADAPTIVE,
+                            "spray": codes.ECMP_SPRAY, "reps": codes.ECMP_REPS}[sc.routing.ecmp]
+    params[codes.P_ENTROPIES] = sc.routing.entropies
+    params[codes.P_REPS_BUFFER] = sc.routing.reps_buffer
     params[codes.P_BUFFER_POLICY] = codes.BUFFER_DYNAMIC if sc.switch.buffer_policy == "dynamic" else codes.BUFFER_STATIC
     params[codes.P_BUFFER] = sc.switch.buffer_bytes
     params[codes.P_ECN] = int(sc.switch.ecn)
@@ -97,7 +100,7 @@ def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
     # per-hop ECMP's inputs, only where the kernel reads them (make_net checks)
     none_i, none_u = np.zeros(0, np.int64), np.zeros(0, np.uint64)
     hid, channel, fwd, rev = none_i, none_i, none_u, none_u
-    if sc.routing.ecmp == "packet":
+    if sc.routing.ecmp in ("packet", "spray", "reps"):
         hid, channel = hash_ids(flows), flows.channel.astype(np.int64)
     elif params[codes.P_SROUTE] != 1:  # per hop, or source routes that may change (failures)
         fwd, rev = flow_hashes(sc.run.seed, flows.src, flows.dst, hash_ids(flows), flows.channel.astype(np.int64))
@@ -318,7 +321,7 @@ def _raw_run(model, flows, net, st, status, slicer, until, wall0, fails, queues,
     on_fabric = kinds == codes.KIND_FABRIC
     wire = np.where(on_fabric, wire_bytes(flows.size_bytes, sc.host.mtu_bytes, sc.host.header_bytes), flows.size_bytes)
     path_ptr, path_link, _ = paths
-    ideal = np.where(on_fabric, _ideal_fct(model, flows, path_ptr, path_link), alone_ps(model, flows, kinds))
+    ideal = np.where(on_fabric, packet_ideal_fct(model, flows, path_ptr, path_link), alone_ps(model, flows, kinds))
     gave_up, unreachable = pf.flow_outcomes(st)
     return RawRun(
         engine="packet",
@@ -431,7 +434,7 @@ def _severity(status: int) -> int:
     return 0 if status in (codes.STATUS_SLICE, codes.STATUS_DONE) else 1
 
 
-def _ideal_fct(model: Model, flows, path_ptr, path_link) -> np.ndarray:
+def packet_ideal_fct(model: Model, flows, path_ptr, path_link) -> np.ndarray:
     """FCT of each flow alone on an idle fabric, store-and-forward along its hashed path
     (``path_ptr``/``path_link``: the path its packets take with ``ecmp = "flow"``)."""
     sc, fabric = model.scenario, model.fabric

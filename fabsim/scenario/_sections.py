@@ -208,6 +208,9 @@ MAX_RETRIES = 255
 
 #: Largest ``host.ack_every``: beyond it a receiver would acknowledge hardly anything but the end.
 MAX_ACK_EVERY = 65_536
+MAX_ENTROPIES = 65_536  # a 16-bit entropy field, as Ultra Ethernet's
+MAX_REPS_BUFFER = 1_024
+MAX_QPS = 127  # fabsim.run.qps: the QPs' channels must stay int32
 
 
 def _retries(t: Table) -> int:
@@ -218,10 +221,13 @@ def _retries(t: Table) -> int:
 
 
 def parse_routing(t: Table) -> RoutingConfig:
-    t.check_keys(("ecmp", "detect"))
+    t.check_keys(("ecmp", "detect", "entropies", "reps_buffer", "qps"))
     return RoutingConfig(
-        ecmp=t.choice("ecmp", ("flow", "packet", "adaptive"), "flow"),
+        ecmp=t.choice("ecmp", ("flow", "packet", "adaptive", "spray", "reps"), "flow"),
         detect_ps=t.time_ps("detect", "100us"),
+        entropies=t.integer("entropies", 256, minimum=1, maximum=MAX_ENTROPIES),
+        reps_buffer=t.integer("reps_buffer", 16, minimum=1, maximum=MAX_REPS_BUFFER),
+        qps=t.integer("qps", 1, minimum=1, maximum=MAX_QPS),
     )
 
 

@@ -144,6 +144,10 @@ def _build(raw: dict[str, Any], file: str, base_dir: str, default_name: str) -> 
                 raise job_tables[i].error("collective_model", message)
     failures = tuple(parse_failure(t) for t in root.tables("failures"))
     output = parse_output(root.table("output"), jobs)
+    if routing.qps > 1 and output.cc_sample_ps and cc.algorithm == "dcqcn" and run.engine == "packet":
+        message = ("the rates trace is not available with routing.qps > 1 (it would sample queue pairs, "
+                   "not flows): set output.cc_sample = 0, or qps = 1")
+        raise root.table("routing").error("qps", message)
     scenario = Scenario(
         run=run,
         topology=topology,

@@ -193,8 +193,11 @@ class HostConfig(_Section):
 class RoutingConfig(_Section):
     """``[routing]``: load balancing and failure-detection delay."""
 
-    ecmp: str  #: "flow" | "packet" | "adaptive"
+    ecmp: str  #: "flow" | "packet" | "adaptive" | "spray" | "reps"
     detect_ps: int  #: routing convergence time after a failure or a restoration
+    entropies: int  #: spray, reps: the entropy values a sender chooses from
+    reps_buffer: int  #: reps: slots of a flow's buffer of recycled entropy values
+    qps: int  #: queue pairs per fabric transfer (its packets dealt round-robin over them)
 
 
 @dataclass(frozen=True, slots=True)

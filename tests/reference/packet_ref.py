@@ -132,6 +132,20 @@ called by ``receive_nack`` under sr). The scenario refuses trim without sr. Inte
     matters if that were not so).
 24. Conservation: every data packet sent is received, dropped, trimmed (``flow_trims``,
     ``link_trims``: counted on the egress port where it was trimmed), or in the fabric.
+
+Sender-chosen entropy (``routing.ecmp = "spray"`` or ``"reps"``; docs/packet-engine.md § ECMP) is
+``next_entropy`` (in ``pull``, after the packet is counted), ``Packet.ev`` (kept by a trim, copied
+into the ACK or NACK that answers), the hash in ``route``, ``recycle_entropy`` (every ACK at the
+source host of a flow that has not given up) and the freeze in ``on_rto``. Interpretation
+choices:
+
+25. ``k``, the flow's count of data packets sent before this one, is ``flow_packets`` before
+    the pull counts this packet; a resend is counted like a first copy.
+26. A flow's REPS state is written by ACKs that arrive after its last ACK (late duplicates) and
+    by nothing the kernel's released context would see; no later pull reads it, so the traces
+    are the same as if they wrote nothing (the kernel writes nothing once the context is gone).
+27. The frozen cycle starts at slot 0 for a flow's first freeze and from the slot after the last
+    one used otherwise, also across freezes (``last`` is not reset when a freeze ends).
 """
 
 from __future__ import annotations
@@ -213,10 +227,12 @@ class Packet:
 
     ``in_link`` is the link it arrived on at the switch currently holding it (data packets);
     ``ce`` its ECN mark (on an ACK or NACK: the hpcc dialect's echo of the data packet's mark);
-    ``sack`` the sequence number an sr ACK selectively acknowledges (−1 otherwise).
+    ``sack`` the sequence number an sr ACK selectively acknowledges (−1 otherwise); ``ev`` its
+    entropy value (``ecmp = "spray"`` or ``"reps"``; an ACK or NACK: the one of the packet it
+    answers).
     """
 
-    __slots__ = ("kind", "flow", "seq", "wire", "payload", "in_link", "ce", "sack")
+    __slots__ = ("kind", "flow", "seq", "wire", "payload", "in_link", "ce", "sack", "ev")
 
     def __init__(self, kind: int, flow: int, seq: int, wire: int, payload: int = 0):
         self.kind = kind
@@ -227,6 +243,7 @@ class Packet:
         self.in_link = -1
         self.ce = False
         self.sack = -1
+        self.ev = 0
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         names = {DATA: "DATA", ACK: "ACK", PAUSE: "PAUSE", RESUME: "RESUME", NACK: "NACK", CNP: "CNP", TRIM: "TRIM"}
@@ -441,6 +458,9 @@ class PacketSim:
         self.sr_window = int(host.sr_window)  # W
         self.sr_reorder = int(host.sr_reorder)  # R
         self.ecmp = sc.routing.ecmp
+        self.entropy = self.ecmp in ("spray", "reps")  # sender-chosen entropy (§ ECMP)
+        self.n_entropies = int(sc.routing.entropies)
+        self.reps_b = int(sc.routing.reps_buffer)
         kmin0, kmax0, pmax0 = ECN_PRESETS[sc.cc.preset]
         self.kmin, self.kmax = [], []
         for l in range(self.n_links):
@@ -529,6 +549,9 @@ class PacketSim:
         self.sacked = [set() for _ in range(n)]
         self.lost = [set() for _ in range(n)]
         self.sack_high = [-1] * n
+        # § ECMP, reps: per flow, the circular buffer of entropy values and its state
+        self.reps = [dict(slots=[None] * self.reps_b, head=0, last=-1, explore=self.reps_b, freeze=None)
+                     for _ in range(n)] if self.ecmp == "reps" else []
         self.lost_scan = [0] * n
         self.held = [set() for _ in range(n)]
 
@@ -631,6 +654,8 @@ class PacketSim:
         channel = self.f_channel[f]
         if self.ecmp == "packet":
             channel += 65536 * (p.seq + 1)
+        elif self.entropy:
+            channel += 65536 * (p.ev + 1)
         i = ecmp_hash(self.seed, src, dst, self.f_hid[f], channel, node) % n
         if self.ecmp != "adaptive":
             return cands[i]
@@ -688,8 +713,53 @@ class PacketSim:
             self.next_send[f] = self.rp[f].on_send(self.now, wire)
         if self.can_send(f):
             self.make_eligible(f)  # back to the end of the ring, or PACE later
-        self.enqueue(self.host_uplink[h], DATA_Q, Packet(DATA, f, seq, wire, payload))
+        packet = Packet(DATA, f, seq, wire, payload)
+        if self.entropy:
+            packet.ev = self.next_entropy(f, self.flow_packets[f] - 1)
+        self.enqueue(self.host_uplink[h], DATA_Q, packet)
         return True
+
+    def random_entropy(self, f: int, k: int) -> int:
+        """§ ECMP, reps: the random value for the flow's ``k``-th data packet."""
+        h = ecmp_hash(self.seed, self.f_src[f], self.f_dst[f], self.f_hid[f], self.f_channel[f], 2**32 + k)
+        return h % self.n_entropies
+
+    def next_entropy(self, f: int, k: int) -> int:
+        """§ ECMP: the entropy value of the flow's ``k``-th data packet (k from 0, resends
+        counted), sent at ``now``. REPS's slots hold ``None`` (empty) or ``[ev, fresh]``."""
+        if self.ecmp == "spray":
+            return k % self.n_entropies
+        st = self.reps[f]
+        if st["freeze"] is not None and self.now >= st["freeze"]:  # the freeze is over
+            st["slots"] = [None] * self.reps_b
+            st["freeze"] = None
+            st["explore"] = self.reps_b
+        if st["explore"] > 0:
+            st["explore"] -= 1
+            return self.random_entropy(f, k)
+        slots = st["slots"]
+        b = self.reps_b
+        if st["freeze"] is not None:  # frozen: cycle through what the buffer holds, as it is
+            for i in range(1, b + 1):
+                j = (st["last"] + i) % b
+                if slots[j] is not None:
+                    st["last"] = j
+                    return slots[j][0]
+            return self.random_entropy(f, k)
+        for i in range(b):  # the fresh value written longest ago
+            j = (st["head"] + i) % b
+            if slots[j] is not None and slots[j][1]:
+                slots[j][1] = False
+                return slots[j][0]
+        return self.random_entropy(f, k)
+
+    def recycle_entropy(self, p: Packet) -> None:
+        """§ ECMP, reps: an ACK at the source host; unmarked, its ``ev`` is written as fresh."""
+        if self.ecmp != "reps" or p.ce:
+            return
+        st = self.reps[p.flow]
+        st["slots"][st["head"]] = [p.ev, True]
+        st["head"] = (st["head"] + 1) % self.reps_b
 
     def can_send(self, f: int) -> bool:
         """Flow ``f`` has a packet to send: go-back-N, ``snd_nxt < packets``; selective repeat, a
@@ -801,6 +871,7 @@ class PacketSim:
             if p.kind == NACK:
                 self.receive_nack(node, p)
             else:
+                self.recycle_entropy(p)
                 self.receive_ack(p)
 
     def congestion_signal(self, f: int) -> None:
@@ -870,7 +941,9 @@ class PacketSim:
         """§ Trimming: a trim at its destination host is answered by a NACK carrying its ``seq``
         (the trim NACK; no echo), on the host's control queue, then try_start (Interpretation 22)."""
         uplink = self.host_uplink[h]
-        self.enqueue(uplink, CTRL_Q, Packet(NACK, p.flow, p.seq, CTRL_BYTES))
+        nack = Packet(NACK, p.flow, p.seq, CTRL_BYTES)
+        nack.ev = p.ev
+        self.enqueue(uplink, CTRL_Q, nack)
         self.try_start(uplink)
 
     def receive_data(self, h: int, p: Packet) -> None:
@@ -908,8 +981,9 @@ class PacketSim:
         ack = Packet(reply, f, self.rcv_nxt[f], CTRL_BYTES)
         if self.sr:
             ack.sack = p.seq  # the packet's own sequence number (Interpretation 15)
-        if self.dcqcn is not None and not self.paper:
-            ack.ce = p.ce  # hpcc: the echo
+        if (self.dcqcn is not None and not self.paper) or self.entropy:
+            ack.ce = p.ce  # hpcc, and sender-chosen entropy: the echo
+        ack.ev = p.ev
         self.enqueue(uplink, CTRL_Q, ack)
         self.try_start(uplink)
 
@@ -1125,6 +1199,8 @@ class PacketSim:
                         self.lost[f].add(seq)
             else:  # go-back-N
                 self.snd_nxt[f] = self.snd_una[f]
+            if self.ecmp == "reps":  # § ECMP, reps: freeze
+                self.reps[f]["freeze"] = t + self.rto
             self.t_progress[f] = t
             h = self.f_src[f]
             self.make_eligible(f)
