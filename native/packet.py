@@ -413,10 +413,13 @@ def _arrive(net, st, link, t):
     if c < 0:
         rcv_nxt = np.int64(net.f_npkts[f])  # a late duplicate
         in_order = False
+        st.f_dup[f] += 1
     elif net.params[P_TRANSPORT] == TRANSPORT_SR:
-        rcv_nxt, in_order = sr_receive(net, st, f, c, seq)
+        rcv_nxt, in_order, duplicate = sr_receive(net, st, f, c, seq)
+        st.f_dup[f] += duplicate
     else:
         rcv_nxt = np.int64(st.rcv_nxt[c])
+        st.f_dup[f] += seq < rcv_nxt
         if seq > rcv_nxt and net.params[P_NACK] and st.nack_for[c] != rcv_nxt:
             st.nack_for[c] = rcv_nxt
             reply = PKT_NACK

@@ -141,6 +141,7 @@ class PacketState(NamedTuple):
     f_drops: np.ndarray  # int64[F]
     f_trims: np.ndarray  # int64[F] data packets trimmed
     f_rcvd: np.ndarray  # int64[F] data packets that reached the destination (in order or not)
+    f_dup: np.ndarray  # int64[F] of those, copies of packets the receiver had already
     f_cnp: np.ndarray  # int64[F] congestion signals the sender received (CNPs or echoes)
     f_fail: np.ndarray  # int64[F] data packets lost to failures
     f_abandon: np.ndarray  # int8[F] ABANDON_* state
@@ -313,7 +314,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         t_start=flows(-1, np.int64), t_finish=flows(-1, np.int64),
         f_packets=flows(0, np.int64), f_retx=flows(0, np.int64),
         f_ecn=flows(0, np.int64), f_drops=flows(0, np.int64), f_trims=flows(0, np.int64),
-        f_rcvd=flows(0, np.int64),
+        f_rcvd=flows(0, np.int64), f_dup=flows(0, np.int64),
         f_cnp=flows(0, np.int64), f_fail=flows(0, np.int64), f_abandon=flows(0, np.int8),
         np_last_cnp=flows(-1, np.int64), np_pending=flows(0, np.int8),
         f_ctx=flows(-1, np.int32),

@@ -99,7 +99,7 @@ def _sr_next_seq(sv, c):
 def _sr_receive(sv, f, c, seq):
     """Data packet ``seq`` reaches the receiver of flow ``f`` (context ``c``): accepted (and
     ``rcv_nxt`` moves past what was held after it), held, or a duplicate. Returns the new
-    ``rcv_nxt`` and whether the packet was accepted in order."""
+    ``rcv_nxt`` and ``RCV_IN_ORDER``, ``RCV_HELD`` or ``RCV_DUPLICATE``."""
     window = sv.params[P_SR_WINDOW]
     n = np.int64(sv.f_npkts[f])
     rcv = np.int64(sv.rcv_nxt[c])
@@ -109,10 +109,11 @@ def _sr_receive(sv, f, c, seq):
             _drop(sv.rcv_bits, c, rcv, window)
             rcv += 1
         sv.rcv_nxt[c] = rcv
-        return rcv, True
-    if seq > rcv:
-        _put(sv.rcv_bits, c, seq, window)  # held (again, if a duplicate: no change)
-    return rcv, False
+        return rcv, RCV_IN_ORDER
+    if seq > rcv and not _has(sv.rcv_bits, c, seq, window):
+        _put(sv.rcv_bits, c, seq, window)  # held
+        return rcv, RCV_HELD
+    return rcv, RCV_DUPLICATE
 
 @hot(inline="always")
 def _sr_on_ack(sv, f, c, cum, sack, t):
@@ -168,6 +169,10 @@ def _sr_on_timeout(sv, c):
             sv.n_lost[c] += 1
 
 
+RCV_HELD = 0  # a data packet beyond rcv_nxt, kept
+RCV_IN_ORDER = 1  # accepted: rcv_nxt moved past it
+RCV_DUPLICATE = 2  # the receiver had it already
+
 SR_CAN_SEND = 0
 SR_NEXT_SEQ = 1
 SR_RECEIVE = 2
@@ -178,14 +183,14 @@ SR_ON_TIMEOUT = 5
 @hot
 def _sr(sv, op, f, c, a, b, t):
     """Step ``op`` of flow ``f`` (context ``c``) with arguments ``a``, ``b`` at ``t``; the
-    result as an int64 (``SR_RECEIVE``: ``rcv_nxt << 1 | in order``)."""
+    result as an int64 (``SR_RECEIVE``: ``rcv_nxt << 2 | RCV_*``)."""
     if op == SR_CAN_SEND:
         return np.int64(_sr_can_send(sv, f, c))
     if op == SR_NEXT_SEQ:
         return _sr_next_seq(sv, c)
     if op == SR_RECEIVE:
-        rcv, in_order = _sr_receive(sv, f, c, a)
-        return (rcv << 1) | np.int64(in_order)
+        rcv, state = _sr_receive(sv, f, c, a)
+        return (rcv << 2) | state
     if op == SR_ON_ACK:
         return np.int64(_sr_on_ack(sv, f, c, a, b, t))
     if op == SR_ON_TRIM:
@@ -210,9 +215,10 @@ def sr_next_seq(net, st, c):
 
 @hot(inline="always")
 def sr_receive(net, st, f, c, seq):
-    """Data packet ``seq`` reaches the receiver: the new ``rcv_nxt``, and whether in order."""
+    """Data packet ``seq`` reaches the receiver: the new ``rcv_nxt``, whether it was accepted in
+    order, and whether the receiver had it already (a duplicate)."""
     r = _sr(_view(net, st), np.int64(SR_RECEIVE), np.int64(f), np.int64(c), np.int64(seq), np.int64(0), np.int64(0))
-    return r >> 1, (r & 1) != 0
+    return r >> 2, (r & 3) == RCV_IN_ORDER, (r & 3) == RCV_DUPLICATE
 
 @hot(inline="always")
 def sr_on_ack(net, st, f, c, cum, sack, t):

@@ -126,6 +126,7 @@ def test_sr_with_spray_finishes_a_permutation_near_ideal_without_resending():
         "routing.ecmp": "spray", "host.transport": "sr", "output.queue_sample": "0"}))
     assert res.summary["flow_status"]["completed"] == len(res.flows) == 128
     assert res.flows["retransmitted_bytes"].to_numpy().sum() == 0
+    assert res.summary["network"]["spurious_retransmissions"] == 0
     assert np.percentile(res.flows["slowdown"].to_numpy(), 99) <= 1.2
 
 

@@ -130,3 +130,20 @@ def test_kernel_matches_reference_with_trimming_on_many_scenarios():
         assert_kernel_matches_reference(doc)
 
     check()
+
+
+@pytest.mark.parametrize("transport", ["gbn", "sr"])
+def test_a_timer_shorter_than_the_round_trip_resends_spuriously(transport):
+    """One flow of 200 packets, 2 µs links, ``rto`` = 5 µs (the round trip is longer): the
+    timer fires while the first copies are on their way, and the resends reach a receiver that
+    has them already. The summary counts them (``spurious_retransmissions``); with the timer out
+    of the way (1 ms) nothing is resent and nothing counted."""
+    doc = {"run": {"engine": "packet", "seed": 1}, "topology": {"kind": "star", "hosts": 2, "link_delay": "2us"},
+           "cc": {"algorithm": "none"}, "output": {"queue_sample": "0"},
+           "traffic": [{"kind": "flow", "src": 0, "dst": 1, "size": 200 * 4096}]}
+    hasty = run(doc, transport=transport, rto="5us", retries=255)
+    calm = run(doc, transport=transport, rto="1ms")
+    assert hasty.summary["flow_status"]["completed"] == calm.summary["flow_status"]["completed"] == 1
+    assert hasty.summary["network"]["spurious_retransmissions"] > 0
+    assert calm.summary["network"]["spurious_retransmissions"] == 0
+    assert calm.summary["network"]["retransmitted_bytes"] == 0

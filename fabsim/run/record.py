@@ -41,6 +41,7 @@ class RawRun:
     flow_drops: np.ndarray | None = None  # int64[F] data packets dropped
     flow_trims: np.ndarray | None = None  # int64[F] data packets trimmed to their header (switch.trim)
     flow_received: np.ndarray | None = None  # int64[F] data packets that reached the destination
+    flow_duplicates: np.ndarray | None = None  # int64[F] of those, copies the receiver had already
     flow_in_flight: np.ndarray | None = None  # int64[F] data packets still in the fabric at the end
     flow_gave_up: np.ndarray | None = None  # bool[F] ended after host.retries consecutive timeouts
     flow_unreachable: np.ndarray | None = None  # bool[F] destination unreachable at the end (failures)

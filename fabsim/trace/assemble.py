@@ -263,6 +263,8 @@ def _network(raw: RawRun) -> dict | None:
             "in_flight": int(raw.flow_in_flight.sum()),
         },
         "retransmitted_bytes": int(raw.flow_retx_bytes.sum()),
+        # resends whose first copy had arrived: the receiver got the packet twice
+        "spurious_retransmissions": int(_or(raw.flow_duplicates, np.zeros(1, np.int64)).sum()),
         "ecn_marked": int(raw.flow_ecn.sum()),
         "ports_paused": int((raw.link_pause_ps > 0).sum()),
         "pause_ns_max": int(raw.link_pause_ps.max(initial=0)) // PS_PER_NS,

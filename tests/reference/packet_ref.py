@@ -576,6 +576,7 @@ class PacketSim:
         self.flow_drops = [0] * n
         self.flow_trims = [0] * n  # data packets trimmed (switch.trim)
         self.flow_received = [0] * n  # data packets that reached the destination host
+        self.flow_duplicates = [0] * n  # of those, packets the receiver had already
         self.flow_cnps = [0] * n  # congestion signals the sender received (CNPs / echoes)
         self.rate_samples: list = []  # (t_ps, flow, Rc, Rt, α) every output.cc_sample
         self.link_tx_bytes = [0] * L
@@ -955,8 +956,12 @@ class PacketSim:
         reply = ACK
         coalesced = False  # host.ack_every: an in-order packet that is not ACKed
         if self.sr:
+            if p.seq < self.rcv_nxt[f] or p.seq in self.held[f]:
+                self.flow_duplicates[f] += 1  # the receiver had it already
             coalesced = self.sr_accept(f, p.seq)
         else:
+            if p.seq < self.rcv_nxt[f]:
+                self.flow_duplicates[f] += 1
             if p.seq > self.rcv_nxt[f] and self.nack_on and self.nack_for[f] != self.rcv_nxt[f]:
                 self.nack_for[f] = self.rcv_nxt[f]  # one NACK per gap
                 reply = NACK
@@ -1273,6 +1278,7 @@ class PacketSim:
             "flow_drops": self.flow_drops,
             "flow_trims": self.flow_trims,
             "flow_received": self.flow_received,
+            "flow_duplicates": self.flow_duplicates,
             "flow_cnps": self.flow_cnps,
             "flow_gave_up": self.gave_up,
             "flow_timeouts": self.timeouts_total,
