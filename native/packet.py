@@ -18,7 +18,8 @@ from .codes import (
     PK_ECN, PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_SACK, PK_SEQ, PK_WIRE,
     START_PORT, ABANDON_RETRIES, ABANDON_STOPPED, ABANDON_UNREACHABLE, BUSY_DEAD, CC_HPCC, CC_PAPER,
     C_CX_FREE, C_CX_HWM,
-    C_EVENTS, C_HOPS, C_IN_USE, C_PENDING, C_T_NOW, ECMP_ADAPTIVE, ECMP_PACKET,
+    C_EVENTS, C_HOPS, C_IN_USE, C_PENDING, C_T_NOW, ECMP_ADAPTIVE, ECMP_FLOWLET, ECMP_PACKET, FLOWLET_SLOTS,
+    P_FLOWLET_GAP,
     EV_ARRIVE, EV_BITS, EV_CHECK, EV_CNP, EV_MASK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE,
     KIND_FABRIC,
     CONTROL_WIRE_BYTES, PACKET_SPRAY_STRIDE, PKT_ACK, PKT_CNP, PKT_DATA, PKT_LOST, PKT_NACK, PKT_PAUSE,
@@ -48,8 +49,8 @@ from .wheel import T_NEVER, wheel_next, wheel_pending, wheel_room, wheel_take
 # ---- routing ------------------------------------------------------------------------------------
 
 @hot(inline="always")
-def _route(net, st, node, p, link):
-    """Egress port of switch ``node`` for packet ``p``, which arrived over ``link``
+def _route(net, st, node, p, link, t):
+    """Egress port of switch ``node`` for packet ``p``, which arrived over ``link`` at ``t``
     (docs/packet-engine.md, "ECMP")."""
     n_hosts = net.params[P_N_HOSTS]
     f = st.pkt[p, PK_FLOW]
@@ -92,13 +93,25 @@ def _route(net, st, node, p, link):
         h = ecmp_salt(net.f_hash_fwd[f], np.int64(node))
     else:
         h = ecmp_salt(net.f_hash_rev[f], np.int64(node))
-    if mode == ECMP_ADAPTIVE:
+    slot = np.int64(0)
+    if mode == ECMP_FLOWLET and forward:
+        slot = np.int64(h % np.uint64(FLOWLET_SLOTS))
+        port = st.fl_port[s, slot]
+        if port >= 0 and t - st.fl_time[s, slot] <= net.params[P_FLOWLET_GAP]:
+            for i in range(n):  # the flowlet goes on, if its port is still a candidate
+                if rt.group_port[lo + i] == port:
+                    st.fl_time[s, slot] = t
+                    return port
+    if mode == ECMP_ADAPTIVE or (mode == ECMP_FLOWLET and forward):
         first = np.int64(h % np.uint64(n))
         best = rt.group_port[lo + first]
         for i in range(1, n):
             link = rt.group_port[lo + (first + i) % n]
             if st.dq_bytes[link] < st.dq_bytes[best]:
                 best = link
+        if mode == ECMP_FLOWLET:  # a new flowlet
+            st.fl_port[s, slot] = best
+            st.fl_time[s, slot] = t
         return best
     return pick_port(node, e, n_hosts, rt, h)
 
@@ -290,7 +303,7 @@ def _arrive(net, st, link, t):
     f = st.pkt[p, PK_FLOW]
     if node >= n_hosts:
         # 1. route
-        egress = _route(net, st, node, p, link)
+        egress = _route(net, st, node, p, link, t)
         if egress < 0:  # no live route (a failure): lost where it arrived
             if kind == PKT_DATA:
                 _lost_data(st, f, link)

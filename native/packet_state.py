@@ -21,7 +21,7 @@ from .codes import (
     PK_ECN, PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_SEQ, PK_SIZE, PK_WIRE,
     C_CX_FREE, C_CX_HWM, C_DONE, C_FREE, C_HWM, C_IN_USE, C_SEQ, C_SIZE, ECMP_PACKET, EV_BITS, EV_START,
     F_ALPHA0, F_SIZE, PKT_DATA, PKT_LOST, P_SR_WINDOW, P_TRANSPORT, TRANSPORT_SR,
-    ECMP_REPS, ECMP_SPRAY, P_ECMP, P_EV_RESERVE, P_N_HOSTS, P_REPS_BUFFER, P_SEED, P_SIZE, P_SROUTE,
+    ECMP_FLOWLET, ECMP_REPS, ECMP_SPRAY, FLOWLET_SLOTS, P_ECMP, P_EV_RESERVE, P_N_HOSTS, P_REPS_BUFFER, P_SEED, P_SIZE, P_SROUTE,
 )
 from .jit import hot, kernel
 from .routing import RoutingTables
@@ -124,6 +124,9 @@ class PacketState(NamedTuple):
     # in its queue, black-holed onto it, or, arriving over it, finding no route)
     # switches and PFC
     used: np.ndarray  # int64[nodes] bytes buffered at each switch
+    # ecmp = "flowlet": each switch's flowlet table, FLOWLET_SLOTS entries (none otherwise)
+    fl_time: np.ndarray  # int64[switches, slots] last data packet through the entry
+    fl_port: np.ndarray  # int32[switches, slots] its egress port (−1: never used)
     ingress: np.ndarray  # int64[L] data bytes buffered downstream of each link
     pause_sent: np.ndarray  # int8[L] a PAUSE is outstanding for this ingress link
     # hosts
@@ -279,6 +282,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
     n_ctx = max(1, min(n_flows, CONTEXTS_INITIAL))
     words = int(net.params[P_SR_WINDOW]) // 64 if net.params[P_TRANSPORT] == TRANSPORT_SR else 0
     slots = int(net.params[P_REPS_BUFFER]) if net.params[P_ECMP] == ECMP_REPS else 0
+    fl_slots = FLOWLET_SLOTS if net.params[P_ECMP] == ECMP_FLOWLET else 0
     roots = np.flatnonzero(pred_count == 0)
     roots = roots[np.argsort(net.f_start[roots], kind="stable")]
     reserve = int(net.params[P_EV_RESERVE])
@@ -308,6 +312,8 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         l_fail_pkts=links(0, np.int64), l_fail_bytes=links(0, np.int64),
         l_bh_pkts=links(0, np.int64), l_bh_bytes=links(0, np.int64), l_fail_data=links(0, np.int64),
         used=np.zeros(n_nodes, np.int64), ingress=links(0, np.int64), pause_sent=links(0, np.int8),
+        fl_time=np.zeros((n_nodes - n_hosts, fl_slots), np.int64),
+        fl_port=np.full((n_nodes - n_hosts, fl_slots), -1, np.int32),
         ring_head=np.full(n_hosts, -1, np.int32), ring_tail=np.full(n_hosts, -1, np.int32),
         ring_next=flows(-1, np.int32), in_ring=flows(0, np.int8),
         pred_left=pred_count.astype(np.int32).copy(),

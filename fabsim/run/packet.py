@@ -74,7 +74,9 @@ def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
     params[codes.P_HEADER] = sc.host.header_bytes
     params[codes.P_RTO] = sc.host.rto_ps
     params[codes.P_ECMP] = {"flow": codes.ECMP_FLOW, "packet": codes.ECMP_PACKET, "adaptive": codes.ECMP_ADAPTIVE,
-                            "spray": codes.ECMP_SPRAY, "reps": codes.ECMP_REPS}[sc.routing.ecmp]
+                            "spray": codes.ECMP_SPRAY, "reps": codes.ECMP_REPS,
+                            "flowlet": codes.ECMP_FLOWLET}[sc.routing.ecmp]
+    params[codes.P_FLOWLET_GAP] = sc.routing.flowlet_gap_ps
     params[codes.P_ENTROPIES] = sc.routing.entropies
     params[codes.P_REPS_BUFFER] = sc.routing.reps_buffer
     params[codes.P_BUFFER_POLICY] = codes.BUFFER_DYNAMIC if sc.switch.buffer_policy == "dynamic" else codes.BUFFER_STATIC

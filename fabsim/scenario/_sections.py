@@ -221,13 +221,14 @@ def _retries(t: Table) -> int:
 
 
 def parse_routing(t: Table) -> RoutingConfig:
-    t.check_keys(("ecmp", "detect", "entropies", "reps_buffer", "qps"))
+    t.check_keys(("ecmp", "detect", "entropies", "reps_buffer", "qps", "flowlet_gap"))
     return RoutingConfig(
-        ecmp=t.choice("ecmp", ("flow", "packet", "adaptive", "spray", "reps"), "flow"),
+        ecmp=t.choice("ecmp", ("flow", "packet", "adaptive", "spray", "reps", "flowlet"), "flow"),
         detect_ps=t.time_ps("detect", "100us"),
         entropies=t.integer("entropies", 256, minimum=1, maximum=MAX_ENTROPIES),
         reps_buffer=t.integer("reps_buffer", 16, minimum=1, maximum=MAX_REPS_BUFFER),
         qps=t.integer("qps", 1, minimum=1, maximum=MAX_QPS),
+        flowlet_gap_ps=t.time_ps("flowlet_gap", "10us"),
     )
 
 

@@ -193,11 +193,12 @@ class HostConfig(_Section):
 class RoutingConfig(_Section):
     """``[routing]``: load balancing and failure-detection delay."""
 
-    ecmp: str  #: "flow" | "packet" | "adaptive" | "spray" | "reps"
+    ecmp: str  #: "flow" | "packet" | "adaptive" | "spray" | "reps" | "flowlet"
     detect_ps: int  #: routing convergence time after a failure or a restoration
     entropies: int  #: spray, reps: the entropy values a sender chooses from
     reps_buffer: int  #: reps: slots of a flow's buffer of recycled entropy values
     qps: int  #: queue pairs per fabric transfer (its packets dealt round-robin over them)
+    flowlet_gap_ps: int  #: flowlet: a gap longer than this lets a switch move a flow
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,6 +178,7 @@ CTRL_Q, DATA_Q = 0, 1
 ECN_PRESETS = {"hpcc": (100_000, 400_000, 0.2), "paper": (5_000, 200_000, 0.01)}
 PRESET_RATE_BPS = 25_000_000_000
 HORIZON_PS = 2**62  # the end of a run without run.until (the driver's T_MAX_PS)
+FLOWLET_SLOTS = 1024  # entries of a switch's flowlet table (§ ECMP, flowlet)
 
 
 # ---- the hash and the random stream (pure Python, from their definitions) -------------------
@@ -461,6 +462,8 @@ class PacketSim:
         self.entropy = self.ecmp in ("spray", "reps")  # sender-chosen entropy (§ ECMP)
         self.n_entropies = int(sc.routing.entropies)
         self.reps_b = int(sc.routing.reps_buffer)
+        self.flowlet_gap = int(sc.routing.flowlet_gap_ps)
+        self.flowlets: dict[tuple[int, int], list] = {}  # (switch, slot) → [last time, port]
         kmin0, kmax0, pmax0 = ECN_PRESETS[sc.cc.preset]
         self.kmin, self.kmax = [], []
         for l in range(self.n_links):
@@ -657,8 +660,15 @@ class PacketSim:
             channel += 65536 * (p.seq + 1)
         elif self.entropy:
             channel += 65536 * (p.ev + 1)
-        i = ecmp_hash(self.seed, src, dst, self.f_hid[f], channel, node) % n
-        if self.ecmp != "adaptive":
+        h = ecmp_hash(self.seed, src, dst, self.f_hid[f], channel, node)
+        i = h % n
+        flowlet = self.ecmp == "flowlet" and (p.kind == DATA or p.kind == TRIM)
+        if flowlet:  # § ECMP, flowlet: the switch's table entry of the flow hash
+            entry = self.flowlets.get((node, h % FLOWLET_SLOTS))
+            if entry is not None and self.now - entry[0] <= self.flowlet_gap and entry[1] in cands:
+                entry[0] = self.now
+                return entry[1]
+        elif self.ecmp != "adaptive":
             return cands[i]
         best, best_q = -1, None
         for k in range(n):  # from the flow-hash pick, cyclically; first minimum wins
@@ -666,6 +676,8 @@ class PacketSim:
             q = self.q_bytes[c][DATA_Q]
             if best_q is None or q < best_q:
                 best, best_q = c, q
+        if flowlet:
+            self.flowlets[(node, h % FLOWLET_SLOTS)] = [self.now, best]
         return best
 
     # ---- try_start and the send ring ---------------------------------------------------------
