@@ -429,10 +429,12 @@ def _arrive(net, st, link, t):
         st.f_dup[f] += 1
     elif net.params[P_TRANSPORT] == TRANSPORT_SR:
         rcv_nxt, in_order, duplicate = sr_receive(net, st, f, c, seq)
-        st.f_dup[f] += duplicate
+        if duplicate:
+            st.f_dup[f] += 1
     else:
         rcv_nxt = np.int64(st.rcv_nxt[c])
-        st.f_dup[f] += seq < rcv_nxt
+        if seq < rcv_nxt:
+            st.f_dup[f] += 1
         if seq > rcv_nxt and net.params[P_NACK] and st.nack_for[c] != rcv_nxt:
             st.nack_for[c] = rcv_nxt
             reply = PKT_NACK
@@ -456,6 +458,10 @@ def _arrive(net, st, link, t):
     if every > 1 and in_order and rcv_nxt == seq + 1 and rcv_nxt < net.f_npkts[f] and rcv_nxt % every != 0:
         return STATUS_SLICE  # host.ack_every: this one is acknowledged by a later ACK
     # the echo (hpcc, and sender-chosen entropy) and the entropy value of the packet answered
-    echo = marked if net.params[P_CC] == CC_HPCC or sender_entropy(net) else 0
+    echo = np.int64(0)
+    if sender_entropy(net):
+        echo = ecn  # the mark and the entropy value
+    elif net.params[P_CC] == CC_HPCC:
+        echo = np.int64(marked)
     return _send_control(net, st, np.int64(net.host_uplink[node]), np.int64(reply), np.int64(f), rcv_nxt, t,
-                         np.int64(echo) | (ecn & ~np.int64(1)), seq)
+                         echo, seq)
