@@ -12,6 +12,8 @@ failures are ``packet_failures.py``.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .codes import (
@@ -40,7 +42,7 @@ from .queues import (
     _admit, _can_send, _ecn_mark, _leave_ingress, _make_eligible, _mark, _pfc_frame, _pfc_on_enqueue, _push_control,
     _push_data, _ring_push, _send_control, _try_start, _q_change,
 )
-from .routing import pick_port
+from .routing import RoutingTables, pick_port
 from .scaleup import on_task
 from .selective import sr_on_ack, sr_on_timeout, sr_on_trim, sr_receive
 from .wheel import T_NEVER, wheel_next, wheel_pending, wheel_room, wheel_take
@@ -48,11 +50,29 @@ from .wheel import T_NEVER, wheel_next, wheel_pending, wheel_room, wheel_take
 
 # ---- routing ------------------------------------------------------------------------------------
 
+class RouteArrays(NamedTuple):
+    """What routing a packet by the tables reads and writes (``_route_by_tables``), under its
+    PacketNet / PacketState names: a call passing those two whole would pass every field."""
+
+    params: np.ndarray
+    f_src: np.ndarray
+    f_dst: np.ndarray
+    f_hash: np.ndarray
+    f_channel: np.ndarray
+    f_hash_fwd: np.ndarray
+    f_hash_rev: np.ndarray
+    host_downlink: np.ndarray
+    routing: RoutingTables
+    pkt: np.ndarray
+    dq_bytes: np.ndarray
+    fl_time: np.ndarray
+    fl_port: np.ndarray
+
+
 @hot(inline="always")
 def _route(net, st, node, p, link, t):
     """Egress port of switch ``node`` for packet ``p``, which arrived over ``link`` at ``t``
-    (docs/packet-engine.md, "ECMP")."""
-    n_hosts = net.params[P_N_HOSTS]
+    (docs/packet-engine.md, "ECMP"); −1 if there is no route."""
     f = st.pkt[p, PK_FLOW]
     kind = st.pkt[p, PK_KIND]
     forward = kind == PKT_DATA or kind == PKT_TRIM  # toward the flow's destination
@@ -63,6 +83,16 @@ def _route(net, st, node, p, link, t):
         for i in range(net.sr_ptr[f], net.sr_ptr[f + 1] - 1):
             if route[i] == link:
                 return route[i + 1]
+    v = RouteArrays(net.params, net.f_src, net.f_dst, net.f_hash, net.f_channel, net.f_hash_fwd, net.f_hash_rev,
+                    net.host_downlink, net.routing, st.pkt, st.dq_bytes, st.fl_time, st.fl_port)
+    return _route_by_tables(v, np.int64(node), np.int64(p), np.int64(f), forward, np.int64(t))
+
+@hot
+def _route_by_tables(net, node, p, f, forward, t):
+    """``_route`` off its flow's source route: the routing tables and the ECMP mode. ``net`` is
+    a ``RouteArrays`` (compiled once, outside the event loop)."""
+    st = net
+    n_hosts = net.params[P_N_HOSTS]
     # int64 hash inputs at every call site: one compiled copy of the hash
     if forward:
         a = np.int64(net.f_src[f])
