@@ -83,23 +83,47 @@ def _route(net, st, node, p, link, t):
         for i in range(net.sr_ptr[f], net.sr_ptr[f + 1] - 1):
             if route[i] == link:
                 return route[i + 1]
+    mode = net.params[P_ECMP]
+    if mode == ECMP_PACKET or mode == ECMP_SPRAY or mode == ECMP_REPS:
+        # per-packet hashing: every hop of every packet, so inlined here (int64 hash inputs at
+        # every call site: one compiled copy of the hash)
+        if forward:
+            a = np.int64(net.f_src[f])
+            b = np.int64(net.f_dst[f])
+        else:
+            a = np.int64(net.f_dst[f])
+            b = np.int64(net.f_src[f])
+        n_hosts = net.params[P_N_HOSTS]
+        rt = net.routing
+        e = rt.host_edge[b]
+        g = rt.group[node - n_hosts, e]
+        if g == ROUTE_LOCAL:
+            return net.host_downlink[b]
+        if g < 0:
+            return -1
+        lo = rt.group_ptr[g]
+        if rt.group_ptr[g + 1] - lo == 1:
+            return rt.group_port[lo]
+        if mode == ECMP_PACKET:
+            value = np.int64(st.pkt[p, PK_SEQ])  # the sequence number, or an ACK's cumulative one
+        else:
+            value = np.int64(st.pkt[p, PK_ECN]) >> 1  # the entropy value the sender chose
+        channel = net.f_channel[f] + PACKET_SPRAY_STRIDE * (value + 1)
+        h = ecmp_hash(net.params[P_SEED], a, b, net.f_hash[f], channel, np.int64(node))
+        return pick_port(node, e, n_hosts, rt, h)
+    # per-flow hashing off the flow's route, adaptive routing, flowlets
     v = RouteArrays(net.params, net.f_src, net.f_dst, net.f_hash, net.f_channel, net.f_hash_fwd, net.f_hash_rev,
                     net.host_downlink, net.routing, st.pkt, st.dq_bytes, st.fl_time, st.fl_port)
     return _route_by_tables(v, np.int64(node), np.int64(p), np.int64(f), forward, np.int64(t))
 
 @hot
 def _route_by_tables(net, node, p, f, forward, t):
-    """``_route`` off its flow's source route: the routing tables and the ECMP mode. ``net`` is
-    a ``RouteArrays`` (compiled once, outside the event loop)."""
+    """``_route`` off its flow's source route, for the modes that hash the flow (``flow``,
+    ``adaptive``, ``flowlet``): the routing tables, the adaptive choice, the flowlet table.
+    ``net`` is a ``RouteArrays`` (compiled once, outside the event loop)."""
     st = net
     n_hosts = net.params[P_N_HOSTS]
-    # int64 hash inputs at every call site: one compiled copy of the hash
-    if forward:
-        a = np.int64(net.f_src[f])
-        b = np.int64(net.f_dst[f])
-    else:
-        a = np.int64(net.f_dst[f])
-        b = np.int64(net.f_src[f])
+    b = np.int64(net.f_dst[f]) if forward else np.int64(net.f_src[f])  # the packet's destination
     rt = net.routing
     e = rt.host_edge[b]
     s = node - n_hosts
@@ -113,13 +137,7 @@ def _route_by_tables(net, node, p, f, forward, t):
     if n == 1:
         return rt.group_port[lo]
     mode = net.params[P_ECMP]
-    if mode == ECMP_PACKET:
-        channel = net.f_channel[f] + PACKET_SPRAY_STRIDE * (np.int64(st.pkt[p, PK_SEQ]) + 1)
-        h = ecmp_hash(net.params[P_SEED], a, b, net.f_hash[f], channel, np.int64(node))
-    elif mode == ECMP_SPRAY or mode == ECMP_REPS:  # the entropy value the sender chose
-        channel = net.f_channel[f] + PACKET_SPRAY_STRIDE * ((np.int64(st.pkt[p, PK_ECN]) >> 1) + 1)
-        h = ecmp_hash(net.params[P_SEED], a, b, net.f_hash[f], channel, np.int64(node))
-    elif forward:
+    if forward:
         h = ecmp_salt(net.f_hash_fwd[f], np.int64(node))
     else:
         h = ecmp_salt(net.f_hash_rev[f], np.int64(node))
