@@ -122,3 +122,14 @@ def test_bad_qps_names_its_key(value):
            "traffic": [{"kind": "flow", "src": 0, "dst": 1, "size": 100}]}
     with pytest.raises(ScenarioError, match=r"routing\.qps"):
         fabsim.load_scenario(doc)
+
+
+@pytest.mark.parametrize("engine", ["packet", "flow"])
+def test_queue_pairs_through_a_failure_report_transfers_hit(engine):
+    """A link flap under 3 QPs per connection: the run completes, and the failures trace counts
+    the transfers a failure hit (one of their QPs was), never more than there are."""
+    path = f"{fabsim.__file__.rsplit('/', 2)[0]}/scenarios/failures/link-flap.toml"
+    res = simulate(fabsim.load_scenario(path, overrides={"routing.qps": 3, "run.engine": engine}))
+    assert res.summary["flow_status"]["completed"] == len(res.flows)
+    hit = res.failures["flows_hit"].to_numpy()
+    assert len(hit) > 0 and 0 < hit.max() <= len(res.flows)

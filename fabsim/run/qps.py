@@ -12,7 +12,8 @@ transfer is received when its last QP is.
 The engines run the sub-flows; ``fold`` turns their results back into one row per transfer:
 started when its first QP started, finished when its last QP finished (or not at all, if one
 did not), counters summed, and its path in the traces its first QP's. Its ideal FCT is the whole
-transfer alone along that path (the engine's own formula), not a QP's.
+transfer alone along that path (the engine's own formula), not a QP's. In the failure log a task
+is hit (or unreachable) if one of its QPs is; ``flows_rerouted`` still counts QPs.
 """
 
 from __future__ import annotations
@@ -129,8 +130,13 @@ def fold(model, flows: FlowTable, s: Split, raw: RawRun, ideal_fct) -> RawRun:
     fabric = np.flatnonzero(engine_kinds(model, flows) == KIND_FABRIC)
     if fabric.size:
         ideal[fabric] = ideal_fct(model, flows, path_ptr, path_link)[fabric]
+    failures = raw.failures
+    if failures is not None:  # per failure and flow: a task was hit if one of its QPs was
+        hit = np.logical_or.reduceat(failures["hit"], first, axis=1) if failures["hit"].shape[1] else failures["hit"]
+        failures = {**failures, "hit": hit, "flows_hit": hit.sum(axis=1), "unreachable": any_(failures["unreachable"])}
     return dataclasses.replace(
         raw,
+        failures=failures,
         t_start_ps=start, t_finish_ps=finish, sent_bytes=total(raw.sent_bytes), wire_bytes=total(raw.wire_bytes),
         ideal_fct_ps=ideal, path_ptr=path_ptr, path_link=path_link,
         flow_packets=total(raw.flow_packets), flow_retx_bytes=total(raw.flow_retx_bytes),
