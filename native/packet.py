@@ -70,6 +70,23 @@ class RouteArrays(NamedTuple):
 
 
 @hot(inline="always")
+def _candidates(net, node, b):
+    """Switch ``node``'s next hops toward host ``b`` (routing.md): ``(e, lo, n, port)``. With
+    ``n`` ≤ 1 the answer is ``port`` (the host's downlink, −1 without a route, or the one
+    candidate); otherwise the ``n`` candidates are ``group_port[lo : lo + n]`` of edge column
+    ``e``."""
+    rt = net.routing
+    e = np.int64(rt.host_edge[b])
+    g = rt.group[node - net.params[P_N_HOSTS], e]
+    if g == ROUTE_LOCAL:
+        return e, np.int64(0), np.int64(0), np.int64(net.host_downlink[b])
+    if g < 0:
+        return e, np.int64(0), np.int64(0), np.int64(-1)
+    lo = np.int64(rt.group_ptr[g])
+    n = np.int64(rt.group_ptr[g + 1]) - lo
+    return e, lo, n, np.int64(rt.group_port[lo])
+
+@hot(inline="always")
 def _route(net, st, node, p, link, t):
     """Egress port of switch ``node`` for packet ``p``, which arrived over ``link`` at ``t``
     (docs/packet-engine.md, "ECMP"); −1 if there is no route."""
@@ -93,24 +110,16 @@ def _route(net, st, node, p, link, t):
         else:
             a = np.int64(net.f_dst[f])
             b = np.int64(net.f_src[f])
-        n_hosts = net.params[P_N_HOSTS]
-        rt = net.routing
-        e = rt.host_edge[b]
-        g = rt.group[node - n_hosts, e]
-        if g == ROUTE_LOCAL:
-            return net.host_downlink[b]
-        if g < 0:
-            return -1
-        lo = rt.group_ptr[g]
-        if rt.group_ptr[g + 1] - lo == 1:
-            return rt.group_port[lo]
+        e, lo, n, port = _candidates(net, node, b)
+        if n <= 1:
+            return port
         if mode == ECMP_PACKET:
             value = np.int64(st.pkt[p, PK_SEQ])  # the sequence number, or an ACK's cumulative one
         else:
             value = np.int64(st.pkt[p, PK_ECN]) >> 1  # the entropy value the sender chose
         channel = net.f_channel[f] + PACKET_SPRAY_STRIDE * (value + 1)
         h = ecmp_hash(net.params[P_SEED], a, b, net.f_hash[f], channel, np.int64(node))
-        return pick_port(node, e, n_hosts, rt, h)
+        return pick_port(np.int64(node), e, net.params[P_N_HOSTS], net.routing, h)
     # per-flow hashing off the flow's route, adaptive routing, flowlets
     v = RouteArrays(net.params, net.f_src, net.f_dst, net.f_hash, net.f_channel, net.f_hash_fwd, net.f_hash_rev,
                     net.host_downlink, net.routing, st.pkt, st.dq_bytes, st.fl_time, st.fl_port)
@@ -124,18 +133,11 @@ def _route_by_tables(net, node, p, f, forward, t):
     st = net
     n_hosts = net.params[P_N_HOSTS]
     b = np.int64(net.f_dst[f]) if forward else np.int64(net.f_src[f])  # the packet's destination
+    e, lo, n, port = _candidates(net, node, b)
+    if n <= 1:
+        return port
     rt = net.routing
-    e = rt.host_edge[b]
     s = node - n_hosts
-    g = rt.group[s, e]
-    if g == ROUTE_LOCAL:
-        return net.host_downlink[b]
-    if g < 0:
-        return -1
-    lo = rt.group_ptr[g]
-    n = rt.group_ptr[g + 1] - lo
-    if n == 1:
-        return rt.group_port[lo]
     mode = net.params[P_ECMP]
     if forward:
         h = ecmp_salt(net.f_hash_fwd[f], np.int64(node))

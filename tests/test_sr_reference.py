@@ -236,6 +236,20 @@ def two_senders(a_packets: int, reorder: int, transport: str = "sr") -> dict:
     }
 
 
+def assert_hole_resent_after(sim, t_signal: int, a_packets: int, s: int) -> int:
+    """Flow A's packet HOLE is pulled again in reaction to a signal that reached A's NIC at
+    ``t_signal``: at once if the NIC was idle (A of 20 packets had sent them all), else at the end
+    of the packet it was sending (A sends back to back, one per ``s``). Returns the resend's time."""
+    resend = [t for t, f, seq, _ in sim.pulls if (f, seq) == (0, HOLE)][1]
+    if a_packets == 20:
+        assert max(t for t, f, _, _ in sim.pulls if f == 0 and t < resend) + s < t_signal  # the NIC is idle
+        assert resend == t_signal
+    else:
+        assert t_signal % s != 0
+        assert resend == -(-t_signal // s) * s
+    return resend
+
+
 def assert_hole_resent_once(sim, res, a_packets: int) -> None:
     """In ``two_senders``: flow A's packet HOLE was sent twice and every other packet of both
     flows once, A resent one payload, and no timer fired."""
@@ -281,13 +295,8 @@ def test_a_dropped_packet_is_resent_once_when_a_sack_r_beyond_it_arrives(a_packe
     t_sack, cum, sack = acks_a[i]
     assert (cum, sack) == (HOLE, HOLE + reorder)
     assert [sack for _, _, sack in acks_a[:i]] == [*range(HOLE), *range(HOLE + 1, HOLE + reorder)]
-    resend = [t for t, f, seq, _ in sim.pulls if (f, seq) == (0, HOLE)][1]
-    if a_packets == 20:
-        assert max(t for t, f, _, _ in sim.pulls if f == 0 and t < resend) + s < t_sack  # the NIC is idle
-        assert resend == t_sack
-    else:
-        assert t_sack % s != 0
-        assert resend == -(-t_sack // s) * s
+    resend = assert_hole_resent_after(sim, t_sack, a_packets, s)
+    if a_packets != 20:
         assert 0 < resend - t_sack < s
         assert all(t == seq * s for t, f, seq, _ in sim.pulls if f == 0 and t < resend)  # back to back
         assert [seq for t, f, seq, _ in sim.pulls if f == 0 and t >= resend][:2] == [HOLE, resend // s]
@@ -615,13 +624,8 @@ def test_a_packet_that_would_be_dropped_is_trimmed_and_resent_at_its_trim_nack(a
     assert sim.nacks == [(t_nack, 0, HOLE)]
     assert sim.replies[0][ref.NACK] == 1 and sim.replies[1][ref.NACK] == 0
     assert_hole_resent_once(sim, res, a_packets)
-    resend = [t for t, f, seq, _ in sim.pulls if (f, seq) == (0, HOLE)][1]
-    if a_packets == 20:
-        assert max(t for t, f, _, _ in sim.pulls if f == 0 and t < resend) + s < t_nack  # the NIC is idle
-        assert resend == t_nack
-    else:
-        assert t_nack % s != 0
-        assert resend == -(-t_nack // s) * s
+    resend = assert_hole_resent_after(sim, t_nack, a_packets, s)
+    if a_packets != 20:
         assert [seq for t, f, seq, _ in sim.pulls if f == 0 and t >= resend][:2] == [HOLE, resend // s]
     assert [t for t, f, seq in sim.host_tx_done if (f, seq) == (0, HOLE)] == [HOLE * s + s, resend + s]
 

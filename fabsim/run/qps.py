@@ -28,9 +28,9 @@ from .record import RawRun, packets
 from .tasks import engine_kinds
 
 #: added to a transfer's channel once per queue pair, so that its QPs hash apart (FlowTable
-#: channels are int32: well below this, and the sum stays below 2³¹ for up to 127 QPs)
+#: channels are int32: well below this, and the sum stays below 2³¹ for the at most 127 QPs
+#: that ``routing.qps`` allows)
 QP_CHANNEL_STRIDE = 1 << 24
-MAX_QPS = 127
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
