@@ -21,7 +21,7 @@ from .codes import (
     PK_ECN, PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_SEQ, PK_SIZE, PK_WIRE,
     C_CX_FREE, C_CX_HWM, C_DONE, C_FREE, C_HWM, C_IN_USE, C_SEQ, C_SIZE, ECMP_PACKET, EV_BITS, EV_START,
     F_ALPHA0, F_SIZE, PKT_DATA, PKT_LOST, P_SR_WINDOW, P_TRANSPORT, TRANSPORT_SR,
-    ECMP_FLOWLET, ECMP_REPS, ECMP_SPRAY, FLOWLET_SLOTS, P_ECMP, P_EV_RESERVE, P_N_HOSTS, P_REPS_BUFFER, P_SEED, P_SIZE, P_SROUTE,
+    ECMP_FLOWLET, ECMP_REPS, ECMP_SPRAY, FLOWLET_SLOTS, P_ECMP, P_EV_RESERVE, P_N_HOSTS, P_REPS_BUFFER, P_SEED, P_SIZE, P_SROUTE, P_TRIM,
 )
 from .jit import hot, kernel
 from .routing import RoutingTables
@@ -41,6 +41,8 @@ CONTEXT_FIELDS: dict[str, type] = {
 #: the context fields that are bitmaps (uint64[contexts, words]): sr_window / 64 words a context
 #: under selective repeat, none under go-back-N
 CONTEXT_BITMAPS = ("rcv_bits", "sack_bits", "lost_bits")
+#: the context bitmaps only switch.trim needs: as wide as CONTEXT_BITMAPS with trim on, else none
+CONTEXT_TRIM_BITMAPS = ("trim_bits",)
 #: the context fields that are rows of int32 slots: routing.reps_buffer a context under
 #: ecmp = "reps", none otherwise
 CONTEXT_SLOTS = ("reps_slots",)
@@ -140,6 +142,7 @@ class PacketState(NamedTuple):
     t_finish: np.ndarray  # int64[F]
     f_packets: np.ndarray  # int64[F]
     f_retx: np.ndarray  # int64[F]
+    f_retx_trim: np.ndarray  # int64[F] of those, resent because a switch trimmed them
     f_ecn: np.ndarray  # int64[F]
     f_drops: np.ndarray  # int64[F]
     f_trims: np.ndarray  # int64[F] data packets trimmed
@@ -179,6 +182,7 @@ class PacketState(NamedTuple):
     rcv_bits: np.ndarray  # uint64[contexts, words] receiver: packets held beyond rcv_nxt
     sack_bits: np.ndarray  # uint64[contexts, words] sender: packets SACKed beyond snd_una
     lost_bits: np.ndarray  # uint64[contexts, words] sender: packets marked lost
+    trim_bits: np.ndarray  # uint64[contexts, words or 0] sender: of those, marked by a trim NACK
     # ecmp = "reps" (native/entropy.py)
     reps_head: np.ndarray  # int32[contexts] the slot the next recycled value is written to
     reps_last: np.ndarray  # int32[contexts] the slot a frozen flow took its last value from (−1)
@@ -318,7 +322,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         ring_next=flows(-1, np.int32), in_ring=flows(0, np.int8),
         pred_left=pred_count.astype(np.int32).copy(),
         t_start=flows(-1, np.int64), t_finish=flows(-1, np.int64),
-        f_packets=flows(0, np.int64), f_retx=flows(0, np.int64),
+        f_packets=flows(0, np.int64), f_retx=flows(0, np.int64), f_retx_trim=flows(0, np.int64),
         f_ecn=flows(0, np.int64), f_drops=flows(0, np.int64), f_trims=flows(0, np.int64),
         f_rcvd=flows(0, np.int64), f_dup=flows(0, np.int64),
         f_cnp=flows(0, np.int64), f_fail=flows(0, np.int64), f_abandon=flows(0, np.int8),
@@ -326,6 +330,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         f_ctx=flows(-1, np.int32),
         **{name: np.zeros(n_ctx, dtype) for name, dtype in CONTEXT_FIELDS.items()},  # written when taken
         **{name: np.zeros((n_ctx, words), np.uint64) for name in CONTEXT_BITMAPS},
+        **{name: np.zeros((n_ctx, words if net.params[P_TRIM] else 0), np.uint64) for name in CONTEXT_TRIM_BITMAPS},
         **{name: np.zeros((n_ctx, slots), np.int32) for name in CONTEXT_SLOTS},
     )
     st.clock[C_FREE] = -1
@@ -373,7 +378,7 @@ def grow_contexts(st: PacketState) -> PacketState:
         b[:used] = a[:used]
         return b
 
-    fields = (*CONTEXT_FIELDS, *CONTEXT_BITMAPS, *CONTEXT_SLOTS)
+    fields = (*CONTEXT_FIELDS, *CONTEXT_BITMAPS, *CONTEXT_TRIM_BITMAPS, *CONTEXT_SLOTS)
     return st._replace(**{name: grown(getattr(st, name)) for name in fields})
 
 # ---- allocators ------------------------------------------------------------------------------------
@@ -464,6 +469,8 @@ def _take_context(net, st, f, t, line):
         st.rcv_bits[c, w] = 0
         st.sack_bits[c, w] = 0
         st.lost_bits[c, w] = 0
+    for w in range(st.trim_bits.shape[1]):
+        st.trim_bits[c, w] = 0
     slots = st.reps_slots.shape[1]
     st.reps_head[c] = 0
     st.reps_last[c] = -1

@@ -206,8 +206,9 @@ def _try_start(net, st, link, t):
                     break
                 f = st.ring_head[host]
             if f >= 0:
+                trimmed = False  # resent because a switch trimmed it (sr)
                 if sr:
-                    seq = sr_next_seq(net, st, c)
+                    seq, trimmed = sr_next_seq(net, st, c)
                 else:
                     seq = np.int64(st.snd_nxt[c])
                     st.snd_nxt[c] = seq + 1
@@ -221,6 +222,8 @@ def _try_start(net, st, link, t):
                 st.f_packets[f] += 1
                 if seq < st.max_sent[c]:
                     st.f_retx[f] += payload
+                    if trimmed:
+                        st.f_retx_trim[f] += payload
                 else:
                     st.max_sent[c] = seq + 1
                 if net.params[P_CC] != CC_NONE:

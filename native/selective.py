@@ -38,6 +38,7 @@ class SrArrays(NamedTuple):
     rcv_bits: np.ndarray
     sack_bits: np.ndarray
     lost_bits: np.ndarray
+    trim_bits: np.ndarray
 
 # The transport's steps are compiled together as one function of their own (``_sr``, every
 # scalar argument an int64), not inlined into the event handlers: go-back-N runs never call it,
@@ -64,6 +65,16 @@ def _drop(bits, c, s, window):
 
 
 @hot(inline="always")
+def _unmark(sv, c, s, window):
+    """Packet ``s`` (marked lost) is no longer: its lost mark, and the trim bit that says a
+    trim NACK made it, are cleared."""
+    _drop(sv.lost_bits, c, s, window)
+    if sv.trim_bits.shape[1] > 0:
+        _drop(sv.trim_bits, c, s, window)
+    sv.n_lost[c] -= 1
+
+
+@hot(inline="always")
 def _sr_can_send(sv, f, c):
     """The flow has a packet to send: one marked lost, or a new one within its window."""
     if sv.n_lost[c] > 0:
@@ -74,7 +85,8 @@ def _sr_can_send(sv, f, c):
 @hot(inline="always")
 def _sr_next_seq(sv, c):
     """The sequence number a pull sends (the caller has checked ``sr_can_send``): the lowest
-    packet marked lost, its mark cleared, or else the next new one."""
+    packet marked lost, its mark cleared, or else the next new one; as ``seq << 1 | trimmed``,
+    ``trimmed`` 1 for a packet that a trim NACK marked lost."""
     window = sv.params[P_SR_WINDOW]
     if sv.n_lost[c] > 0:
         s = np.int64(sv.snd_una[c])
@@ -88,12 +100,12 @@ def _sr_next_seq(sv, c):
             while word & _ONE == 0:
                 word >>= _ONE
                 s += 1
-            _drop(sv.lost_bits, c, s, window)
-            sv.n_lost[c] -= 1
-            return s
+            trimmed = sv.trim_bits.shape[1] > 0 and _has(sv.trim_bits, c, s, window)
+            _unmark(sv, c, s, window)
+            return (s << 1) | np.int64(trimmed)
     s = np.int64(sv.snd_nxt[c])
     sv.snd_nxt[c] = s + 1
-    return s
+    return s << 1
 
 @hot(inline="always")
 def _sr_receive(sv, f, c, seq):
@@ -125,8 +137,7 @@ def _sr_on_ack(sv, f, c, cum, sack, t):
     if cum > una:
         for s in range(una, cum):  # these leave both sets
             if _has(sv.lost_bits, c, s, window):
-                _drop(sv.lost_bits, c, s, window)
-                sv.n_lost[c] -= 1
+                _unmark(sv, c, s, window)
             _drop(sv.sack_bits, c, s, window)
         una = cum
         sv.snd_una[c] = cum
@@ -134,8 +145,7 @@ def _sr_on_ack(sv, f, c, cum, sack, t):
         sv.timeouts[c] = 0
     if sack >= una:  # SACKed: no longer to be resent
         if _has(sv.lost_bits, c, sack, window):
-            _drop(sv.lost_bits, c, sack, window)
-            sv.n_lost[c] -= 1
+            _unmark(sv, c, sack, window)
         _put(sv.sack_bits, c, sack, window)
         if sack > sv.sack_high[c]:
             sv.sack_high[c] = sack
@@ -151,10 +161,12 @@ def _sr_on_ack(sv, f, c, cum, sack, t):
 @hot(inline="always")
 def _sr_on_trim(sv, f, c, n):
     """A trim NACK for packet ``n`` (≥ ``snd_una``) reaches the sender of ``f``: unless SACKed or
-    already marked, ``n`` is marked lost. Returns whether the flow can send."""
+    already marked, ``n`` is marked lost, by a trim: its trim bit says so, and its resend
+    counts as a trim's. Returns whether the flow can send."""
     window = sv.params[P_SR_WINDOW]
     if not _has(sv.sack_bits, c, n, window) and not _has(sv.lost_bits, c, n, window):
         _put(sv.lost_bits, c, n, window)
+        _put(sv.trim_bits, c, n, window)
         sv.n_lost[c] += 1
     return _sr_can_send(sv, f, c)
 
@@ -201,7 +213,7 @@ def _sr(sv, op, f, c, a, b, t):
 @hot(inline="always")
 def _view(net, st):
     return SrArrays(net.params, net.f_npkts, st.snd_nxt, st.snd_una, st.rcv_nxt, st.t_progress, st.timeouts,
-                    st.n_lost, st.sack_high, st.lost_scan, st.rcv_bits, st.sack_bits, st.lost_bits)
+                    st.n_lost, st.sack_high, st.lost_scan, st.rcv_bits, st.sack_bits, st.lost_bits, st.trim_bits)
 
 @hot(inline="always")
 def sr_can_send(net, st, f, c):
@@ -210,8 +222,10 @@ def sr_can_send(net, st, f, c):
 
 @hot(inline="always")
 def sr_next_seq(net, st, c):
-    """The sequence number a pull sends (the caller has checked ``sr_can_send``)."""
-    return _sr(_view(net, st), np.int64(SR_NEXT_SEQ), np.int64(0), np.int64(c), np.int64(0), np.int64(0), np.int64(0))
+    """The sequence number a pull sends (the caller has checked ``sr_can_send``), and whether
+    it is resent because a switch trimmed it."""
+    r = _sr(_view(net, st), np.int64(SR_NEXT_SEQ), np.int64(0), np.int64(c), np.int64(0), np.int64(0), np.int64(0))
+    return r >> 1, (r & 1) != 0
 
 @hot(inline="always")
 def sr_receive(net, st, f, c, seq):

@@ -381,7 +381,7 @@ def test_until_stops_the_run():
 # finishes within a few hundred µs), and the rates trace is sampled and compared too.
 
 COMPARED = [
-    "t_start_ps", "t_finish_ps", "flow_packets", "flow_retx_bytes", "flow_ecn", "flow_drops",
+    "t_start_ps", "t_finish_ps", "flow_packets", "flow_retx_bytes", "flow_retx_trim_bytes", "flow_ecn", "flow_drops",
     "flow_trims", "flow_cnps", "flow_gave_up", "flow_duplicates", "link_tx_bytes", "link_max_queue", "link_drops",
     "link_trims", "link_ecn", "link_pause_ps",
 ]  # fmt: skip

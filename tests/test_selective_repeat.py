@@ -98,8 +98,13 @@ def test_trimming_repairs_a_lossy_incast_without_timeouts():
         results[trim] = (f["finish_ns"].to_numpy().max() - f["start_ns"].to_numpy().min(), f)
     lossy, trimmed = results[False], results[True]
     assert lossy[1]["drops"].to_numpy().sum() > 1000 and lossy[0] > 10 * ideal_ns
+    # the lossy run resends after losses only; the trimmed one resends each trim's payload once
+    assert lossy[1]["retransmitted_bytes"].to_numpy().sum() > 0 == lossy[1]["retransmitted_trim_bytes"].to_numpy().sum()
     assert trimmed[1]["drops"].to_numpy().sum() == 0
     assert trimmed[1]["trimmed"].to_numpy().sum() > 32 * 64
+    resent = {name: trimmed[1][name].to_numpy() for name in ("retransmitted_bytes", "retransmitted_trim_bytes", "trimmed")}
+    assert np.array_equal(resent["retransmitted_trim_bytes"], resent["retransmitted_bytes"])
+    assert np.array_equal(resent["retransmitted_trim_bytes"], 4096 * resent["trimmed"])
     assert trimmed[0] < 1_000_000  # before any flow's timer could fire
     assert trimmed[0] <= 1.4 * ideal_ns
 

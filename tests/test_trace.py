@@ -26,7 +26,7 @@ EXPECTED = {
     "flows": "flow_id:i32 src:i32 dst:i32 size_bytes:i64 start_ns:i64? finish_ns:i64? fct_ns:i64? "
              "ideal_fct_ns:i64 slowdown:f64? tag:label job:label? phase:label? scaleup:bool "
              "collective:i32? iteration:i32? "
-             "step:i32? packets:i64 retransmitted_bytes:i64 ecn_marked:i64 drops:i64 trimmed:i64 "
+             "step:i32? packets:i64 retransmitted_bytes:i64 retransmitted_trim_bytes:i64 ecn_marked:i64 drops:i64 trimmed:i64 "
              "failure_hit:bool completed:bool status:label",
     "collectives": "job:label iteration:i32 op:label algorithm:label ranks:i32 size_bytes:i64 "
                    "start_ns:i64? finish_ns:i64? duration_ns:i64? ideal_ns:i64 algbw_gbps:f64? "

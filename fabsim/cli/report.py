@@ -150,6 +150,8 @@ def _network_table(net: dict) -> Table:
     if net.get("data_packets", {}).get("in_flight"):
         table.add_row("packets in flight at the end", f"{net['data_packets']['in_flight']:,}")
     table.add_row("bytes retransmitted", human_bytes(net["retransmitted_bytes"]))
+    if net.get("retransmitted_trim_bytes"):
+        table.add_row("  of those, resent on a trim NACK", human_bytes(net["retransmitted_trim_bytes"]))
     table.add_row("packets ECN-marked", f"{net['ecn_marked']:,}")
     if net.get("cc_signals"):
         table.add_row("DCQCN signals (CNPs or echoes)", f"{net['cc_signals']:,}")

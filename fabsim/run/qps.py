@@ -140,6 +140,7 @@ def fold(model, flows: FlowTable, s: Split, raw: RawRun, ideal_fct) -> RawRun:
         t_start_ps=start, t_finish_ps=finish, sent_bytes=total(raw.sent_bytes), wire_bytes=total(raw.wire_bytes),
         ideal_fct_ps=ideal, path_ptr=path_ptr, path_link=path_link,
         flow_packets=total(raw.flow_packets), flow_retx_bytes=total(raw.flow_retx_bytes),
+        flow_retx_trim_bytes=total(raw.flow_retx_trim_bytes),
         flow_ecn=total(raw.flow_ecn), flow_drops=total(raw.flow_drops), flow_trims=total(raw.flow_trims),
         flow_received=total(raw.flow_received), flow_duplicates=total(raw.flow_duplicates),
         flow_in_flight=total(raw.flow_in_flight),

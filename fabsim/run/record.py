@@ -36,7 +36,8 @@ class RawRun:
     # packet-level counters (None from the flow engine, whose traces report zeros)
     packet_hops: int | None = None
     flow_packets: np.ndarray | None = None  # int64[F] data packets sent, retransmissions included
-    flow_retx_bytes: np.ndarray | None = None  # int64[F] payload bytes sent again by go-back-N
+    flow_retx_bytes: np.ndarray | None = None  # int64[F] payload bytes sent again
+    flow_retx_trim_bytes: np.ndarray | None = None  # int64[F] of those, resent because a switch trimmed them
     flow_ecn: np.ndarray | None = None  # int64[F] data packets marked
     flow_drops: np.ndarray | None = None  # int64[F] data packets dropped
     flow_trims: np.ndarray | None = None  # int64[F] data packets trimmed to their header (switch.trim)

@@ -138,6 +138,7 @@ def assemble(model: Model, flows, raw: RawRun, baseline: RawRun | None = None) -
         "step": _masked(flows.step, flows.step >= 0)[rows],
         "packets": _or(raw.flow_packets, np.where(fabric_only, packets(flows.size_bytes, sc.host.mtu_bytes), 0))[rows],
         "retransmitted_bytes": _or(raw.flow_retx_bytes, np.zeros(n, np.int64))[rows],
+        "retransmitted_trim_bytes": _or(raw.flow_retx_trim_bytes, np.zeros(n, np.int64))[rows],
         "ecn_marked": _or(raw.flow_ecn, np.zeros(n, np.int64))[rows],
         "drops": _or(raw.flow_drops, np.zeros(n, np.int64))[rows],
         "trimmed": _or(raw.flow_trims, np.zeros(n, np.int64))[rows],
@@ -263,6 +264,8 @@ def _network(raw: RawRun) -> dict | None:
             "in_flight": int(raw.flow_in_flight.sum()),
         },
         "retransmitted_bytes": int(raw.flow_retx_bytes.sum()),
+        # of those, resent on a trim NACK; the rest after a loss (FACK's rule, the timer, go-back-N)
+        "retransmitted_trim_bytes": int(_or(raw.flow_retx_trim_bytes, np.zeros(1, np.int64)).sum()),
         # resends whose first copy had arrived: the receiver got the packet twice
         "spurious_retransmissions": int(_or(raw.flow_duplicates, np.zeros(1, np.int64)).sum()),
         "ecn_marked": int(raw.flow_ecn.sum()),

@@ -28,7 +28,7 @@ import pyarrow as pa
 __all__ = ["COLUMNS", "METADATA_KEYS", "SCHEMAS", "SCHEMA_VERSION", "TRACES"]
 
 #: Version of the trace schemas; bumped on any change to a column's name, type or meaning.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Schema-level metadata keys every trace file carries (see ``tables.trace_metadata``).
 METADATA_KEYS = ("fabsim.version", "fabsim.schema_version", "fabsim.seed", "fabsim.scenario")
@@ -88,6 +88,10 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("retransmitted_bytes", _INT, _REQUIRED,
          "payload bytes sent again: by go-back-N, or by selective repeat for packets presumed "
          "lost, timed out or trimmed (0 in the flow engine)"),
+        ("retransmitted_trim_bytes", _INT, _REQUIRED,
+         "of retransmitted_bytes, the payload resent because a switch trimmed it (selective "
+         "repeat, on its trim NACK); the rest was resent after a loss: a drop or a reordering "
+         "FACK's rule took for one, a timeout, or a go-back-N rewind (0 in the flow engine)"),
         ("ecn_marked", _INT, _REQUIRED,
          "data packets of the flow that arrived ECN-marked (0 in the flow engine)"),
         ("drops", _INT, _REQUIRED,
@@ -95,7 +99,7 @@ SCHEMAS: dict[str, pa.Schema] = {
          "engine)"),
         ("trimmed", _INT, _REQUIRED,
          "data packets of the flow trimmed to their header by a switch (switch.trim; each is "
-         "resent: the trims' payload is part of retransmitted_bytes); 0 in the flow engine"),
+         "resent: the trims' payload is part of retransmitted_trim_bytes); 0 in the flow engine"),
         ("failure_hit", _BOOL, _REQUIRED, "a failure dropped packets of the flow or changed its path"),
         ("completed", _BOOL, _REQUIRED, "the flow's last byte arrived before the run ended"),
         ("status", _LABEL, _REQUIRED,

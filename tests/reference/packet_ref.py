@@ -146,6 +146,13 @@ choices:
     are the same as if they wrote nothing (the kernel writes nothing once the context is gone).
 27. The frozen cycle starts at slot 0 for a flow's first freeze and from the slot after the last
     one used otherwise, also across freezes (``last`` is not reset when a freeze ends).
+
+Why a packet is resent (§ What is measured: ``flow_retx_trim_bytes``) is ``trim_lost``:
+
+28. A resend counts as a trim's when the lost mark it clears was made by a trim NACK. A trim
+    NACK for a packet already marked lost (by the loss rule or the timer) leaves the mark a
+    loss's; a mark that an ACK clears (cumulative point or SACK) before the resend counts for
+    nothing, so a trim's mark that outlives one resend cannot make a later one a trim's.
 """
 
 from __future__ import annotations
@@ -551,6 +558,7 @@ class PacketSim:
         # receiver's packets held beyond rcv_nxt
         self.sacked = [set() for _ in range(n)]
         self.lost = [set() for _ in range(n)]
+        self.trim_lost = [set() for _ in range(n)]  # of the lost, those a trim NACK marked (Interpretation 28)
         self.sack_high = [-1] * n
         # § ECMP, reps: per flow, the circular buffer of entropy values and its state
         self.reps = [dict(slots=[None] * self.reps_b, head=0, last=-1, explore=self.reps_b, freeze=None)
@@ -575,6 +583,7 @@ class PacketSim:
         self.t_finish = [-1] * n
         self.flow_packets = [0] * n
         self.flow_retx_bytes = [0] * n
+        self.flow_retx_trim_bytes = [0] * n  # of those, resent because a switch trimmed them
         self.flow_ecn = [0] * n
         self.flow_drops = [0] * n
         self.flow_trims = [0] * n  # data packets trimmed (switch.trim)
@@ -710,9 +719,12 @@ class PacketSim:
                 return False
             f = ring.popleft()
             self.in_ring[f] = OUT
+        by_trim = False
         if self.sr and self.lost[f]:  # § Selective repeat: the lowest packet marked lost first
             seq = min(self.lost[f])
             self.lost[f].remove(seq)
+            by_trim = seq in self.trim_lost[f]
+            self.trim_lost[f].discard(seq)
         else:
             seq = self.snd_nxt[f]
             self.snd_nxt[f] = seq + 1
@@ -721,6 +733,8 @@ class PacketSim:
         self.flow_packets[f] += 1
         if seq < self.snd_max[f]:  # Interpretation 4
             self.flow_retx_bytes[f] += payload
+            if by_trim:  # Interpretation 28
+                self.flow_retx_trim_bytes[f] += payload
         self.snd_max[f] = max(self.snd_max[f], seq + 1)
         if self.dcqcn is not None:  # § Pacing: the gap at the rate of this send
             self.next_send[f] = self.rp[f].on_send(self.now, wire)
@@ -1154,7 +1168,9 @@ class PacketSim:
         nor marked lost; then, if the flow can send, its ring and ``try_start`` (Interpretation 23)."""
         f, n = p.flow, p.seq
         if self.snd_una[f] < self.f_packets[f] and n >= self.snd_una[f] and n not in self.sacked[f]:
-            self.lost[f].add(n)  # a set: already marked lost changes nothing
+            if n not in self.lost[f]:  # already marked lost (by FACK or the timer) stays a loss's
+                self.trim_lost[f].add(n)
+            self.lost[f].add(n)
         if self.can_send(f):
             self.make_eligible(f)
             self.try_start(self.host_uplink[self.f_src[f]])
@@ -1193,6 +1209,7 @@ class PacketSim:
             if h not in self.sacked[f] and h not in self.lost[f]:
                 self.lost[f].add(h)
         self.lost_scan[f] = max(self.lost_scan[f], top + 1)
+        self.trim_lost[f] &= self.lost[f]  # unmarked by the cumulative point or a SACK
         if self.can_send(f):  # Interpretation 17
             self.make_eligible(f)
             self.try_start(self.host_uplink[self.f_src[f]])
@@ -1209,6 +1226,7 @@ class PacketSim:
                 self.gave_up[f] = True
                 self.snd_nxt[f] = self.f_packets[f]  # leaves its ring at the next pull
                 self.lost[f].clear()  # selective repeat: nothing is left to resend
+                self.trim_lost[f].clear()
                 return
             if self.sr:  # every packet sent, unacknowledged, neither SACKed nor marked: lost
                 for seq in range(self.snd_una[f], self.snd_nxt[f]):
@@ -1286,6 +1304,7 @@ class PacketSim:
             "t_finish_ps": self.t_finish,
             "flow_packets": self.flow_packets,
             "flow_retx_bytes": self.flow_retx_bytes,
+            "flow_retx_trim_bytes": self.flow_retx_trim_bytes,
             "flow_ecn": self.flow_ecn,
             "flow_drops": self.flow_drops,
             "flow_trims": self.flow_trims,
@@ -1317,7 +1336,8 @@ def simulate(model, flows, *, until_ps: int | None = None) -> dict:
 
     ``until_ps`` (default: ``scenario.run.until_ps``) stops before the first event later than it.
     Returns plain lists keyed like ``fabsim.run.record.RawRun``'s fields: per flow ``t_start_ps``,
-    ``t_finish_ps`` (−1 if never started / received), ``flow_packets``, ``flow_retx_bytes``,
+    ``t_finish_ps`` (−1 if never started / received), ``flow_packets``, ``flow_retx_bytes``
+    (of which ``flow_retx_trim_bytes`` resent on a trim NACK),
     ``flow_ecn``, ``flow_drops``, ``flow_trims`` (data packets trimmed, ``switch.trim``),
     ``flow_received`` (data packets that reached the destination, in order or not; a trim is
     not one), ``flow_cnps`` (DCQCN congestion signals the sender received); per directed link
