@@ -50,8 +50,9 @@ EV_PACE = 4  # a paced flow may send again
 EV_CNP = 5  # paper: the receiver's deferred CNP for a flow falls due
 EV_CHECK = 6  # a scale-up transfer of a server (the object) may have finished sending
 EV_DONE = 7  # a compute task ends, or a scale-up transfer is received (the object is the task)
-EV_BITS = 3  # the event value is (object << EV_BITS) | kind
-EV_MASK = 7
+EV_NACK = 8  # a receiver's paced trim NACK (the object: the packet row that holds it) is due
+EV_BITS = 4  # the event value is (object << EV_BITS) | kind
+EV_MASK = 15
 
 # Task kinds of the packet engine (PacketNet.f_kind).
 KIND_FABRIC = 0  # packets through the fabric
@@ -131,7 +132,8 @@ P_TRIM_QUEUE = 29  # switch.trim_queue: also trim where the data queue would exc
 P_ENTROPIES = 30  # routing.entropies: E, the entropy values of spray and reps
 P_REPS_BUFFER = 31  # routing.reps_buffer: B, slots of a flow's buffer of recycled entropy values
 P_FLOWLET_GAP = 32  # routing.flowlet_gap (ps): a longer gap starts a new flowlet
-P_SIZE = 33
+P_PACE_TRIM_NACKS = 33  # host.pace_trim_nacks: a receiver sends trim NACKs at its link's pace
+P_SIZE = 34
 # Slots of PacketNet.fparams (float64).
 F_DT_ALPHA = 0
 F_PMAX = 1

@@ -22,7 +22,7 @@ from .codes import (
     C_CX_FREE, C_CX_HWM,
     C_EVENTS, C_HOPS, C_IN_USE, C_PENDING, C_T_NOW, ECMP_ADAPTIVE, ECMP_FLOWLET, ECMP_PACKET, FLOWLET_SLOTS,
     P_FLOWLET_GAP,
-    EV_ARRIVE, EV_BITS, EV_CHECK, EV_CNP, EV_MASK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE,
+    EV_ARRIVE, EV_BITS, EV_CHECK, EV_CNP, EV_MASK, EV_NACK, EV_PACE, EV_RTO, EV_START, EV_TX_DONE,
     KIND_FABRIC,
     CONTROL_WIRE_BYTES, PACKET_SPRAY_STRIDE, PKT_ACK, PKT_CNP, PKT_DATA, PKT_LOST, PKT_NACK, PKT_PAUSE,
     PKT_RESUME, PKT_TRIM, P_TRIM, P_TRIM_QUEUE,
@@ -39,7 +39,7 @@ from .jit import hot
 from .packet_failures import _lost_data
 from .packet_state import _complete, _free, _release_context, _schedule, _take_context
 from .queues import (
-    _admit, _can_send, _ecn_mark, _leave_ingress, _make_eligible, _mark, _pfc_frame, _pfc_on_enqueue, _push_control,
+    _admit, _answer_trim, _can_send, _ecn_mark, _leave_ingress, _make_eligible, _mark, _nack_due, _pfc_frame, _pfc_on_enqueue, _push_control,
     _push_data, _ring_push, _send_control, _try_start, _q_change,
 )
 from .routing import RoutingTables, pick_port
@@ -219,6 +219,8 @@ def _event(net, st, su, v, t):
         return _tx_done(net, st, obj, t)
     if kind == EV_ARRIVE:
         return _arrive(net, st, obj, t)
+    if kind == EV_NACK:
+        return _nack_due(net, st, obj, t)
     if kind >= EV_CHECK or (kind == EV_START and net.f_kind[obj] != KIND_FABRIC):
         return on_task(net, st, su, kind, obj, t)  # compute tasks and scale-up transfers
     f = obj
@@ -414,12 +416,8 @@ def _arrive(net, st, link, t):
         _free(st, p)
         rp_signal(net, st, f, t)
         return STATUS_SLICE
-    if kind == PKT_TRIM:  # at the receiver: the trim NACK (its entropy value, no echo)
-        seq = np.int64(st.pkt[p, PK_SEQ])
-        ev_only = np.int64(st.pkt[p, PK_ECN]) & ~np.int64(1)
-        _free(st, p)
-        return _send_control(net, st, np.int64(net.host_uplink[node]), np.int64(PKT_NACK), np.int64(f), seq, t,
-                             ev_only, np.int64(0))
+    if kind == PKT_TRIM:  # at the receiver: the trim NACK, now or paced
+        return _answer_trim(net, st, node, p, t)
     ecn = np.int64(st.pkt[p, PK_ECN])
     if kind == PKT_ACK or kind == PKT_NACK:
         if ecn & 1 and net.params[P_CC] == CC_HPCC:

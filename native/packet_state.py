@@ -133,6 +133,7 @@ class PacketState(NamedTuple):
     pause_sent: np.ndarray  # int8[L] a PAUSE is outstanding for this ingress link
     # hosts
     ring_head: np.ndarray  # int32[H] send ring (FIFO of flows)
+    nack_free: np.ndarray  # int64[H] host.pace_trim_nacks: when the host may send its next trim NACK
     ring_tail: np.ndarray
     ring_next: np.ndarray  # int32[F]
     in_ring: np.ndarray  # int8[F] RING_OUT, RING_IN or RING_PACED
@@ -319,6 +320,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         fl_time=np.zeros((n_nodes - n_hosts, fl_slots), np.int64),
         fl_port=np.full((n_nodes - n_hosts, fl_slots), -1, np.int32),
         ring_head=np.full(n_hosts, -1, np.int32), ring_tail=np.full(n_hosts, -1, np.int32),
+        nack_free=np.zeros(n_hosts, np.int64),
         ring_next=flows(-1, np.int32), in_ring=flows(0, np.int8),
         pred_left=pred_count.astype(np.int32).copy(),
         t_start=flows(-1, np.int64), t_finish=flows(-1, np.int64),

@@ -10,17 +10,17 @@ from typing import NamedTuple
 import numpy as np
 
 from .codes import (
-    PK_ECN, PK_FLOW, PK_NEXT, PK_SACK, PK_WIRE,
-    START_PORT, BUFFER_DYNAMIC, BUSY_TX, CC_NONE, CONTROL_WIRE_BYTES, EV_BITS, EV_PACE, EV_TX_DONE, F_DT_ALPHA,
-    F_PMAX, PKT_DATA, PKT_PAUSE, PKT_RESUME, P_BUFFER, P_BUFFER_POLICY, P_CC, P_HEADER, P_MTU,
-    P_N_HOSTS, P_PFC, P_TRANSPORT, P_XOFF, P_XON, RING_OUT, TRANSPORT_SR, RING_PACED, STATUS_HEAP_FULL, STATUS_POOL_FULL,
+    PK_ECN, PK_FLOW, PK_KIND, PK_NEXT, PK_SACK, PK_SEQ, PK_WIRE,
+    START_PORT, BUFFER_DYNAMIC, BUSY_TX, CC_NONE, CONTROL_WIRE_BYTES, EV_BITS, EV_NACK, EV_PACE, EV_TX_DONE, F_DT_ALPHA,
+    F_PMAX, PKT_DATA, PKT_NACK, PKT_PAUSE, PKT_RESUME, P_BUFFER, P_BUFFER_POLICY, P_CC, P_HEADER, P_MTU,
+    P_N_HOSTS, P_PACE_TRIM_NACKS, P_PFC, P_TRANSPORT, P_XOFF, P_XON, RING_OUT, TRANSPORT_SR, RING_PACED, STATUS_HEAP_FULL, STATUS_POOL_FULL,
     STATUS_SLICE,
 )
 from .dcqcn import rp_on_send
 from .ecmp import _GOLDEN, mix64
 from .entropy import entropy_of_send, sender_entropy
 from .jit import hot
-from .packet_state import _alloc, _schedule
+from .packet_state import _alloc, _free, _schedule
 from .selective import sr_can_send, sr_next_seq
 from .wheel import Wheel
 
@@ -270,9 +270,51 @@ def _send_control(net, st, link, kind, flow, seq, t, ecn, sack):
     answers). Every argument is an int64 at every call site: one compiled copy of
     ``_send_frame``, which takes only the arrays it uses (``ControlArrays``) where a call
     passing ``PacketNet`` and ``PacketState`` would pass their hundred-odd fields."""
-    v = ControlArrays(net.params, net.link_src, net.link_rate_bps, st.clock, st.pkt, st.used, st.cq_head, st.cq_tail,
-                      st.busy, st.tx_prio, st.ev)
-    return _send_frame(v, link, kind, flow, seq, t, ecn, sack)
+    return _send_frame(_control_view(net, st), link, kind, flow, seq, t, ecn, sack)
+
+@hot(inline="always")
+def _control_view(net, st):
+    return ControlArrays(net.params, net.link_src, net.link_rate_bps, st.clock, st.pkt, st.used, st.cq_head, st.cq_tail,
+                         st.busy, st.tx_prio, st.ev)
+
+@hot(inline="always")
+def _answer_trim(net, st, host, p, t):
+    """Trim ``p`` reaches its destination ``host`` at ``t``: its trim NACK is sent now or, paced
+    (``host.pace_trim_nacks``), held in ``p``'s row until an ``EV_NACK`` (docs/packet-engine.md,
+    "Trimming")."""
+    return _trim_nack(_control_view(net, st), net.f_size, net.host_uplink, net.link_rev, st.nack_free,
+                      np.int64(host), np.int64(p), t, np.int64(0))
+
+@hot(inline="always")
+def _nack_due(net, st, p, t):
+    """``EV_NACK``: the trim NACK held in row ``p`` is due."""
+    host = net.f_dst[st.pkt[p, PK_FLOW]]
+    return _trim_nack(_control_view(net, st), net.f_size, net.host_uplink, net.link_rev, st.nack_free,
+                      np.int64(host), np.int64(p), t, np.int64(1))
+
+@hot
+def _trim_nack(v, f_size, host_uplink, link_rev, nack_free, host, p, t, due):
+    """The trim NACK of row ``p`` (a trim that reached ``host``, or with ``due`` the NACK held
+    there): paced, it is sent at ``r = max(t, nack_free[host])`` and the next one no sooner than
+    the resend it asks for takes on the host's link; a NACK not due yet stays in ``p``'s row, the
+    rest is ``_send_control``. Not inlined: only trimming runs reach it."""
+    f = np.int64(v.pkt[p, PK_FLOW])
+    seq = np.int64(v.pkt[p, PK_SEQ])
+    ev_only = np.int64(v.pkt[p, PK_ECN]) & ~np.int64(1)  # its entropy value, no echo
+    uplink = np.int64(host_uplink[host])
+    if not due and v.params[P_PACE_TRIM_NACKS]:
+        mtu = v.params[P_MTU]
+        resend = min(mtu, f_size[f] - seq * mtu) + v.params[P_HEADER]
+        r = max(t, nack_free[host])
+        nack_free[host] = r + _ser_ps(resend, v.link_rate_bps[link_rev[uplink]])
+        if r > t:
+            v.pkt[p, PK_KIND] = PKT_NACK
+            v.pkt[p, PK_ECN] = ev_only
+            if not _schedule(v, r, (p << EV_BITS) | EV_NACK):
+                return STATUS_HEAP_FULL
+            return STATUS_SLICE
+    _free(v, p)
+    return _send_frame(v, uplink, np.int64(PKT_NACK), f, seq, t, ev_only, np.int64(0))
 
 @hot
 def _send_frame(v, link, kind, flow, seq, t, ecn, sack):

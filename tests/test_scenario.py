@@ -412,7 +412,7 @@ COLL = '[[traffic]]\nkind = "collective"\nsize = "1MB"\n'
 MALFORMED = [
     # (id, toml text, key path, message fragment)
     ("unknown key", STAR + PERM + '[switch]\nbufer = "1MB"\n', "switch.bufer", 'unknown key "bufer" (did you mean buffer?)'),
-    ("unknown key no match", STAR + PERM + "[host]\nzzz = 1\n", "host.zzz", "(keys: mtu, header, rto, nack, retries, ack_every, transport, sr_window, sr_reorder)"),
+    ("unknown key no match", STAR + PERM + "[host]\nzzz = 1\n", "host.zzz", "(keys: mtu, header, rto, nack, retries, ack_every, transport, sr_window, sr_reorder, pace_trim_nacks)"),
     ("ack_every zero", STAR + PERM + "[host]\nack_every = 0\n", "host.ack_every", "ack_every must be ≥ 1, got 0"),
     ("ack_every too large", STAR + PERM + "[host]\nack_every = 100000\n", "host.ack_every",
      "ack_every must be ≤ 65536, got 100000"),

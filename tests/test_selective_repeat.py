@@ -78,10 +78,13 @@ def test_trimming_repairs_a_lossy_incast_without_timeouts():
     """32-to-1 incast of 256 KiB at 100 G, PFC off, 100 packets of buffer per port, selective
     repeat, no congestion control. Without trimming the port drops thousands of packets and
     the timer (1 ms) repairs the last of them: the incast takes over 10 × its ideal (the
-    receiver link busy with every byte once). With trimming nothing is dropped, every lost
-    payload is resent on its trim NACK, and the incast ends before any timer could fire (all
-    flows within 1 ms), at 1.36 × its ideal: the receiver link also carries the 64-byte trims,
-    about 23 per packet delivered when 32 senders send at line rate into one port
+    receiver link busy with every byte once). With trimming nothing is dropped and every lost
+    payload is resent on its trim NACK. The receiver paces those NACKs at its link's rate
+    (``host.pace_trim_nacks``, the default), so the resends arrive as fast as its link drains
+    them: each packet is trimmed about once (1,963 trims of 2,048 packets) and the incast ends
+    within 1.1 × its ideal (1.015 ×). Answered at once, the resends come back together and are
+    trimmed again, about 23 times a packet: the receiver link spends a quarter of its time on
+    64-byte trims and the incast takes 1.36 × its ideal — still before any timer could fire
     (docs/packet-engine.md, "Trimming")."""
     wire = 4096 + 48
     doc = {"run": {"engine": "packet", "seed": 1},
@@ -91,22 +94,30 @@ def test_trimming_repairs_a_lossy_incast_without_timeouts():
            "traffic": [{"kind": "incast", "receiver": 0, "senders": 32, "size": "256KiB"}]}
     ideal_ns = 32 * 64 * wire * 8 / 100 + 2 * 1000 + wire * 8 / 100  # the receiver link, then one packet's path
     results = {}
-    for trim in (False, True):
-        res = simulate(fabsim.load_scenario({**doc, "switch": {**doc["switch"], "trim": trim}}))
+    for trim, pace in ((False, True), (True, True), (True, False)):
+        res = simulate(fabsim.load_scenario({**doc, "switch": {**doc["switch"], "trim": trim},
+                                             "host": {**doc["host"], "pace_trim_nacks": pace}}))
         f = res.flows
         assert res.summary["flow_status"]["completed"] == 32
-        results[trim] = (f["finish_ns"].to_numpy().max() - f["start_ns"].to_numpy().min(), f)
-    lossy, trimmed = results[False], results[True]
-    assert lossy[1]["drops"].to_numpy().sum() > 1000 and lossy[0] > 10 * ideal_ns
-    # the lossy run resends after losses only; the trimmed one resends each trim's payload once
-    assert lossy[1]["retransmitted_bytes"].to_numpy().sum() > 0 == lossy[1]["retransmitted_trim_bytes"].to_numpy().sum()
-    assert trimmed[1]["drops"].to_numpy().sum() == 0
-    assert trimmed[1]["trimmed"].to_numpy().sum() > 32 * 64
-    resent = {name: trimmed[1][name].to_numpy() for name in ("retransmitted_bytes", "retransmitted_trim_bytes", "trimmed")}
-    assert np.array_equal(resent["retransmitted_trim_bytes"], resent["retransmitted_bytes"])
-    assert np.array_equal(resent["retransmitted_trim_bytes"], 4096 * resent["trimmed"])
-    assert trimmed[0] < 1_000_000  # before any flow's timer could fire
-    assert trimmed[0] <= 1.4 * ideal_ns
+        results[trim, pace] = (f["finish_ns"].to_numpy().max() - f["start_ns"].to_numpy().min(),
+                               {name: f[name].to_numpy() for name in ("drops", "trimmed", "retransmitted_bytes",
+                                                                      "retransmitted_trim_bytes")})
+    lossy_ns, lossy = results[False, True]
+    assert lossy["drops"].sum() > 1000 and lossy_ns > 10 * ideal_ns
+    # the lossy run resends after losses only
+    assert lossy["retransmitted_bytes"].sum() > 0 == lossy["retransmitted_trim_bytes"].sum()
+    for pace in (True, False):
+        span_ns, trimmed = results[True, pace]
+        assert trimmed["drops"].sum() == 0
+        # every resend is a trim's, each trim's payload resent once
+        assert np.array_equal(trimmed["retransmitted_trim_bytes"], trimmed["retransmitted_bytes"])
+        assert np.array_equal(trimmed["retransmitted_trim_bytes"], 4096 * trimmed["trimmed"])
+        assert span_ns < 1_000_000  # before any flow's timer could fire
+    paced_ns, paced = results[True, True]
+    at_once_ns, at_once = results[True, False]
+    assert paced_ns <= 1.1 * ideal_ns
+    assert paced["trimmed"].sum() < 32 * 64 < 10 * 32 * 64 < at_once["trimmed"].sum()
+    assert at_once_ns > 1.25 * ideal_ns
 
 
 @pytest.mark.usefixtures("room_for_one_flow_context")

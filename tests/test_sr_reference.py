@@ -352,8 +352,9 @@ def sr_scenarios(draw, trim: bool = False):
     or DCQCN, flows that may give up or not) with sr: W = 64 or 128 packets, R = 1..8; with PFC,
     half the time a 4 MiB buffer (in practice nothing is dropped); and half the time one more flow of
     65–300 packets, so that the window binds. With ``trim``, half the time ``switch.trim = true``
-    and, half of those, a ``switch.trim_queue`` of 2–6 full packets' wire bytes (drawn after
-    everything else: without ``trim`` the draws are exactly those of before). A scenario that
+    and, half of those, a ``switch.trim_queue`` of 2–6 full packets' wire bytes, and a quarter
+    of them with ``host.pace_trim_nacks = false`` (drawn after everything else: without ``trim``
+    the draws are exactly those of before). A scenario that
     trims runs for 2 ms at most (``run.until``): all of them end within 0.3 ms (816 drawn) but
     those caught in the trim livelock (``test_a_flow_completes_when_its_trims_saturate_the_bottleneck``),
     whose flows give up only after ``(retries + 1)·rto`` of trims, up to 26 ms, which takes
@@ -374,6 +375,7 @@ def sr_scenarios(draw, trim: bool = False):
         doc["switch"]["trim"] = True
         if draw(st.booleans()):
             doc["switch"]["trim_queue"] = draw(st.integers(2, 6)) * (doc["host"]["mtu"] + doc["host"]["header"])
+        doc["host"]["pace_trim_nacks"] = draw(st.sampled_from([True, True, True, False]))
         doc["run"]["until"] = "2ms"
     return doc
 

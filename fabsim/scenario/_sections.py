@@ -170,7 +170,8 @@ MAX_PACKET_BYTES = 65_536
 
 
 def parse_host(t: Table) -> HostConfig:
-    t.check_keys(("mtu", "header", "rto", "nack", "retries", "ack_every", "transport", "sr_window", "sr_reorder"))
+    t.check_keys(("mtu", "header", "rto", "nack", "retries", "ack_every", "transport", "sr_window", "sr_reorder",
+                  "pace_trim_nacks"))
     mtu = t.size_bytes("mtu", 4096)
     if mtu < MIN_MTU_BYTES:
         raise t.error("mtu", f"mtu must be ≥ {MIN_MTU_BYTES} bytes, got {mtu}")
@@ -193,6 +194,7 @@ def parse_host(t: Table) -> HostConfig:
         transport=t.choice("transport", TRANSPORTS, "gbn"),
         sr_window=window,
         sr_reorder=t.integer("sr_reorder", 128, minimum=1, maximum=window),
+        pace_trim_nacks=t.boolean("pace_trim_nacks", True),
     )
 
 

@@ -187,6 +187,7 @@ class HostConfig(_Section):
     transport: str = "gbn"  #: "gbn" (go-back-N) or "sr" (selective repeat; docs/packet-engine.md)
     sr_window: int = 1024  #: sr: packets a flow may have outstanding beyond its oldest unacknowledged one
     sr_reorder: int = 128  #: sr: a packet is presumed lost once one this many sequence numbers beyond it is SACKed
+    pace_trim_nacks: bool = True  #: switch.trim: a receiver sends trim NACKs no faster than its link carries the resends
 
 
 @dataclass(frozen=True, slots=True)

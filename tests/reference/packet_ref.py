@@ -99,7 +99,8 @@ ACK, SACK and the loss rule) and the marking in ``on_rto``. With ``"gbn"`` none 
 
 Trimming (``switch.trim``, ``switch.trim_queue``; docs/packet-engine.md § ARRIVE, *Trimming*, and
 § Selective repeat, *A trim NACK*) is ``trim_packet`` (called from ``forward``), the ``TRIM`` branch
-of ``on_arrive`` (``receive_trim``, the receiver's trim NACK) and ``receive_trim_nack`` (the sender,
+of ``on_arrive`` (``receive_trim``, the receiver's trim NACK, sent by ``send_trim_nack`` at once or
+at its ``NACK_DUE`` event when paced) and ``receive_trim_nack`` (the sender,
 called by ``receive_nack`` under sr). The scenario refuses trim without sr. Interpretation choices:
 
 19. ``switch.trim_queue`` acts only with ``switch.trim = true`` (the schema: "with trim: also
@@ -172,7 +173,7 @@ TRIM = 6  # a data packet trimmed to a 64-byte header by a switch, on its way to
 # Event kinds (the argument is a flow id for START / RTO / PACE / CNP_DUE, a link id for
 # TX_DONE / ARRIVE). CNP_DUE is the receiver's deferred CNP (the kernel's EV_CNP).
 # CHECK's argument is a server, DONE's a task id.
-START, TX_DONE, ARRIVE, RTO, PACE, CNP_DUE, CHECK, DONE = 0, 1, 2, 3, 4, 5, 6, 7
+START, TX_DONE, ARRIVE, RTO, PACE, CNP_DUE, CHECK, DONE, NACK_DUE = 0, 1, 2, 3, 4, 5, 6, 7, 8
 # What a task is (from FlowTable.kind and the server of its two GPUs).
 FABRIC, COMPUTE, SCALEUP = 0, 1, 2
 TASK_COMPUTE = 1  # fabsim.traffic.table.TASK_COMPUTE (asserted in the tests)
@@ -456,6 +457,7 @@ class PacketSim:
         self.xon = int(sw.pfc_xon_bytes)
         self.trim = bool(sw.trim)  # a data packet that would be dropped is trimmed (sr only)
         self.trim_queue = int(sw.trim_queue_bytes) if self.trim else 0  # Interpretation 19
+        self.pace_trim_nacks = bool(host.pace_trim_nacks)  # § Trimming, pacing
         self.mtu = int(host.mtu_bytes)
         self.header = int(host.header_bytes)
         self.rto = int(host.rto_ps)
@@ -553,6 +555,7 @@ class PacketSim:
         self.gave_up = [False] * n  # host.retries exhausted: the flow is over at both ends
         self.timeouts_total = [0] * n  # every timeout of the flow, consecutive or not
         self.rings = [deque() for _ in range(self.n_hosts)]
+        self.nack_free = [0] * self.n_hosts  # § Trimming, pacing: when each host may send its next trim NACK
         # selective repeat (§ Selective repeat): the sender's sets of packets SACKed and marked
         # lost, the highest SACK and the first packet the loss rule has not looked at; the
         # receiver's packets held beyond rcv_nxt
@@ -966,10 +969,24 @@ class PacketSim:
 
     def receive_trim(self, h: int, p: Packet) -> None:
         """§ Trimming: a trim at its destination host is answered by a NACK carrying its ``seq``
-        (the trim NACK; no echo), on the host's control queue, then try_start (Interpretation 22)."""
-        uplink = self.host_uplink[h]
+        (the trim NACK; no echo), on the host's control queue, then try_start (Interpretation 22);
+        paced, no sooner than ``nack_free[h]``, which moves on by packet ``seq``'s wire time on
+        the link into ``h`` (the NACK event at a later time)."""
         nack = Packet(NACK, p.flow, p.seq, CTRL_BYTES)
         nack.ev = p.ev
+        if self.pace_trim_nacks:
+            r = max(self.now, self.nack_free[h])
+            payload = min(self.mtu, self.f_size[p.flow] - p.seq * self.mtu)
+            self.nack_free[h] = r + ser_ps(payload + self.header, self.link_rate[self.link_rev[self.host_uplink[h]]])
+            if r > self.now:
+                self.schedule(r, NACK_DUE, nack)
+                return
+        self.send_trim_nack(nack)
+
+    def send_trim_nack(self, nack: Packet) -> None:
+        """The trim NACK ``nack`` leaves its host (the flow's destination): its control queue,
+        then try_start."""
+        uplink = self.host_uplink[self.f_dst[nack.flow]]
         self.enqueue(uplink, CTRL_Q, nack)
         self.try_start(uplink)
 
@@ -1261,7 +1278,8 @@ class PacketSim:
         if until_ps is None:
             until_ps = self.default_until
         handlers = {START: self.on_start, TX_DONE: self.on_tx_done, ARRIVE: self.on_arrive, RTO: self.on_rto,
-                    PACE: self.on_pace, CNP_DUE: self.on_cnp_due, CHECK: self.on_check, DONE: self.on_done}
+                    PACE: self.on_pace, CNP_DUE: self.on_cnp_due, CHECK: self.on_check, DONE: self.on_done,
+                    NACK_DUE: self.send_trim_nack}
         # The rates samples (Interpretation 12): slice ends every slice_ps up to the horizon.
         sampling = self.dcqcn is not None and self.cc_sample > 0
         horizon = until_ps if until_ps is not None else HORIZON_PS
