@@ -133,7 +133,8 @@ P_ENTROPIES = 30  # routing.entropies: E, the entropy values of spray and reps
 P_REPS_BUFFER = 31  # routing.reps_buffer: B, slots of a flow's buffer of recycled entropy values
 P_FLOWLET_GAP = 32  # routing.flowlet_gap (ps): a longer gap starts a new flowlet
 P_PACE_TRIM_NACKS = 33  # host.pace_trim_nacks: a receiver sends trim NACKs at its link's pace
-P_SIZE = 34
+P_TRIMS_PER_DATA = 34  # switch.trims_per_data: T, trims a switch port sends while data waits, then one data packet (0: strict)
+P_SIZE = 35
 # Slots of PacketNet.fparams (float64).
 F_DT_ALPHA = 0
 F_PMAX = 1

@@ -116,6 +116,7 @@ class PacketState(NamedTuple):
     period_max_q: np.ndarray  # int64[L] data-queue maximum since the driver last reset it
     l_drops: np.ndarray  # int64[L]
     l_trims: np.ndarray  # int64[L] data packets trimmed at this port (switch.trim)
+    trim_run: np.ndarray  # int64[L] switch.trims_per_data: trims the port started since its last data packet
     l_ecn: np.ndarray  # int64[L]
     pause_ps: np.ndarray  # int64[L]
     l_fail_pkts: np.ndarray  # int64[L] packets lost on the wire or in the queue when it failed
@@ -312,6 +313,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         pipe_head=links(-1, np.int32), pipe_tail=links(-1, np.int32),
         tx_bytes=links(0, np.int64), max_q=links(0, np.int64), q_area=links(0.0, np.float64),
         q_t=links(0, np.int64), period_max_q=links(0, np.int64), l_drops=links(0, np.int64), l_trims=links(0, np.int64),
+        trim_run=links(0, np.int64),
         l_ecn=links(0, np.int64),
         pause_ps=links(0, np.int64),
         l_fail_pkts=links(0, np.int64), l_fail_bytes=links(0, np.int64),

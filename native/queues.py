@@ -12,8 +12,8 @@ import numpy as np
 from .codes import (
     PK_ECN, PK_FLOW, PK_KIND, PK_NEXT, PK_SACK, PK_SEQ, PK_WIRE,
     START_PORT, BUFFER_DYNAMIC, BUSY_TX, CC_NONE, CONTROL_WIRE_BYTES, EV_BITS, EV_NACK, EV_PACE, EV_TX_DONE, F_DT_ALPHA,
-    F_PMAX, PKT_DATA, PKT_NACK, PKT_PAUSE, PKT_RESUME, P_BUFFER, P_BUFFER_POLICY, P_CC, P_HEADER, P_MTU,
-    P_N_HOSTS, P_PACE_TRIM_NACKS, P_PFC, P_TRANSPORT, P_XOFF, P_XON, RING_OUT, TRANSPORT_SR, RING_PACED, STATUS_HEAP_FULL, STATUS_POOL_FULL,
+    F_PMAX, PKT_DATA, PKT_NACK, PKT_PAUSE, PKT_RESUME, PKT_TRIM, P_BUFFER, P_BUFFER_POLICY, P_CC, P_HEADER, P_MTU,
+    P_N_HOSTS, P_PACE_TRIM_NACKS, P_PFC, P_TRIMS_PER_DATA, P_TRANSPORT, P_XOFF, P_XON, RING_OUT, TRANSPORT_SR, RING_PACED, STATUS_HEAP_FULL, STATUS_POOL_FULL,
     STATUS_SLICE,
 )
 from .dcqcn import rp_on_send
@@ -187,6 +187,13 @@ def _try_start(net, st, link, t):
     p = st.cq_head[link]
     prio = 0
     sr = net.params[P_TRANSPORT] == TRANSPORT_SR
+    trims_per_data = net.params[P_TRIMS_PER_DATA]
+    if p >= 0 and trims_per_data > 0 and st.pkt[p, PK_KIND] == PKT_TRIM:
+        # a trim at the head: after T trims since the port's last data packet, waiting data goes first
+        if st.trim_run[link] >= trims_per_data and st.dq_head[link] >= 0 and not st.paused[link]:
+            p = -1
+        else:
+            st.trim_run[link] += 1
     if p < 0 and not st.paused[link]:
         prio = 1
         p = st.dq_head[link]
@@ -233,6 +240,8 @@ def _try_start(net, st, link, t):
                 _push_data(st, link, p, t)
     if p < 0:
         return STATUS_SLICE
+    if prio and trims_per_data > 0:
+        st.trim_run[link] = 0
     return _start_tx(net, st, link, p, prio, t)
 
 @hot(inline="always")

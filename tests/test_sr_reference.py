@@ -353,10 +353,11 @@ def sr_scenarios(draw, trim: bool = False):
     half the time a 4 MiB buffer (in practice nothing is dropped); and half the time one more flow of
     65–300 packets, so that the window binds. With ``trim``, half the time ``switch.trim = true``
     and, half of those, a ``switch.trim_queue`` of 2–6 full packets' wire bytes, and a quarter
-    of them with ``host.pace_trim_nacks = false`` (drawn after everything else: without ``trim``
-    the draws are exactly those of before). A scenario that
+    of them with ``host.pace_trim_nacks = false``, ``switch.trims_per_data`` 10 (half), 1 or 0
+    (drawn after everything else: without ``trim`` the draws are exactly those of before). A scenario that
     trims runs for 2 ms at most (``run.until``): all of them end within 0.3 ms (816 drawn) but
-    those caught in the trim livelock (``test_a_flow_completes_when_its_trims_saturate_the_bottleneck``),
+    those caught in the trim livelock of strict priority
+    (``test_trims_with_strict_priority_starve_the_data_behind_them``),
     whose flows give up only after ``(retries + 1)·rto`` of trims, up to 26 ms, which takes
     the reference a minute and a half."""
     algorithm, preset = draw(st.sampled_from([("none", None), ("none", None), ("dcqcn", "paper"), ("dcqcn", "hpcc")]))
@@ -376,6 +377,7 @@ def sr_scenarios(draw, trim: bool = False):
         if draw(st.booleans()):
             doc["switch"]["trim_queue"] = draw(st.integers(2, 6)) * (doc["host"]["mtu"] + doc["host"]["header"])
         doc["host"]["pace_trim_nacks"] = draw(st.sampled_from([True, True, True, False]))
+        doc["switch"]["trims_per_data"] = draw(st.sampled_from([10, 10, 1, 0]))
         doc["run"]["until"] = "2ms"
     return doc
 
@@ -791,32 +793,40 @@ LIVELOCK = {  # one 400 Gb/s sender behind a 25 Gb/s fabric link, no link delays
 }
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "docs/packet-engine.md livelocks here: trims at strict control priority starve the data queue "
-    "of the port that makes them, and every resend is trimmed again"))
-def test_a_flow_completes_when_its_trims_saturate_the_bottleneck():
-    """KNOWN FAILURE of the specification (strict xfail: it fails the suite once it passes). One
-    flow of 64 packets (W = 64, 304 wire bytes each) from a 400 Gb/s host through a leaf-spine
-    whose fabric links run at 25 Gb/s, without link delays, with 3 packets of buffer per port:
-    at line rate it would take ~7 µs; it should complete well within 200 µs.
+def test_trims_with_strict_priority_starve_the_data_behind_them():
+    """One flow of 64 packets (W = 64, 304 wire bytes each) from a 400 Gb/s host through a
+    leaf-spine whose fabric links run at 25 Gb/s, without link delays, with 3 packets of buffer
+    per port, trims at strict priority (``switch.trims_per_data = 0``): at line rate it would
+    take ~7 µs, but it never completes (docs/packet-engine.md, "Trimming").
 
-    What happens instead: the leaf's 25 Gb/s uplink admits 3 packets and trims the other 61 of
-    the window. The trims take its control queue (strict priority, never dropped); each comes
-    back as a trim NACK after ~4 control serialisations and is resent at once at 400 Gb/s,
-    finds the data queue still full, and is trimmed again. ~60 trims circulate, more than the
-    trim loop holds outside that queue, so the queue never empties, the port sends nothing but
-    trims (one per 20.48 ns, its full rate) and the data queued behind them never leaves:
-    ``snd_una`` stays at 1 and the timer cannot help (an RTO marks lost what the NACKs mark
-    already). The conditions: senders that can resend ``64/wire`` times faster than the port
-    drains trims, and a trim loop shorter than the circulating trims (with 100 ns links it still
-    livelocks; with 300 ns or 1 µs links the same flow completes, in 44 µs or 137 µs, after 481
-    trims). Fixes in the literature: a bounded header queue
-    that drops (NDP), weighted rather than strict priority between headers and data, or
-    receiver-paced resends (NDP's PULL)."""
+    The leaf's 25 Gb/s uplink admits 3 packets and trims the other 61 of the window. The trims
+    take its control queue (strict priority, never dropped); each comes back as a trim NACK
+    after ~4 control serialisations and is resent at once at 400 Gb/s, finds the data queue
+    still full, and is trimmed again. ~60 trims circulate, more than the trim loop holds
+    outside that queue, so the queue never empties, the port sends nothing but trims (one per
+    20.48 ns, its full rate) and the data queued behind them never leaves: ``snd_una`` stays at
+    1 and the timer cannot help (an RTO marks lost what the NACKs mark already). Pacing the
+    NACKs at the receiver's 400 Gb/s does not help either. The conditions: senders that can
+    resend ``64/wire`` times faster than the port drains trims, and a trim loop shorter than the
+    circulating trims (with 100 ns links it still livelocks; with 300 ns or 1 µs links the same
+    flow completes, in 44 µs or 137 µs, after 481 trims)."""
+    doc = {**LIVELOCK, "switch": {**LIVELOCK["switch"], "trims_per_data": 0}}
+    model, flows, sim, res = traced(doc)
+    assert res["stopped_at_until"] and sim.snd_una[0] <= 1
+    assert_trim_livelock(sim, res, window_ps=150 * US)
+
+
+def test_a_flow_completes_when_its_trims_saturate_the_bottleneck():
+    """The same flow with the default ``switch.trims_per_data = 10``: after ten trims the
+    congested port sends a waiting data packet, so data moves at a third of the port's rate at
+    worst (304 bytes for every 640 of trims) and the flow completes, in 49 µs, and the kernel
+    agrees with the reference."""
+    from .test_packet_reference import assert_kernel_matches_reference
+
     model, flows, sim, res = traced(LIVELOCK)
-    assert not res["stopped_at_until"], (
-        f"livelock: {sum(res['flow_trims'])} trims, snd_una {sim.snd_una}, "
-        f"received {res['flow_received']} of {n_packets(64 * 256, 256)}")
+    assert not res["stopped_at_until"] and res["t_finish_ps"][0] < 100 * US, res["t_finish_ps"]
+    assert res["flow_received"][0] >= n_packets(64 * 256, 256) and sum(res["flow_timeouts"]) == 0
+    assert_kernel_matches_reference(LIVELOCK)
 
 
 def test_a_repaired_hole_is_acknowledged_when_the_window_is_full():

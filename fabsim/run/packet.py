@@ -95,6 +95,7 @@ def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
     params[codes.P_SR_REORDER] = sc.host.sr_reorder
     params[codes.P_TRIM] = int(sc.switch.trim)
     params[codes.P_PACE_TRIM_NACKS] = int(sc.host.pace_trim_nacks)
+    params[codes.P_TRIMS_PER_DATA] = sc.switch.trims_per_data if sc.switch.trim else 0
     params[codes.P_TRIM_QUEUE] = sc.switch.trim_queue_bytes
     kinds = engine_kinds(model, flows)
     on_fabric = kinds == codes.KIND_FABRIC

@@ -133,6 +133,7 @@ def parse_switch(t: Table, cc: CCConfig) -> SwitchConfig:
     t.check_keys((
         "buffer", "buffer_policy", "dt_alpha", "latency", "ecn", "ecn_at", "ecn_kmin",
         "ecn_kmax", "ecn_pmax", "pfc", "pfc_xoff", "pfc_xon", "trim", "trim_queue",
+        "trims_per_data",
     ))  # fmt: skip
     kmin = t.size_bytes("ecn_kmin", None)
     kmax = t.size_bytes("ecn_kmax", None)
@@ -159,6 +160,7 @@ def parse_switch(t: Table, cc: CCConfig) -> SwitchConfig:
         pfc_xon_bytes=xon,
         trim=t.boolean("trim", False),
         trim_queue_bytes=t.size_bytes("trim_queue", 0),
+        trims_per_data=t.integer("trims_per_data", 10, minimum=0, maximum=MAX_TRIMS_PER_DATA),
     )
 
 
@@ -348,3 +350,6 @@ def parse_failure(t: Table) -> Failure:
 def resolve_path(base_dir: str, path: str) -> str:
     """``path`` made absolute against ``base_dir`` (the scenario file's directory)."""
     return os.path.normpath(os.path.join(base_dir, os.path.expanduser(path)))
+
+#: Largest ``switch.trims_per_data``: beyond it data behind a stream of trims hardly moves.
+MAX_TRIMS_PER_DATA = 1_000_000

@@ -172,6 +172,7 @@ class SwitchConfig(_Section):
     pfc_xon_bytes: int  #: per-ingress bytes below which it is resumed (≤ xoff)
     trim: bool = False  #: a data packet that would be dropped is trimmed to a 64-byte header (sr only)
     trim_queue_bytes: int = 0  #: with trim: also trim where the data queue would exceed this (0: off)
+    trims_per_data: int = 10  #: with trim: a port sends a waiting data packet after this many trims (0: trims first always)
 
 
 @dataclass(frozen=True, slots=True)

@@ -458,6 +458,7 @@ class PacketSim:
         self.trim = bool(sw.trim)  # a data packet that would be dropped is trimmed (sr only)
         self.trim_queue = int(sw.trim_queue_bytes) if self.trim else 0  # Interpretation 19
         self.pace_trim_nacks = bool(host.pace_trim_nacks)  # § Trimming, pacing
+        self.trims_per_data = int(sw.trims_per_data) if self.trim else 0  # § try_start: T (0: trims first)
         self.mtu = int(host.mtu_bytes)
         self.header = int(host.header_bytes)
         self.rto = int(host.rto_ps)
@@ -598,6 +599,7 @@ class PacketSim:
         self.link_max_queue = [0] * L
         self.link_drops = [0] * L
         self.link_trims = [0] * L  # data packets trimmed at this (egress) port
+        self.trim_run = [0] * L  # trims the port started since its last data packet (§ try_start)
         self.link_ecn = [0] * L
         self.link_pause_ps = [0] * L
         self.packet_hops = 0
@@ -699,14 +701,21 @@ class PacketSim:
         if self.serving[l] >= 0:
             return
         ctrl, data = self.queues[l]
-        if ctrl:
+        T = self.trims_per_data
+        if ctrl and T and ctrl[0].kind == TRIM and self.trim_run[l] >= T and not self.paused[l] and data:
+            q = DATA_Q  # § try_start: after T trims, waiting data goes first
+        elif ctrl:
             q = CTRL_Q
+            if T and ctrl[0].kind == TRIM:
+                self.trim_run[l] += 1
         elif not self.paused[l] and data:
             q = DATA_Q
         elif not self.paused[l] and not self.is_switch(self.link_src[l]) and self.pull(self.link_src[l]):
             q = DATA_Q
         else:
             return
+        if q == DATA_Q:
+            self.trim_run[l] = 0
         self.serving[l] = q
         self.schedule(self.now + ser_ps(self.queues[l][q][0].wire, self.link_rate[l]), TX_DONE, l)
 
