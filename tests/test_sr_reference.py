@@ -819,7 +819,7 @@ def test_trims_with_strict_priority_starve_the_data_behind_them():
 def test_a_flow_completes_when_its_trims_saturate_the_bottleneck():
     """The same flow with the default ``switch.trims_per_data = 10``: after ten trims the
     congested port sends a waiting data packet, so data moves at a third of the port's rate at
-    worst (304 bytes for every 640 of trims) and the flow completes, in 49 µs, and the kernel
+    worst (304 bytes for every 640 of trims) and the flow completes, in 18 µs after 554 trims, and the kernel
     agrees with the reference."""
     from .test_packet_reference import assert_kernel_matches_reference
 
