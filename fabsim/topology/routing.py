@@ -154,3 +154,90 @@ class Routing:
         if bad >= 0:
             raise TopologyError(f"flow {bad}: no live path from h{src[bad]} to h{dst[bad]}")
         return path_ptr, path_link
+
+    # ---- every equal-cost path (the flow engine's spraying: fabsim.run.spray) ---------------
+
+    def path_counts(self, columns: np.ndarray) -> np.ndarray:
+        """int64[switches, len(columns)]: the equal-cost paths over live links from every switch
+        to edge column ``columns[j]`` (1 at the edge switch itself, 0 where it is unreachable):
+        a switch's count is the sum of its next-hop group's counts, filled in by distance."""
+        f = self.fabric
+        columns = np.asarray(columns, np.int64)
+        n_sw = f.n_switches
+        dist = self.dist[:, columns].astype(np.int64)
+        group = self.group[:, columns]
+        count = np.zeros((n_sw, columns.size), np.int64)
+        count[group == codes.ROUTE_LOCAL] = 1
+        reach = dist[dist != codes.DIST_UNREACHABLE]
+        for d in range(1, int(reach.max()) + 1 if reach.size else 1):
+            s, j = np.nonzero(dist == d)
+            g = group[s, j].astype(np.int64)
+            a, n = self.group_ptr[g], self.group_ptr[g + 1] - self.group_ptr[g]
+            total = np.zeros(s.size, np.int64)
+            for c in range(int(n.max()) if n.size else 0):
+                on = np.flatnonzero(c < n)
+                nxt = f.link_dst[self.group_port[a[on] + c]].astype(np.int64) - f.n_hosts
+                total[on] += count[nxt, j[on]]
+            count[s, j] = total
+        return count
+
+    def count_paths_many(self, src, dst) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``count_paths`` of many (source, destination) pairs at once (0 when unreachable; 1,
+        through its switch and back, from a host to itself), and the per-switch counts it used: ``(counts, table, column)`` where
+        ``table[:, column[i]]`` are the counts toward pair ``i``'s destination edge."""
+        f = self.fabric
+        src = np.asarray(src, np.int64)
+        dst = np.asarray(dst, np.int64)
+        cols, column = np.unique(self.host_edge[dst], return_inverse=True)
+        table = self.path_counts(cols)
+        up = self.link_up[f.host_uplink[src]] & self.link_up[f.host_downlink[dst]]
+        counts = np.where(up, table[f.host_switch[src] - f.n_hosts, column], 0)
+        return counts, table, column
+
+    def nth_paths(self, src, dst, index, counted=None) -> tuple[np.ndarray, np.ndarray]:
+        """Path number ``index[i]`` (0 ≤ index < ``count_paths``) of every pair as CSR
+        ``(path_ptr int64[F+1], path_link int32[P])``.
+
+        Paths are numbered in lexicographic order of their links, the first hop most
+        significant: at a switch whose candidates lead to c₀, c₁, … paths, numbers
+        [0, c₀) take the first candidate, [c₀, c₀ + c₁) the second, and so on. So paths whose
+        numbers are spread evenly over [0, count) spread evenly over every tier's links: over
+        the first hop's candidates in proportion to the paths behind each, and within each of
+        those, the same way one hop further (on a fat-tree or a leaf-spine, every link of a
+        tier the same). ``counted`` is ``count_paths_many(src, dst)`` if the caller has it.
+        Raises ``TopologyError`` on an index out of range.
+        """
+        f = self.fabric
+        src = np.asarray(src, np.int64)
+        dst = np.asarray(dst, np.int64)
+        p = np.asarray(index, np.int64).copy()
+        counts, table, column = counted if counted is not None else self.count_paths_many(src, dst)
+        if ((p < 0) | (p >= counts)).any():
+            bad = int(np.flatnonzero((p < 0) | (p >= counts))[0])
+            raise TopologyError(f"flow {bad}: no path {p[bad]} from h{src[bad]} to h{dst[bad]} ({counts[bad]} paths)")
+        hops = self.dist[f.host_switch[src] - f.n_hosts, self.host_edge[dst]].astype(np.int64) + 2
+        path_ptr = np.zeros(src.size + 1, np.int64)
+        np.cumsum(hops, out=path_ptr[1:])
+        path_link = np.empty(int(path_ptr[-1]), np.int32)
+        path_link[path_ptr[:-1]] = f.host_uplink[src]
+        path_link[path_ptr[1:] - 1] = f.host_downlink[dst]
+        node = f.host_switch[src].astype(np.int64)
+        cols = self.host_edge[dst]
+        for h in range(1, int(hops.max()) - 1 if hops.size else 0):  # the switch-to-switch hops
+            on = np.flatnonzero(h < hops - 1)
+            s, j = node[on] - f.n_hosts, column[on]
+            g = self.group[s, cols[on]].astype(np.int64)
+            a, n = self.group_ptr[g], self.group_ptr[g + 1] - self.group_ptr[g]
+            left = p[on].copy()
+            pick = np.full(on.size, -1, np.int64)
+            for c in range(int(n.max())):
+                undecided = np.flatnonzero((c < n) & (pick < 0))
+                port = self.group_port[a[undecided] + c]
+                behind = table[f.link_dst[port].astype(np.int64) - f.n_hosts, j[undecided]]
+                here = left[undecided] < behind
+                pick[undecided[here]] = port[here]
+                left[undecided[~here]] -= behind[~here]
+            path_link[path_ptr[on] + h] = pick
+            p[on] = left
+            node[on] = f.link_dst[pick]
+        return path_ptr, path_link
