@@ -13,6 +13,7 @@ from fabsim.api import simulate
 from fabsim.errors import ScenarioError
 from fabsim.run import qps
 from fabsim.run.paths import hash_ids
+from fabsim.run.record import wire_bytes
 from fabsim.traffic import build_flow_table
 
 MTU = 4096
@@ -133,3 +134,22 @@ def test_queue_pairs_through_a_failure_report_transfers_hit(engine):
     assert res.summary["flow_status"]["completed"] == len(res.flows)
     hit = res.failures["flows_hit"].to_numpy()
     assert len(hit) > 0 and 0 < hit.max() <= len(res.flows)
+
+
+def test_flow_engine_links_count_each_queue_pair_on_its_own_path():
+    """Flow engine, one 16 MB transfer across the leaf-spine with 4 QPs: the links trace puts
+    each QP's wire bytes on the spine its own hash chose (not the whole transfer on its first
+    QP's path)."""
+    doc = {"run": {"engine": "flow", "seed": 1}, "topology": LEAF_SPINE, "routing": {"qps": 4},
+           "traffic": [{"kind": "flow", "src": 0, "dst": 4, "size": "16MB"}]}
+    res = simulate(fabsim.load_scenario(doc))
+    model, flows = model_and_flows(doc)
+    s = qps.split(model, flows, 4)
+    sub = s.flows
+    ptr, link = model.routing.paths(sub.src, sub.dst, hash_ids(sub), sub.channel, model.scenario.run.seed)
+    host = model.scenario.host
+    want = np.zeros(model.fabric.n_links, np.int64)
+    for u, w in enumerate(wire_bytes(sub.size_bytes, host.mtu_bytes, host.header_bytes)):
+        want[link[ptr[u]:ptr[u + 1]]] += w
+    assert res.links["tx_bytes"].to_numpy().tolist() == want.tolist()
+    assert len({int(x) for u in range(len(sub)) for x in link[ptr[u] + 1:ptr[u] + 2]}) > 1

@@ -7,13 +7,15 @@ own sequence numbers, transport and congestion control state) and hashes with it
 (``channel + q·QP_CHANNEL_STRIDE``), so the QPs of one transfer take their own paths. A transfer
 of fewer than N packets has one QP per packet. Compute tasks and scale-up transfers are not
 split. Every sub-flow of a task waits for every sub-flow of each of its predecessors, so a
-transfer is received when its last QP is.
+transfer is received when its last QP is. The flow engine's spraying (``fabsim.run.spray``)
+splits the same way, N then being a number per transfer (its equal-cost paths).
 
 The engines run the sub-flows; ``fold`` turns their results back into one row per transfer:
 started when its first QP started, finished when its last QP finished (or not at all, if one
 did not), counters summed, and its path in the traces its first QP's. Its ideal FCT is the whole
-transfer alone along that path (the engine's own formula), not a QP's. In the failure log a task
-is hit (or unreachable) if one of its QPs is; ``flows_rerouted`` still counts QPs.
+transfer alone along that path (the engine's own formula), not a QP's. Per-link bytes are the
+QPs' own, on the links each crossed. In the failure log a task is hit (or unreachable) if one of
+its QPs is; ``flows_rerouted`` still counts QPs.
 """
 
 from __future__ import annotations
@@ -57,13 +59,21 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.repeat(starts - ptr[:-1], lengths) + np.arange(total, dtype=np.int64)
 
 
-def split(model, flows: FlowTable, qps: int) -> Split:
-    """The sub-flows of ``flows`` with ``qps`` queue pairs per fabric transfer."""
+def even_share(total: np.ndarray, n: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Part ``q`` of ``total`` shared out in ``n`` parts as evenly as integers allow."""
+    return total // n + (q < total % n)
+
+
+def split(model, flows: FlowTable, qps, channel_stride: int = QP_CHANNEL_STRIDE, by_bytes: bool = False) -> Split:
+    """The sub-flows of ``flows`` with ``qps`` queue pairs per fabric transfer (an integer, or
+    one per task); sub-flow ``q`` of a transfer has its channel plus ``q·channel_stride``.
+    With ``by_bytes`` a transfer's bytes are shared out evenly (the first ``size mod N``
+    sub-flows one byte more) instead of its packets."""
     mtu = model.scenario.host.mtu_bytes
     n = len(flows)
     fabric = engine_kinds(model, flows) == KIND_FABRIC
     n_pkts = packets(flows.size_bytes, mtu)
-    n_sub = np.where(fabric, np.minimum(qps, n_pkts), 1).astype(np.int64)
+    n_sub = np.where(fabric, np.maximum(np.minimum(qps, n_pkts), 1), 1).astype(np.int64)
     first = np.zeros(n + 1, np.int64)
     np.cumsum(n_sub, out=first[1:])
     parent = np.repeat(np.arange(n, dtype=np.int64), n_sub)
@@ -76,6 +86,8 @@ def split(model, flows: FlowTable, qps: int) -> Split:
     count = (pk - q + per - 1) // per
     short = np.where(q == (pk - 1) % per, pk * mtu - size, 0)
     sizes = np.where(split_row, count * mtu - short, size)
+    if by_bytes:
+        sizes = np.where(split_row, even_share(size, per, q), size)
     # the DAG: every sub-flow of f precedes every sub-flow of each successor of f
     succ_count = np.diff(flows.succ_ptr)
     edge_src = np.repeat(np.arange(n, dtype=np.int64), succ_count)
@@ -91,7 +103,7 @@ def split(model, flows: FlowTable, qps: int) -> Split:
     succ = targets[_ranges(t_ptr[parent], sub_len)].astype(np.int32)
     preds = np.zeros(n, np.int64)
     np.add.at(preds, edge_dst, n_sub[edge_src])
-    channel = flows.channel[parent].astype(np.int64) + np.where(split_row, q * QP_CHANNEL_STRIDE, 0)
+    channel = flows.channel[parent].astype(np.int64) + np.where(split_row, q * channel_stride, 0)
     sub = dataclasses.replace(
         flows,
         src=flows.src[parent], dst=flows.dst[parent], size_bytes=sizes.astype(flows.size_bytes.dtype),
@@ -130,13 +142,20 @@ def fold(model, flows: FlowTable, s: Split, raw: RawRun, ideal_fct) -> RawRun:
     fabric = np.flatnonzero(engine_kinds(model, flows) == KIND_FABRIC)
     if fabric.size:
         ideal[fabric] = ideal_fct(model, flows, path_ptr, path_link)[fabric]
+    link_tx = raw.link_tx_bytes
+    if link_tx is None and (raw.failures is None or raw.failures["link_bytes"] is None):
+        # the fluid engine's per-link bytes, from the paths the sub-flows took (the folded
+        # path is only the first's)
+        tx = np.bincount(raw.path_link, weights=np.repeat(raw.sent_bytes, np.diff(raw.path_ptr)).astype(np.float64),
+                         minlength=model.fabric.n_links)
+        link_tx = np.round(tx[: model.fabric.n_links]).astype(np.int64)
     failures = raw.failures
     if failures is not None:  # per failure and flow: a task was hit if one of its QPs was
         hit = np.logical_or.reduceat(failures["hit"], first, axis=1) if failures["hit"].shape[1] else failures["hit"]
         failures = {**failures, "hit": hit, "flows_hit": hit.sum(axis=1), "unreachable": any_(failures["unreachable"])}
     return dataclasses.replace(
         raw,
-        failures=failures,
+        failures=failures, link_tx_bytes=link_tx,
         t_start_ps=start, t_finish_ps=finish, sent_bytes=total(raw.sent_bytes), wire_bytes=total(raw.wire_bytes),
         ideal_fct_ps=ideal, path_ptr=path_ptr, path_link=path_link,
         flow_packets=total(raw.flow_packets), flow_retx_bytes=total(raw.flow_retx_bytes),

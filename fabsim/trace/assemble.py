@@ -252,7 +252,7 @@ def _collectives(model: Model, flows, raw: RawRun, done: np.ndarray):
 
 def _network(raw: RawRun) -> dict | None:
     """Packet-level totals for the summary (None from the flow engine, which has no packets)."""
-    if raw.link_tx_bytes is None:
+    if raw.engine == "flow":
         return None
     return {
         "drops": int(raw.flow_drops.sum()),
