@@ -11,6 +11,7 @@ from pathlib import Path
 from .model import build_model
 from .run.flow import run_flow_engine
 from .run.packet import run_packet_engine
+from .run.spray import SPRAYED, with_spraying
 from .scenario import Scenario
 from .scenario.runnable import check_runnable
 from .trace.assemble import Result, assemble
@@ -35,7 +36,11 @@ def simulate(scenario: Scenario, progress=None, baseline: bool = False, warn=Non
     for line in warnings if warn is not None else ():
         warn(line)
     run = run_flow_engine if scenario.run.engine == "flow" else run_packet_engine
-    if scenario.routing.qps > 1:  # the engines run every queue pair as a flow of its own
+    if scenario.run.engine == "flow" and scenario.routing.ecmp in SPRAYED:
+        # a transfer over its equal-cost paths: one sub-flow per path, whatever routing.qps
+        # (spraying spreads each queue pair over those same paths)
+        run = with_spraying(run, flows)
+    elif scenario.routing.qps > 1:  # the engines run every queue pair as a flow of its own
         run = _with_queue_pairs(run, flows)
     base = None
     if baseline and scenario.failures:

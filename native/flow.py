@@ -1,7 +1,9 @@
 """Flow-level engine: event-driven max-min fair sharing (DESIGN §7).
 
 Every active flow gets its max-min fair rate over all directed links it crosses, host NICs
-included, computed by progressive filling (Bertsekas and Gallager, *Data Networks*, 2nd ed.,
+included — weighted: a flow of weight w gets w times the fair share of its bottleneck (a share
+of a sprayed transfer has its part of the transfer's weight 1; every other flow has weight 1) —
+computed by progressive filling (Bertsekas and Gallager, *Data Networks*, 2nd ed.,
 §6.5.2) at every instant the set of active flows changes. Max-min allocations decompose over the
 connected components of the flow–link graph, so an event re-solves only the component(s) that
 contain a link of a flow that started or ended; other flows keep their rates and projected
@@ -57,6 +59,7 @@ class FlowNet(NamedTuple):
     gap_ps: np.ndarray  # int64[F] delay after the last predecessor is received
     succ_ptr: np.ndarray  # int64[F+1]
     succ: np.ndarray  # int32[E]
+    weight: np.ndarray  # float64[F] max-min weight (1 but for the sub-flows of a sprayed transfer)
 
 
 class FlowState(NamedTuple):
@@ -92,6 +95,7 @@ class FlowState(NamedTuple):
     touched: np.ndarray  # int32[L] links crossed by the solved flows (compact list)
     local: np.ndarray  # int32[L] link → index in touched, −1 when untouched
     cnt: np.ndarray  # int32[L] unfrozen flows per link
+    wsum: np.ndarray  # float64[L] their weights
     cap_left: np.ndarray  # float64[L]
     lf_ptr: np.ndarray  # int64[L+1] flows of each touched link (CSR over touched indices)
     lf_cur: np.ndarray  # int64[L]
@@ -137,6 +141,7 @@ def new_state(net: FlowNet, pred_count: np.ndarray) -> FlowState:
         touched=np.empty(n_links, np.int32),
         local=np.full(n_links, -1, np.int32),
         cnt=np.zeros(n_links, np.int32),
+        wsum=np.zeros(n_links, np.float64),
         cap_left=np.zeros(n_links, np.float64),
         lf_ptr=np.zeros(n_links + 1, np.int64),
         lf_cur=np.zeros(n_links, np.int64),
@@ -164,28 +169,28 @@ def _seed_starts(net, st):
 # ---- max-min fair rates (progressive filling) -------------------------------------------------
 
 @kernel
-def _share(touched, cnt, cap_left, j):
-    """Fair share of touched link ``j`` among its unfrozen flows (inf when none are left)."""
+def _share(touched, cnt, wsum, cap_left, j):
+    """Fair share of touched link ``j`` per unit of weight of its unfrozen flows (inf when none
+    are left; with weights of 1, the capacity left over the flows left)."""
     link = touched[j]
-    c = cnt[link]
-    if c == 0:
+    if cnt[link] == 0:
         return np.inf
-    return max(cap_left[link], 0.0) / c
+    return max(cap_left[link], 0.0) / wsum[link]
 
 
 @kernel
-def _sift_down(hl, hpos, touched, cnt, cap_left, i, size):
+def _sift_down(hl, hpos, touched, cnt, wsum, cap_left, i, size):
     """Restore heap order below position ``i``: smaller share first, then smaller link id."""
     item = hl[i]
-    key = _share(touched, cnt, cap_left, item)
+    key = _share(touched, cnt, wsum, cap_left, item)
     while True:
         left = 2 * i + 1
         if left >= size:
             break
         child = left
-        ck = _share(touched, cnt, cap_left, hl[left])
+        ck = _share(touched, cnt, wsum, cap_left, hl[left])
         if left + 1 < size:
-            rk = _share(touched, cnt, cap_left, hl[left + 1])
+            rk = _share(touched, cnt, wsum, cap_left, hl[left + 1])
             if rk < ck or (rk == ck and touched[hl[left + 1]] < touched[hl[left]]):
                 child = left + 1
                 ck = rk
@@ -203,15 +208,15 @@ def _sift_down(hl, hpos, touched, cnt, cap_left, i, size):
 def maxmin(net, st, flows, n_flows):
     """Set ``rate_bps`` of ``flows[:n_flows]`` to their max-min fair rates among themselves."""
     _maxmin(
-        net.link_cap_bps, net.path_ptr, net.path_link, flows, n_flows, st.rate_bps, st.frozen,
-        st.touched, st.local, st.cnt, st.cap_left, st.lf_ptr, st.lf_cur, st.lf_flow, st.hl, st.hpos,
+        net.link_cap_bps, net.path_ptr, net.path_link, net.weight, flows, n_flows, st.rate_bps, st.frozen,
+        st.touched, st.local, st.cnt, st.wsum, st.cap_left, st.lf_ptr, st.lf_cur, st.lf_flow, st.hl, st.hpos,
     )
 
 
 @kernel
 def _maxmin(
-    link_cap_bps, path_ptr, path_link, active, n_active, rate_bps, frozen,
-    touched, local, cnt, cap_left, lf_ptr, lf_cur, lf_flow, hl, hpos,
+    link_cap_bps, path_ptr, path_link, weight, active, n_active, rate_bps, frozen,
+    touched, local, cnt, wsum, cap_left, lf_ptr, lf_cur, lf_flow, hl, hpos,
 ):
     """Progressive filling over the links of ``active[:n_active]`` (``maxmin``'s body).
 
@@ -231,8 +236,10 @@ def _maxmin(
                 touched[n_t] = link
                 n_t += 1
                 cnt[link] = 0
+                wsum[link] = 0.0
                 cap_left[link] = link_cap_bps[link]
             cnt[link] += 1
+            wsum[link] += weight[f]
     # flows of each touched link, CSR
     lf_ptr[0] = 0
     for j in range(n_t):
@@ -249,34 +256,36 @@ def _maxmin(
         hl[j] = j
         hpos[j] = j
     for i in range(n_t // 2 - 1, -1, -1):
-        _sift_down(hl, hpos, touched, cnt, cap_left, i, n_t)
+        _sift_down(hl, hpos, touched, cnt, wsum, cap_left, i, n_t)
     size = n_t
     unfrozen = n_active
     while unfrozen > 0 and size > 0:
         j = hl[0]
-        share = _share(touched, cnt, cap_left, j)
+        share = _share(touched, cnt, wsum, cap_left, j)
         # the bottleneck leaves the heap: its flows are all frozen now
         size -= 1
         hpos[j] = -1
         if size > 0:
             hl[0] = hl[size]
             hpos[hl[0]] = 0
-            _sift_down(hl, hpos, touched, cnt, cap_left, 0, size)
+            _sift_down(hl, hpos, touched, cnt, wsum, cap_left, 0, size)
         for k in range(lf_ptr[j], lf_ptr[j + 1]):
             f = lf_flow[k]
             if frozen[f]:
                 continue
             frozen[f] = 1
-            rate_bps[f] = share
+            rate = share * weight[f]
+            rate_bps[f] = rate
             unfrozen -= 1
             for p in range(path_ptr[f], path_ptr[f + 1]):
                 link = path_link[p]
-                cap_left[link] -= share
+                cap_left[link] -= rate
                 cnt[link] -= 1
+                wsum[link] -= weight[f]
                 m = local[link]
                 if m != j and hpos[m] >= 0:
                     # removing a flow at the minimum share never lowers a link's share
-                    _sift_down(hl, hpos, touched, cnt, cap_left, hpos[m], size)
+                    _sift_down(hl, hpos, touched, cnt, wsum, cap_left, hpos[m], size)
     for j in range(n_t):
         local[touched[j]] = -1
 

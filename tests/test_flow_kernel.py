@@ -16,7 +16,7 @@ from tests.reference.maxmin_ref import maxmin_rates
 PS = 10**12
 
 
-def make_net(capacity, paths, wire=None, start=None, delay=None, succ=None, gap=None):
+def make_net(capacity, paths, wire=None, start=None, delay=None, succ=None, gap=None, weight=None):
     n = len(paths)
     path_ptr = np.zeros(n + 1, np.int64)
     path_ptr[1:] = np.cumsum([len(p) for p in paths])
@@ -37,12 +37,13 @@ def make_net(capacity, paths, wire=None, start=None, delay=None, succ=None, gap=
         gap_ps=np.asarray(gap if gap is not None else [0] * n, np.int64),
         succ_ptr=succ_ptr,
         succ=np.array([t for s in succ for t in s], np.int32),
+        weight=np.asarray(weight if weight is not None else [1.0] * n, np.float64),
     )
     return net, new_state(net, pred)
 
 
-def kernel_rates(capacity, paths):
-    net, st = make_net(capacity, paths)
+def kernel_rates(capacity, paths, weight=None):
+    net, st = make_net(capacity, paths, weight=weight)
     maxmin(net, st, np.arange(len(paths), dtype=np.int32), len(paths))
     return st.rate_bps.copy()
 
@@ -87,6 +88,26 @@ def test_maxmin_matches_exact_reference(network):
     for f, p in enumerate(paths):
         load[p] += got[f]
     assert (load <= np.asarray(capacity) * (1 + 1e-9)).all()
+
+
+def test_weighted_shares():
+    """Two halves of a sprayed transfer (weight 1/2 each) and a flow of weight 1 on one link of
+    100: the flow gets 50, each half 25; a half's other link (100, shared with one flow of
+    weight 1) then leaves that flow 75."""
+    rates = kernel_rates([100.0, 100.0], [[0], [0, 1], [0], [1]], weight=[0.5, 0.5, 1.0, 1.0])
+    assert list(rates) == [25.0, 25.0, 50.0, 75.0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(networks(), st.data())
+def test_weighted_maxmin_matches_exact_reference(network, data):
+    capacity, paths = network
+    weights = data.draw(st.lists(st.sampled_from([1.0, 0.5, 0.25, 1 / 3, 1 / 16]), min_size=len(paths),
+                                 max_size=len(paths)))
+    got = kernel_rates(capacity, paths, weights)
+    want = maxmin_rates(capacity, paths, weights)
+    for g, w in zip(got, want):
+        assert g == pytest.approx(float(w), rel=1e-9)
 
 
 def run(net, st):

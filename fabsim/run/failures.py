@@ -123,16 +123,19 @@ def routing_without(model, routing_down: np.ndarray):
 
 
 def reroute(model, flows, hash_id, path_ptr, path_link, routing_down: np.ndarray, movable: np.ndarray,
-            black_hole: int, routing=None):
+            black_hole: int, routing=None, spread=None):
     """Paths after routing converged on ``routing_down`` links (``routing``: its tables, from
     :func:`routing_without` if not given): ``movable`` flows take their hashed path over the
     surviving tables (resilient selection: a flow whose path avoided every change keeps it); a
     movable flow whose destination is unreachable gets the one-link path ``[black_hole]`` (a
     link of capacity 0: it stalls until routing finds a path again); the others keep theirs.
+    With ``spread`` (the flow engine's sprayed sub-flows, ``fabsim.run.spray``) a movable flow
+    takes its share of the surviving equal-cost paths instead of its hashed path.
 
     Returns ``(path_ptr, path_link, changed, unreachable)``.
     """
     from ..native import codes
+    from .paths import route
 
     fabric, sc = model.fabric, model.scenario
     if routing is None:
@@ -149,7 +152,7 @@ def reroute(model, flows, hash_id, path_ptr, path_link, routing_down: np.ndarray
         sub_hops = np.ones(todo.size, np.int64)
         sub_link = np.full(todo.size, black_hole, np.int32)
         if reach.size:
-            r_ptr, r_link = routing.paths(src[reach], dst[reach], hash_id[reach], flows.channel[reach], sc.run.seed)
+            r_ptr, r_link = route(routing, flows, reach, hash_id, sc.run.seed, spread)
             sub_hops[~unreachable[todo]] = np.diff(r_ptr)
             first = np.zeros(todo.size + 1, np.int64)
             np.cumsum(sub_hops, out=first[1:])
@@ -201,12 +204,12 @@ class FailureSchedule:
     then (:meth:`links_down`, :meth:`failing_at`), and, once routing has detected a failure or
     a restoration, what the routing tables and every flow's path become (:meth:`converge`). It
     keeps the flows' current paths (starting from ``path_ptr``/``path_link``, hashed with
-    ``hash_id``) and the :class:`FailureLog` of what each failure hit. The driver applies the
+    ``hash_id``, or given by ``spread``: see :func:`reroute`) and the :class:`FailureLog` of what each failure hit. The driver applies the
     answers to its own kernel state.
     """
 
-    def __init__(self, model, flows, until_ps: int, hash_id, path_ptr, path_link):
-        self.model, self.flows, self.hash_id = model, flows, hash_id
+    def __init__(self, model, flows, until_ps: int, hash_id, path_ptr, path_link, spread=None):
+        self.model, self.flows, self.hash_id, self.spread = model, flows, hash_id, spread
         self.failures = resolve_failures(model.scenario, model.fabric)
         self.changes = [t for t in change_times(self.failures) if t <= until_ps]
         self.log = FailureLog(self.failures, len(flows))
@@ -248,6 +251,7 @@ class FailureSchedule:
         routing = routing_without(self.model, new_down)
         path_ptr, path_link, changed, unreachable = reroute(
             self.model, self.flows, self.hash_id, self.path_ptr, self.path_link, new_down, movable, n_links, routing,
+            self.spread,
         )
         self.log.rerouted(t_ps, self.path_ptr, self.path_link, path_ptr, path_link, changed, unreachable, active)
         self.path_ptr, self.path_link, self.routing_down = path_ptr, path_link, new_down

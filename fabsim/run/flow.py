@@ -39,15 +39,19 @@ def flow_ideal_fct(model: Model, flows, path_ptr, path_link) -> np.ndarray:
     return ideal_fct
 
 
-def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
-    """Simulate ``flows`` with max-min fair rates; ``progress(Progress)`` is called between slices."""
+def run_flow_engine(model: Model, flows, progress=None, spread=None) -> RawRun:
+    """Simulate ``flows`` with max-min fair rates; ``progress(Progress)`` is called between slices.
+    With ``spread`` (``fabsim.run.spray``) ``flows`` are sprayed sub-flows, each on the
+    equal-cost path it gives them instead of its hashed path."""
     sc, fabric = model.scenario, model.fabric
     wall0 = time.perf_counter()
     kinds = engine_kinds(model, flows)
-    path_ptr, path_link, hash_id = flow_paths(model, flows, kinds == KIND_FABRIC)
+    path_ptr, path_link, hash_id = flow_paths(model, flows, kinds == KIND_FABRIC, spread)
     first_ptr, first_link = path_ptr, path_link
     wire = np.where(kinds == KIND_FABRIC, wire_bytes(flows.size_bytes, sc.host.mtu_bytes, sc.host.header_bytes), 0)
     wire[kinds == KIND_SCALEUP] = flows.size_bytes[kinds == KIND_SCALEUP]
+    if spread is not None:  # a share of its transfer's wire bytes, headers included
+        wire = np.where(kinds == KIND_FABRIC, spread.wire, wire)
     scaleup = _ScaleUp(model, flows, kinds)
     # one extra link of capacity 0 after the fabric's: flows whose destination routing cannot
     # reach wait on it; then the GPUs' scale-up ports
@@ -62,10 +66,13 @@ def run_flow_engine(model: Model, flows, progress=None) -> RawRun:
         gap_ps=flows.gap_ps,
         succ_ptr=flows.succ_ptr,
         succ=flows.succ,
+        # a sprayed transfer's sub-flows share its weight: at a link they get, together, what
+        # one flow would in proportion to the transfer's paths through it
+        weight=np.ones(len(flows)) if spread is None else np.where(kinds == KIND_FABRIC, 1.0 / spread.ways, 1.0),
     )
     st = new_state(net, flows.pred_count)
     until = sc.run.until_ps if sc.run.until_ps is not None else T_MAX_PS
-    failures = FailureSchedule(model, flows, until, hash_id, path_ptr, path_link)
+    failures = FailureSchedule(model, flows, until, hash_id, path_ptr, path_link, spread)
     accounted = np.zeros(len(flows), np.float64)  # wire bytes already put on the links of a path
     link_bytes = np.zeros(net.link_cap_bps.shape[0], np.float64)
 
