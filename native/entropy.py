@@ -17,6 +17,7 @@ import numpy as np
 from .codes import ECMP_REPS, ECMP_SPRAY, P_ECMP, P_ENTROPIES, P_RTO, P_SEED
 from .ecmp import ecmp_hash
 from .jit import hot
+from .packet_state import full
 
 #: added to the packet count in the hash of a random value, so that it never equals a switch's
 RANDOM_SALT = 1 << 32
@@ -103,9 +104,10 @@ def _view(net, st):
 
 @hot(inline="always")
 def sender_entropy(net):
-    """Packets carry an entropy value chosen by their sender (``spray`` or ``reps``)."""
+    """Packets carry an entropy value chosen by their sender (``spray`` or ``reps``; never in the
+    kernel's plain variant)."""
     mode = net.params[P_ECMP]
-    return mode == ECMP_SPRAY or mode == ECMP_REPS
+    return full(net) and (mode == ECMP_SPRAY or mode == ECMP_REPS)
 
 @hot(inline="always")
 def entropy_of_send(net, st, f, c, k, t):

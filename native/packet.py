@@ -37,7 +37,7 @@ from .ecmp import ecmp_hash, ecmp_salt
 from .entropy import reps_freeze, reps_recycle, sender_entropy
 from .jit import hot
 from .packet_failures import _lost_data
-from .packet_state import _complete, _free, _release_context, _schedule, _take_context
+from .packet_state import _complete, _free, _release_context, _schedule, _take_context, full
 from .queues import (
     _admit, _answer_trim, _can_send, _ecn_mark, _leave_ingress, _make_eligible, _mark, _nack_due, _pfc_frame, _pfc_on_enqueue, _push_control,
     _push_data, _ring_push, _send_control, _try_start, _q_change,
@@ -92,7 +92,7 @@ def _route(net, st, node, p, link, t):
     (docs/packet-engine.md, "ECMP"); −1 if there is no route."""
     f = st.pkt[p, PK_FLOW]
     kind = st.pkt[p, PK_KIND]
-    forward = kind == PKT_DATA or kind == PKT_TRIM  # toward the flow's destination
+    forward = kind == PKT_DATA or (full(net) and kind == PKT_TRIM)  # toward the flow's destination
     if net.params[P_SROUTE]:
         # the link after the one it arrived on, along its flow's route (the links the switches
         # would choose, traced by the driver; again after each convergence when links fail)
@@ -101,7 +101,7 @@ def _route(net, st, node, p, link, t):
             if route[i] == link:
                 return route[i + 1]
     mode = net.params[P_ECMP]
-    if mode == ECMP_PACKET or mode == ECMP_SPRAY or mode == ECMP_REPS:
+    if mode == ECMP_PACKET or (full(net) and (mode == ECMP_SPRAY or mode == ECMP_REPS)):
         # per-packet hashing: every hop of every packet, so inlined here (int64 hash inputs at
         # every call site: one compiled copy of the hash)
         if forward:
@@ -113,7 +113,7 @@ def _route(net, st, node, p, link, t):
         e, lo, n, port = _candidates(net, node, b)
         if n <= 1:
             return port
-        if mode == ECMP_PACKET:
+        if not full(net) or mode == ECMP_PACKET:
             value = np.int64(st.pkt[p, PK_SEQ])  # the sequence number, or an ACK's cumulative one
         else:
             value = np.int64(st.pkt[p, PK_ECN]) >> 1  # the entropy value the sender chose
@@ -219,7 +219,7 @@ def _event(net, st, su, v, t):
         return _tx_done(net, st, obj, t)
     if kind == EV_ARRIVE:
         return _arrive(net, st, obj, t)
-    if kind == EV_NACK:
+    if full(net) and kind == EV_NACK:
         return _nack_due(net, st, obj, t)
     if kind >= EV_CHECK or (kind == EV_START and net.f_kind[obj] != KIND_FABRIC):
         return on_task(net, st, su, kind, obj, t)  # compute tasks and scale-up transfers
@@ -259,11 +259,11 @@ def _event(net, st, su, v, t):
                 st.snd_nxt[c] = net.f_npkts[f]
                 st.n_lost[c] = 0
                 return STATUS_SLICE
-            if net.params[P_TRANSPORT] == TRANSPORT_SR:
+            if full(net) and net.params[P_TRANSPORT] == TRANSPORT_SR:
                 sr_on_timeout(net, st, c)  # resend what is neither SACKed nor marked lost
             else:
                 st.snd_nxt[c] = st.snd_una[c]  # go-back-N
-            if net.params[P_ECMP] == ECMP_REPS:
+            if full(net) and net.params[P_ECMP] == ECMP_REPS:
                 reps_freeze(net, st, f, c, t)  # keep to the entropy values that worked
             st.t_progress[c] = t
             if not _make_eligible(net, st, f, host, t):
@@ -376,9 +376,10 @@ def _arrive(net, st, link, t):
             return START_PORT + np.int64(egress)
         # 2. admission (a packet not admitted is dropped, or trimmed)
         q = st.dq_bytes[egress]
+        trim = full(net) and net.params[P_TRIM] != 0
         trim_q = net.params[P_TRIM_QUEUE]
-        if not _admit(net, st, node, egress, w) or (net.params[P_TRIM] and trim_q > 0 and q + w > trim_q):
-            if net.params[P_TRIM]:
+        if not _admit(net, st, node, egress, w) or (trim and trim_q > 0 and q + w > trim_q):
+            if trim:
                 # trimmed: its header goes on at control priority, to be NACKed by the receiver
                 st.l_trims[egress] += 1
                 st.f_trims[f] += 1
@@ -416,7 +417,7 @@ def _arrive(net, st, link, t):
         _free(st, p)
         rp_signal(net, st, f, t)
         return STATUS_SLICE
-    if kind == PKT_TRIM:  # at the receiver: the trim NACK, now or paced
+    if full(net) and kind == PKT_TRIM:  # at the receiver: the trim NACK, now or paced
         return _answer_trim(net, st, node, p, t)
     ecn = np.int64(st.pkt[p, PK_ECN])
     if kind == PKT_ACK or kind == PKT_NACK:
@@ -427,9 +428,9 @@ def _arrive(net, st, link, t):
         ack = np.int64(st.pkt[p, PK_SEQ])
         sack = np.int64(st.pkt[p, PK_SACK])
         _free(st, p)
-        if c >= 0 and net.params[P_ECMP] == ECMP_REPS and not ecn & 1:
+        if full(net) and c >= 0 and net.params[P_ECMP] == ECMP_REPS and not ecn & 1:
             reps_recycle(net, st, f, c, ecn >> 1)  # an unmarked ACK: its value is worth reusing
-        if c >= 0 and net.params[P_TRANSPORT] == TRANSPORT_SR:
+        if full(net) and c >= 0 and net.params[P_TRANSPORT] == TRANSPORT_SR:
             if ack == net.f_npkts[f]:
                 _release_context(st, f)  # sent, acknowledged and (so) received
                 return STATUS_SLICE
@@ -452,7 +453,7 @@ def _arrive(net, st, link, t):
         _free(st, p)
         if c < 0 or n < st.snd_una[c]:
             return STATUS_SLICE  # stale
-        if net.params[P_TRANSPORT] == TRANSPORT_SR:  # a trim NACK: resend n at once
+        if full(net) and net.params[P_TRANSPORT] == TRANSPORT_SR:  # a trim NACK: resend n at once
             if sr_on_trim(net, st, f, c, n):
                 if not _make_eligible(net, st, f, node, t):
                     return STATUS_HEAP_FULL
@@ -475,7 +476,7 @@ def _arrive(net, st, link, t):
         rcv_nxt = np.int64(net.f_npkts[f])  # a late duplicate
         in_order = False
         st.f_dup[f] += 1
-    elif net.params[P_TRANSPORT] == TRANSPORT_SR:
+    elif full(net) and net.params[P_TRANSPORT] == TRANSPORT_SR:
         rcv_nxt, in_order, duplicate = sr_receive(net, st, f, c, seq)
         if duplicate:
             st.f_dup[f] += 1

@@ -87,6 +87,12 @@ class PacketNet(NamedTuple):
     sr_ptr: np.ndarray  # int64[F+1]
     sr_fwd: np.ndarray  # int32[R]
     sr_rev: np.ndarray  # int32[R]
+    # The kernel's variant, in the array's number of dimensions (it has no entries): 1, *plain*,
+    # for go-back-N without trimming or sender-chosen entropy; 2, *full*, for the rest
+    # (``variant_for``). Numba compiles a kernel per argument type, so each variant is compiled
+    # on its own and, in the plain one, every test of ``full(net)`` is a constant: the code of
+    # selective repeat, trimming, spraying and REPS is left out of the default path.
+    variant: np.ndarray  # int8[0] or int8[0, 0]
 
 class PacketState(NamedTuple):
     """Everything the kernel mutates."""
@@ -217,8 +223,23 @@ NET_FIELDS: dict[str, tuple[str, tuple]] = {
     "f_gap": ("int64", ("F",)), "succ_ptr": ("int64", ("F+1",)), "succ": ("int32", ("D",)),
     "h_rai": ("float64", ("H",)), "h_rhai": ("float64", ("H",)),
     "f_kind": ("int8", ("F",)), "sr_ptr": ("int64", ("F+1",)), "sr_fwd": ("int32", ("R",)),
-    "sr_rev": ("int32", ("R",)),
+    "sr_rev": ("int32", ("R",)), "variant": ("int8", ()),
 }
+
+
+def variant_for(params: np.ndarray) -> np.ndarray:
+    """``PacketNet.variant`` for a run with ``params``: full (2-d) with selective repeat, trimming
+    or sender-chosen entropy (spray, reps), else plain (1-d)."""
+    full_ = (params[P_TRANSPORT] == TRANSPORT_SR or params[P_TRIM] != 0
+             or params[P_ECMP] in (ECMP_SPRAY, ECMP_REPS))
+    return np.zeros((0, 0) if full_ else (0,), np.int8)
+
+
+@hot(inline="always")
+def full(net):
+    """The full variant of the kernel is running (``PacketNet.variant``): a constant where it is
+    compiled, so ``full(net) and …`` costs the plain variant nothing."""
+    return net.variant.ndim == 2
 
 
 def make_net(**fields: np.ndarray) -> PacketNet:
@@ -234,7 +255,7 @@ def make_net(**fields: np.ndarray) -> PacketNet:
     routing = fields["routing"]
     if not isinstance(routing, RoutingTables):
         raise TypeError(f"make_net: routing must be a RoutingTables, got {type(routing).__name__}")
-    checks = [(name, fields[name], NET_FIELDS[name]) for name in PacketNet._fields if name != "routing"]
+    checks = [(name, fields[name], NET_FIELDS[name]) for name in PacketNet._fields if name not in ("routing", "variant")]
     checks += [(f"routing.{name}", getattr(routing, name), ROUTING_FIELDS[name]) for name in RoutingTables._fields]
     for name, array, (dtype, shape) in checks:
         if not isinstance(array, np.ndarray):
@@ -258,6 +279,9 @@ def make_net(**fields: np.ndarray) -> PacketNet:
                     f"{want} = {sizes[want]}"
                 )
     params = fields["params"]
+    variant, want = fields["variant"], variant_for(params)
+    if not isinstance(variant, np.ndarray) or variant.dtype != want.dtype or variant.shape != want.shape:
+        raise ValueError(f"make_net: variant must be variant_for(params), an int8 array of shape {want.shape}")
     n_flows = sizes.get("F", 0)
     if params[P_ECMP] in (ECMP_PACKET, ECMP_SPRAY, ECMP_REPS):
         needed = ("f_hash", "f_channel")

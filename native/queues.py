@@ -20,7 +20,7 @@ from .dcqcn import rp_on_send
 from .ecmp import _GOLDEN, mix64
 from .entropy import entropy_of_send, sender_entropy
 from .jit import hot
-from .packet_state import _alloc, _free, _schedule
+from .packet_state import _alloc, _free, _schedule, full
 from .selective import sr_can_send, sr_next_seq
 from .wheel import Wheel
 
@@ -162,7 +162,7 @@ def _pfc_frame(net, st, port, kind, t):
 def _can_send(net, st, f, c):
     """Flow ``f`` (context ``c``) has a packet to send: go-back-N, ``snd_nxt`` short of its
     packets; selective repeat, a packet marked lost or a new one within its window."""
-    if net.params[P_TRANSPORT] == TRANSPORT_SR:
+    if full(net) and net.params[P_TRANSPORT] == TRANSPORT_SR:
         return sr_can_send(net, st, f, c)
     return st.snd_nxt[c] < net.f_npkts[f]
 
@@ -186,8 +186,8 @@ def _try_start(net, st, link, t):
         return STATUS_SLICE
     p = st.cq_head[link]
     prio = 0
-    sr = net.params[P_TRANSPORT] == TRANSPORT_SR
-    trims_per_data = net.params[P_TRIMS_PER_DATA]
+    sr = full(net) and net.params[P_TRANSPORT] == TRANSPORT_SR
+    trims_per_data = net.params[P_TRIMS_PER_DATA] if full(net) else np.int64(0)
     if p >= 0 and trims_per_data > 0 and st.pkt[p, PK_KIND] == PKT_TRIM:
         # a trim at the head: after T trims since the port's last data packet, waiting data goes first
         if st.trim_run[link] >= trims_per_data and st.dq_head[link] >= 0 and not st.paused[link]:

@@ -53,6 +53,27 @@ def test_a_wrong_shape_or_a_missing_field_is_refused(fields):
         packet_state.make_net(**{k: v for k, v in fields.items() if k != "kmax"})
     with pytest.raises(TypeError, match="must be a NumPy array"):
         packet_state.make_net(**{**fields, "kmin": fields["kmin"].tolist()})
+    with pytest.raises(ValueError, match=r"variant must be variant_for\(params\)"):
+        packet_state.make_net(**{**fields, "variant": np.zeros((0, 0), np.int8)})
+
+
+@pytest.mark.parametrize("host,switch,routing,full", [
+    ({}, {}, {}, False),
+    ({"transport": "sr"}, {}, {}, True),
+    ({"transport": "sr"}, {"trim": True}, {}, True),
+    ({}, {}, {"ecmp": "spray"}, True),
+    ({}, {}, {"ecmp": "reps"}, True),
+    ({}, {}, {"ecmp": "packet"}, False),
+    ({}, {}, {"ecmp": "flowlet"}, False),
+])
+def test_the_kernel_variant_follows_the_features_a_run_uses(host, switch, routing, full):
+    """The plain variant (go-back-N, no trimming, no sender-chosen entropy) leaves out the code
+    of the rest; any of those selects the full one (PacketNet.variant)."""
+    sc = fabsim.load_scenario({"topology": {"kind": "star", "hosts": 3}, "host": host, "switch": switch,
+                               "routing": routing, "traffic": [{"kind": "flow", "src": 0, "dst": 1, "size": 100}]})
+    model = fabsim.build_model(sc)
+    net = build_net(model, build_flow_table(sc, model.fabric))
+    assert net.variant.ndim == (2 if full else 1)
 
 
 def test_the_ecmp_inputs_are_passed_only_where_the_kernel_reads_them(fields):

@@ -156,6 +156,7 @@ def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
         h_rhai=np.asarray(rhai, np.float64),
         f_kind=kinds,
         **routes,
+        variant=ps.variant_for(params),
     )
 
 
