@@ -284,7 +284,7 @@ def test_minimal_scenario_gets_every_default(tmp_path):
         "buffer_bytes": 32 * 2**20, "buffer_policy": "dynamic", "dt_alpha": 1.0, "latency_ps": 0,
         "ecn": True, "ecn_at": "dequeue", "ecn_kmin_bytes": None, "ecn_kmax_bytes": None,
         "ecn_pmax": None, "pfc": True, "pfc_xoff_bytes": 200_000, "pfc_xon_bytes": 180_000,
-        "trim": False, "trim_queue_bytes": 0,
+        "trim": False, "trim_queue_bytes": 0, "trims_per_data": 10,
     }  # fmt: skip
     assert (sc.host.mtu_bytes, sc.host.header_bytes, sc.host.rto_ps) == (4096, 48, PS_PER_MS)
     assert (sc.host.transport, sc.host.sr_window, sc.host.sr_reorder) == ("gbn", 1024, 128)
