@@ -66,15 +66,27 @@ def _with_queue_pairs(run, flows):
     return run_qps
 
 
-#: What ``warm`` runs, one tiny scenario each: (engine, label, the scenario's ``[cc]`` table).
+#: What ``warm`` runs, one tiny scenario each: (kernel set, label, the scenario's ``[cc]`` table).
 #: ``packet-core`` is the packet engine without its failure and rate-sampling kernels: what a
 #: run without ``[[failures]]`` and ``output.cc_sample`` needs (about two thirds of the compile).
+#: ``packet-full`` and ``packet-full-core`` are the same for the full variant of the packet
+#: kernel, which selective repeat, trimming and sender-chosen entropy (spray, REPS) run on
+#: (``fabsim.native.packet_state.variant_for``); the plain variant leaves their code out.
 WARM_VARIANTS = (
     ("flow", "flow engine", {"algorithm": "none"}),
     ("packet-core", "packet engine", {"algorithm": "none"}),
     ("packet", "packet engine, DCQCN (hpcc preset)", {"algorithm": "dcqcn", "preset": "hpcc"}),
     ("packet", "packet engine, DCQCN (paper preset)", {"algorithm": "dcqcn", "preset": "paper"}),
+    ("packet-full-core", "packet engine, selective repeat, trimming, spraying", {"algorithm": "none"}),
+    ("packet-full", "packet engine, selective repeat, trimming, spraying, DCQCN (hpcc preset)",
+     {"algorithm": "dcqcn", "preset": "hpcc"}),
+    ("packet-full", "packet engine, selective repeat, trimming, spraying, DCQCN (paper preset)",
+     {"algorithm": "dcqcn", "preset": "paper"}),
 )
+
+#: Every kernel set, and the smaller set each includes.
+KERNEL_SETS = {"flow": None, "packet-core": None, "packet": "packet-core",
+               "packet-full-core": None, "packet-full": "packet-full-core"}
 
 _warm_here: set[str] = set()  # engines warmed in this process
 
@@ -88,30 +100,40 @@ def _marker(engine: str) -> Path | None:
 
 
 def is_compiled(engine: str) -> bool:
-    """Whether ``engine``'s kernels (``flow``, ``packet`` or ``packet-core``) are ready without
-    a compile: ``warm`` has run for them in this process, or has left its marker in the current
-    kernel cache. The whole packet engine includes its core."""
-    if engine == "packet-core" and is_compiled("packet"):
+    """Whether the kernel set ``engine`` (a key of ``KERNEL_SETS``) is ready without a compile:
+    ``warm`` has run for it in this process, or has left its marker in the current kernel
+    cache. A whole packet engine includes its core."""
+    whole = next((k for k, part in KERNEL_SETS.items() if part == engine), None)
+    if whole is not None and is_compiled(whole):
         return True
     marker = _marker(engine)
     return engine in _warm_here or (marker is not None and marker.is_file())
 
 
+def uses_full_kernel(scenario: Scenario) -> bool:
+    """Whether a packet run of ``scenario`` runs on the full variant of the packet kernel:
+    selective repeat, trimming or sender-chosen entropy (``routing.ecmp`` spray or reps)."""
+    return (scenario.host.transport == "sr" or scenario.switch.trim
+            or scenario.routing.ecmp in ("spray", "reps"))
+
+
 def kernel_set(scenario: Scenario) -> str:
-    """The kernels a run of ``scenario`` compiles on first use: ``flow``, ``packet-core``, or
-    ``packet`` when it has failures or DCQCN rate samples."""
+    """The kernels a run of ``scenario`` compiles on first use: ``flow``; ``packet-core``, or
+    ``packet`` when it has failures or DCQCN rate samples; ``packet-full-core`` or
+    ``packet-full`` for the same on the full variant of the packet kernel."""
     if scenario.run.engine == "flow":
         return "flow"
+    full = "-full" if uses_full_kernel(scenario) else ""
     if scenario.failures or (scenario.cc.algorithm == "dcqcn" and scenario.output.cc_sample_ps):
-        return "packet"
-    return "packet-core"
+        return f"packet{full}"
+    return f"packet{full}-core"
 
 
-def warm(engines: tuple[str, ...] = ("flow", "packet"), on_step=None) -> None:
-    """Compile, or load from Numba's on-disk cache, the kernels of ``engines`` (``flow``,
-    ``packet``, ``packet-core``) by running a tiny scenario in each — for ``flow`` and
-    ``packet`` with a link flap and rate samples, so the failure and sampling kernels are
-    compiled too.
+def warm(engines: tuple[str, ...] = ("flow", "packet", "packet-full"), on_step=None) -> None:
+    """Compile, or load from Numba's on-disk cache, the kernel sets ``engines`` (keys of
+    ``KERNEL_SETS``) by running a tiny scenario for each of their ``WARM_VARIANTS`` — for
+    ``flow``, ``packet`` and ``packet-full`` with a link flap and rate samples, so the failure
+    and sampling kernels are compiled too.
 
     ``on_step(label)``, if given, returns a context manager that is entered around each
     variant (e.g. to show a spinner and its time).
@@ -119,12 +141,15 @@ def warm(engines: tuple[str, ...] = ("flow", "packet"), on_step=None) -> None:
     from .scenario import load_scenario
 
     for engine in engines:
-        core = engine == "packet-core"
-        variants = [v for v in WARM_VARIANTS if v[0] == engine or (engine == "packet" and v[0] == "packet-core")]
-        for _, label, cc in variants:
+        if engine not in KERNEL_SETS:
+            raise ValueError(f"warm: no kernel set {engine!r} (sets: {', '.join(KERNEL_SETS)})")
+        sets = (engine, KERNEL_SETS[engine]) if KERNEL_SETS[engine] else (engine,)
+        for kind, label, cc in (v for v in WARM_VARIANTS if v[0] in sets):
+            core = kind.endswith("-core")
+            full = kind.startswith("packet-full")
             with on_step(label) if on_step else contextlib.nullcontext():
                 simulate(load_scenario({
-                    "run": {"engine": "packet" if core else engine, "until": "1s"},
+                    "run": {"engine": "flow" if kind == "flow" else "packet", "until": "1s"},
                     # servers of two GPUs and a tiny job: compute tasks, scale-up transfers and
                     # the jobs trace's kernels run too
                     "topology": {"kind": "fat_tree", "k": 4, "gpus_per_server": 2},
@@ -133,10 +158,12 @@ def warm(engines: tuple[str, ...] = ("flow", "packet"), on_step=None) -> None:
                               "layer_forward": "1us"}],
                     "cc": cc,
                     "failures": [] if core else [{"target": "link:tor0-agg0", "at": "1us", "duration": "2us"}],
-                    "routing": {"detect": "1us"},
+                    "routing": {"detect": "1us", "ecmp": "spray" if full else "flow"},
+                    "host": {"transport": "sr" if full else "gbn"},
+                    "switch": {"trim": full},
                     "output": {"queue_sample": "1us", "cc_sample": "0" if core else "1us"},
                 }))
-        for done in (engine, "packet-core") if engine == "packet" else (engine,):
+        for done in sets:
             _warm_here.add(done)
             marker = _marker(done)
             if marker is not None:

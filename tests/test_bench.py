@@ -30,6 +30,9 @@ def test_topology_suite_reports_build_times_and_memory():
 def test_flow_suite_reports_the_allreduce_against_its_ideal():
     (record,) = bench("flow", "--k", "8")
     assert record["flows"] == 128 * 127 * 2 and record["allreduce_ms"] >= record["ideal_ms"] > 0
+    (sprayed,) = bench("flow", "--k", "8", "--ecmp", "spray")
+    assert sprayed["case"].endswith("ecmp=spray") and sprayed["flows"] == record["flows"]
+    assert sprayed["allreduce_ms"] >= sprayed["ideal_ms"] == record["ideal_ms"]
 
 
 def test_memory_suite_reports_the_peak_of_a_long_packet_run_and_the_memory_per_flow():

@@ -74,6 +74,7 @@ def test_the_kernel_variant_follows_the_features_a_run_uses(host, switch, routin
     model = fabsim.build_model(sc)
     net = build_net(model, build_flow_table(sc, model.fabric))
     assert net.variant.ndim == (2 if full else 1)
+    assert fabsim.api.kernel_set(sc) == ("packet-full-core" if full else "packet-core")  # compiled ahead
 
 
 def test_the_ecmp_inputs_are_passed_only_where_the_kernel_reads_them(fields):

@@ -595,8 +595,10 @@ def test_warmup_prints_one_line_per_kernel_and_marks_the_cache(empty_cache, caps
     assert [line.split(":")[0] for line in lines[:-1]] == [v[1] for v in fabsim.api.WARM_VARIANTS]
     assert all(line.endswith(" s") for line in lines[:-1])
     assert lines[-1].startswith("kernels compiled and cached in ") and str(cache) in lines[-1]
-    assert [sc.run.engine for sc in ran] == ["flow", "packet", "packet", "packet"]
-    assert sorted(p.name for p in cache.iterdir()) == ["warm-flow", "warm-packet", "warm-packet-core"]
+    assert [sc.run.engine for sc in ran] == ["flow"] + ["packet"] * 6
+    assert [fabsim.api.kernel_set(sc) for sc in ran] == [v[0] for v in fabsim.api.WARM_VARIANTS]
+    assert sorted(p.name for p in cache.iterdir()) == [
+        "warm-flow", "warm-packet", "warm-packet-core", "warm-packet-full", "warm-packet-full-core"]
 
 
 def test_is_compiled_reads_the_marker_of_the_current_cache(empty_cache, monkeypatch):
@@ -604,6 +606,9 @@ def test_is_compiled_reads_the_marker_of_the_current_cache(empty_cache, monkeypa
     assert not fabsim.api.is_compiled("packet")
     (cache / "warm-packet").touch()
     assert fabsim.api.is_compiled("packet") and not fabsim.api.is_compiled("flow")
+    assert fabsim.api.is_compiled("packet-core") and not fabsim.api.is_compiled("packet-full-core")
+    (cache / "warm-packet-full").touch()
+    assert fabsim.api.is_compiled("packet-full-core")
     monkeypatch.setattr(fabsim.native, "CACHE_DIR", None)  # nothing cached: always a compile
     assert not fabsim.api.is_compiled("packet")
 
@@ -624,6 +629,11 @@ def test_a_run_without_failures_or_rate_samples_compiles_only_the_packet_core(em
     assert fabsim.api.kernel_set(scenario(output={"cc_sample": "1us"})) == "packet"
     assert fabsim.api.kernel_set(scenario(output={"cc_sample": "1us"}, cc={"algorithm": "none"})) == "packet-core"
     assert fabsim.api.kernel_set(scenario(run={"engine": "flow"})) == "flow"
+    assert fabsim.api.kernel_set(scenario(host={"transport": "sr"})) == "packet-full-core"
+    assert fabsim.api.kernel_set(scenario(routing={"ecmp": "reps"}, output={"cc_sample": "1us"})) == "packet-full"
+    assert compile_message(["packet-full-core"]).startswith("compiling the full packet engine — ")
+    with pytest.raises(ValueError, match="no kernel set 'packet-sr'"):
+        fabsim.api.warm(("packet-sr",))
     assert compile_message(["packet-core"]) == "compiling the packet engine — first run on this machine, about 50 s"
     fabsim.api.warm(("packet-core",))
     (core,) = ran

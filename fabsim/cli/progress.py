@@ -63,17 +63,21 @@ def progress_display(console: Console, enabled: bool = True) -> ProgressDisplay:
     return ProgressDisplay(console, enabled)
 
 
-#: How long a cold compile of each engine takes (measured: docs/performance.md).
-COMPILE_TIME = {"flow": "about 15 s", "packet-core": "about 50 s", "packet": "about 1 min"}
+#: How long a cold compile of each kernel set takes (measured: docs/performance.md).
+COMPILE_TIME = {"flow": "about 15 s", "packet-core": "about 50 s", "packet": "about 1 min",
+                "packet-full-core": "about 1 min", "packet-full": "about 1.5 min"}
+#: What a kernel set is called in the notice.
+ENGINE_NAME = {"flow": "flow", "packet-core": "packet", "packet": "packet",
+               "packet-full-core": "full packet", "packet-full": "full packet"}
 
 
 def compile_message(engines: list[str]) -> str:
-    """``compiling the packet engine — first run on this machine, about 1–2 min`` (engines:
-    ``flow``, ``packet``, or ``packet-core``, the packet engine without its failure and
-    sampling kernels)."""
-    parts = list(dict.fromkeys(e.removesuffix("-core") for e in engines))
+    """``compiling the packet engine — first run on this machine, about 1 min`` (engines: kernel
+    sets, ``fabsim.api.KERNEL_SETS``: ``flow``, ``packet``, ``packet-core`` — the packet engine
+    without its failure and sampling kernels — and the same two for the full packet kernel)."""
+    parts = list(dict.fromkeys(ENGINE_NAME[e] for e in engines))
     names = " and ".join(parts)
-    longest = next((e for e in ("packet", "packet-core") if e in engines), engines[0])
+    longest = max(engines, key=list(COMPILE_TIME).index)
     noun = "engines" if len(parts) > 1 else "engine"
     return f"compiling the {names} {noun} — first run on this machine, {COMPILE_TIME[longest]}"
 

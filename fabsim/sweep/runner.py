@@ -100,12 +100,14 @@ def run_sweep(
 
 
 def _execute(sweep, root, todo, rows, outcome, jobs, scheduler, on_result, on_warm, manifest) -> None:
+    from ..api import kernel_set  # the engines' modules load only when a sweep runs
+
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     pool = DaskPool(scheduler, jobs) if scheduler else LocalPool(jobs)
     by_id = {run.run_id: run for run in todo}
     cancel = True
     try:
-        engines = sorted({sweep.scenario(run).run.engine for run in todo})
+        engines = sorted({kernel_set(sweep.scenario(run)) for run in todo})
         with on_warm(engines) if on_warm else contextlib.nullcontext():
             pool.call(warm_kernels, engines)
         tasks = [_task(sweep, root, run) for run in todo]
