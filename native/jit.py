@@ -10,7 +10,10 @@ loops).  ``fastmath`` stays off: results must not depend on the reassociation LL
 from __future__ import annotations
 
 import numba
-from numba.core import config
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils, config
+from numba.core.extending import intrinsic
 
 from . import CACHE_DIR
 
@@ -58,3 +61,27 @@ def hot(fn=None, **overrides):
         return _njit(f, opts)
 
     return wrap(fn) if fn is not None else wrap
+
+
+@intrinsic
+def prefetch(typingctx, arr, idx):
+    """``prefetch(a, i)``: ask the CPU to bring the cache line of ``a[i]`` (``a[i, 0]`` of a 2-d
+    array) closer (LLVM's ``llvm.prefetch``: a read, kept in every cache level). A hint: it
+    changes no value, and an index past the end is harmless (nothing is read)."""
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        zero = context.get_constant(types.intp, 0)
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [index] + [zero] * (aryty.ndim - 1),
+                                       wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen

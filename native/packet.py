@@ -35,7 +35,7 @@ from .codes import (
 from .dcqcn import NP_HEAP_FULL, NP_SEND_CNP, _np_due, _np_on_mark, rp_signal
 from .ecmp import ecmp_hash, ecmp_salt
 from .entropy import reps_freeze, reps_recycle, sender_entropy
-from .jit import hot
+from .jit import hot, prefetch
 from .packet_failures import _lost_data
 from .packet_state import _complete, _free, _release_context, _schedule, _take_context, full
 from .queues import (
@@ -45,7 +45,7 @@ from .queues import (
 from .routing import RoutingTables, pick_port
 from .scaleup import on_task
 from .selective import sr_on_ack, sr_on_timeout, sr_on_trim, sr_receive
-from .wheel import T_NEVER, wheel_next, wheel_pending, wheel_room, wheel_take
+from .wheel import T_NEVER, wheel_next, wheel_peek, wheel_pending, wheel_room, wheel_take
 
 
 # ---- routing ------------------------------------------------------------------------------------
@@ -193,6 +193,7 @@ def run_until(net, st, su, t_end):
             status = STATUS_CONTEXTS_LOW
             break
         v = wheel_take(st.ev)
+        _prefetch_event(st, wheel_peek(st.ev))
         t_now = t
         events += 1
         hops += (v & EV_MASK) == EV_TX_DONE
@@ -210,6 +211,25 @@ def run_until(net, st, su, t_end):
     if status == STATUS_SLICE and clk[C_PENDING] == 0:
         return STATUS_DONE
     return status
+
+@hot(inline="always")
+def _prefetch_event(st, v):
+    """Ask for the memory the event ``v`` (−1: none known) reads first — its packet's row, and
+    for a TX_DONE the port's busy word — while the current event is handled: on large fabrics
+    the packet pool and the per-link arrays do not fit the cache, and an event would otherwise
+    start by waiting for memory (fat-tree k = 32: the kernel in 0.67 × the time)."""
+    if v < 0:
+        return
+    kind = v & EV_MASK
+    link = np.int64(v >> EV_BITS)
+    if kind == EV_ARRIVE:
+        p = st.pipe_head[link]
+        prefetch(st.pkt, p)
+        prefetch(st.pkt_t_arr, p)
+    elif kind == EV_TX_DONE:
+        prefetch(st.busy, link)
+        prefetch(st.pkt, st.dq_head[link])
+
 
 @hot(inline="always")
 def _event(net, st, su, v, t):

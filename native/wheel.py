@@ -209,6 +209,16 @@ def wheel_next(w):
     return t_best
 
 
+@hot(inline="always")
+def wheel_peek(w):
+    """The value of the first event in the bucket of the last event taken (−1 if that bucket is
+    empty): most often the next event. A hint, for prefetching; nothing is removed."""
+    node = w.head[w.ctl[W_BCUR] & w.ctl[W_MASK]]
+    if node < 0:
+        return np.int64(-1)
+    return w.ev_val[node]
+
+
 @hot
 def wheel_take(w):
     """Remove the event ``wheel_next`` found; returns its value."""
