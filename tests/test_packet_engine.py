@@ -290,6 +290,40 @@ def test_event_set_grows_from_its_reserve_and_the_run_is_the_same(monkeypatch):
     assert again.summary["events"] == reference.summary["events"]
 
 
+def test_the_wheel_is_sized_by_the_links_the_flows_can_use_and_the_run_is_the_same(monkeypatch):
+    """Few flows on a large fabric get wider buckets (at most twice their hops are busy links),
+    so the wheel does not step through thousands of empty ones between events; any geometry
+    gives the same run, event for event."""
+    import fabsim.run.packet as driver
+
+    model = fabsim.build_model(scenario({"kind": "fat_tree", "k": 16}, [{"kind": "flow", "src": 0, "dst": 1000,
+                                                                          "size": "1MB"}]))
+    n_links = model.fabric.n_links
+    assert driver._wheel_geometry(model, n_links) == driver._wheel_geometry(model)  # every link may be busy
+    narrow, wide = driver._wheel_geometry(model), driver._wheel_geometry(model, 6)
+    assert wide[0] >= narrow[0] + 9  # 1,024 links against 12: buckets 2⁹ × or more as wide
+    assert wide[1] < narrow[1]
+
+    doc = {"run": {"engine": "packet"}, "topology": {"kind": "fat_tree", "k": 4},
+           "traffic": [{"kind": "incast", "receiver": 0, "senders": 3, "size": "100KB"},
+                       {"kind": "poisson", "load": 0.2, "sizes": "websearch", "duration": "100us"}]}
+    sc = fabsim.load_scenario(doc)
+    reference = simulate(sc)
+    shifts = []
+    geometry = driver._wheel_geometry
+    for forced in (0, 20):  # 1 ps buckets; 1 µs buckets
+        def fixed(model, hops=None, forced=forced):
+            shift, n = geometry(model, hops)
+            shifts.append(shift)
+            return forced, max(1, (n << shift) >> forced)
+
+        monkeypatch.setattr(driver, "_wheel_geometry", fixed)
+        again = simulate(sc)
+        assert again.flows.equals(reference.flows)
+        assert again.summary["events"] == reference.summary["events"]
+    assert 0 < shifts[0] < 20
+
+
 def test_flow_contexts_are_given_back_and_grow_and_the_run_is_the_same(monkeypatch):
     """A flow's transport and DCQCN state is a context taken at its START and given back at its
     last ACK. Starting from room for one context, the kernel asks for more only while more flows

@@ -40,16 +40,20 @@ def initial_pool(model: Model, n_flows: int) -> int:
     return int(16 * model.fabric.n_links + 4 * n_flows + 1024)
 
 
-def _wheel_geometry(model: Model) -> tuple[int, int]:
-    """Calendar-wheel buckets of about four full-packet serialisation times ÷ links (a few
-    events a bucket when every link is busy: measured best on fat-tree k = 8 and 16), spanning
-    two serialisations plus the longest pipe."""
+def _wheel_geometry(model: Model, hops: int | None = None) -> tuple[int, int]:
+    """Calendar-wheel buckets of about four full-packet serialisation times ÷ the links that can
+    be busy at once (a few events a bucket when every one of them is: measured best on fat-tree
+    k = 8 and 16), spanning two serialisations plus the longest pipe. ``hops``: the links the
+    flows' paths cross, summed over the flows; a link carries packets only if a flow's data or
+    its ACKs cross it, so at most ``2·hops`` links are busy. Without it, every link may be.
+    Only the speed depends on it: the wheel's order is exact for any geometry."""
     sc, f = model.scenario, model.fabric
     full = (sc.host.mtu_bytes + sc.host.header_bytes) * 8 * 10**12
     ser_min = full // int(f.link_rate_bps.max())
     ser_max = full // int(f.link_rate_bps.min())
     horizon = 2 * ser_max + int(net_pipe_delay(model).max())
-    return wheel_geometry(max(4 * ser_min // f.n_links, 1), horizon)
+    busy = f.n_links if hops is None else max(1, min(f.n_links, 2 * hops))
+    return wheel_geometry(max(4 * ser_min // busy, 1), horizon)
 
 
 def event_reserve(model: Model, flows, kinds: np.ndarray) -> int:
@@ -222,7 +226,7 @@ def run_packet_engine(model: Model, flows, progress=None) -> RawRun:
     net = build_net(model, flows, paths)
     cap = sc.run.packet_pool
     pool = min(initial_pool(model, len(flows)), cap) if cap else initial_pool(model, len(flows))
-    st = ps.new_state(net, flows.pred_count, pool, *_wheel_geometry(model))
+    st = ps.new_state(net, flows.pred_count, pool, *_wheel_geometry(model, len(paths[1])))
     until = sc.run.until_ps if sc.run.until_ps is not None else T_MAX_PS
 
     sample_ps = sc.output.queue_sample_ps
