@@ -248,6 +248,17 @@ def test_queue_trace_samples_the_peak_of_every_busy_port():
     assert "queues" not in simulate(off).tables
 
 
+def test_the_ports_a_queue_sample_reads_are_those_with_a_period_peak():
+    from fabsim.native.queues import busy_ports
+
+    peaks = np.zeros(1000, np.int64)
+    out = np.full(1000, -1, np.int64)
+    assert busy_ports(peaks, out) == 0
+    peaks[[0, 7, 999]] = [1, 4096, 3]
+    n = busy_ports(peaks, out)
+    assert list(out[:n]) == [0, 7, 999] == list(np.flatnonzero(peaks))
+
+
 def test_packet_pool_grows_and_its_cap_is_named(monkeypatch):
     import fabsim.run.packet as ps
     from fabsim.errors import SimulationError

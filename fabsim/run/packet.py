@@ -15,6 +15,7 @@ from fabsim.native.dcqcn import sample_rates
 from fabsim.native.ecmp import flow_hashes
 from fabsim.native.ideal import store_and_forward_fct
 from fabsim.native.packet import run_until
+from fabsim.native.queues import busy_ports
 from fabsim.native.scaleup import new_scaleup
 from fabsim.native.wheel import wheel_geometry
 
@@ -271,6 +272,7 @@ def _run_slices(model, flows, net, st, pool, until, progress, wall0, queues, rat
     topo = model.scenario.topology
     su = new_scaleup(net.f_kind, flows.duration_ps, model.fabric.n_hosts, topo.gpus_per_server,
                      topo.scaleup_latency_ps, topo.scaleup_rate_bps)
+    ports = np.empty(model.fabric.n_links, np.int64)  # the queue sample's busy ports
     status = codes.STATUS_SLICE
     while status == codes.STATUS_SLICE and slicer.more():
         # failures change links and routes at their times, before the packet events then
@@ -292,7 +294,7 @@ def _run_slices(model, flows, net, st, pool, until, progress, wall0, queues, rat
             rates.append(np.full(ids.size, t_end // PS_PER_NS, np.int64), ids, rc, rt, alpha)
         if sample_ps and t_end % sample_ps == 0:
             # the peak data queue of every port whose queue was non-empty during the period
-            busy = np.flatnonzero(st.period_max_q)
+            busy = ports[: busy_ports(st.period_max_q, ports)]
             if busy.size:
                 shown = busy[sampled_ports[busy]]
                 queues.append(np.full(shown.size, t_end // PS_PER_NS, np.int64), shown.astype(np.int32),
