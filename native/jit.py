@@ -67,7 +67,8 @@ def hot(fn=None, **overrides):
 def prefetch(typingctx, arr, idx):
     """``prefetch(a, i)``: ask the CPU to bring the cache line of ``a[i]`` (``a[i, 0]`` of a 2-d
     array) closer (LLVM's ``llvm.prefetch``: a read, kept in every cache level). A hint: it
-    changes no value, and an index past the end is harmless (nothing is read)."""
+    changes no value, and an index outside the array (−1 for "none") is harmless: a prefetch
+    never faults."""
     sig = types.void(arr, idx)
 
     def codegen(context, builder, signature, args):
@@ -79,8 +80,9 @@ def prefetch(typingctx, arr, idx):
                                        wraparound=False)
         i8p = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-                                            "llvm.prefetch.p0")
+        # named for the pointer type by llvmlite (llvm.prefetch.p0i8 or .p0, as LLVM's version wants)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [i8p], fnty)
         builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
         return context.get_dummy_value()
 

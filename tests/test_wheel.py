@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fabsim.native.wheel import (
-    T_NEVER, W_OVF, W_PRE, W_SHIFT, grow_wheel, new_wheel, wheel_geometry, wheel_next, wheel_peek, wheel_pending, wheel_push, wheel_room,
-    wheel_take,
+    T_NEVER, W_OVF, W_PRE, W_SHIFT, grow_wheel, new_wheel, wheel_geometry, wheel_next, wheel_peek, wheel_pending,
+    wheel_push, wheel_room, wheel_take,
 )
 
 
