@@ -19,7 +19,7 @@ from .codes import (
 from .dcqcn import rp_on_send
 from .ecmp import _GOLDEN, mix64
 from .entropy import entropy_of_send, sender_entropy
-from .jit import hot
+from .jit import hot, prefetch
 from .packet_state import _alloc, _free, _schedule, full
 from .selective import sr_can_send, sr_next_seq
 from .wheel import Wheel
@@ -250,6 +250,7 @@ def _start_tx(net, st, link, p, prio, t):
     queue (1)."""
     st.busy[link] = BUSY_TX
     st.tx_prio[link] = prio
+    prefetch(st.pkt, st.pkt[p, PK_NEXT])  # the packet after it, which its TX_DONE will start
     if not _schedule(st, t + _ser_ps(st.pkt[p, PK_WIRE], net.link_rate_bps[link]), (np.int64(link) << EV_BITS) | EV_TX_DONE):
         return STATUS_HEAP_FULL
     return STATUS_SLICE
