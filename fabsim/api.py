@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .model import build_model
 from .run.flow import run_flow_engine
-from .run.packet import run_packet_engine
+from .run.packet import run_packet_engine, uses_full_kernel
 from .run.spray import SPRAYED, with_spraying
 from .scenario import Scenario
 from .scenario.runnable import check_runnable
@@ -110,13 +110,6 @@ def is_compiled(engine: str) -> bool:
     return engine in _warm_here or (marker is not None and marker.is_file())
 
 
-def uses_full_kernel(scenario: Scenario) -> bool:
-    """Whether a packet run of ``scenario`` runs on the full variant of the packet kernel:
-    selective repeat, trimming or sender-chosen entropy (``routing.ecmp`` spray or reps)."""
-    return (scenario.host.transport == "sr" or scenario.switch.trim
-            or scenario.routing.ecmp in ("spray", "reps"))
-
-
 def kernel_set(scenario: Scenario) -> str:
     """The kernels a run of ``scenario`` compiles on first use: ``flow``; ``packet-core``, or
     ``packet`` when it has failures or DCQCN rate samples; ``packet-full-core`` or
@@ -143,6 +136,8 @@ def warm(engines: tuple[str, ...] = ("flow", "packet", "packet-full"), on_step=N
     for engine in engines:
         if engine not in KERNEL_SETS:
             raise ValueError(f"warm: no kernel set {engine!r} (sets: {', '.join(KERNEL_SETS)})")
+        if engine in _warm_here:
+            continue  # e.g. a sweep's packet-core after its packet, which includes it
         sets = (engine, KERNEL_SETS[engine]) if KERNEL_SETS[engine] else (engine,)
         for kind, label, cc in (v for v in WARM_VARIANTS if v[0] in sets):
             core = kind.endswith("-core")

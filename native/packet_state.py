@@ -227,11 +227,16 @@ NET_FIELDS: dict[str, tuple[str, tuple]] = {
 }
 
 
+def needs_full(transport: int, trim: bool, ecmp: int) -> bool:
+    """Whether a run (``P_TRANSPORT``, ``P_TRIM``, ``P_ECMP`` codes) runs on the full variant of
+    the kernel: selective repeat, trimming or sender-chosen entropy (spray, reps)."""
+    return bool(transport == TRANSPORT_SR or trim or ecmp in (ECMP_SPRAY, ECMP_REPS))
+
+
 def variant_for(params: np.ndarray) -> np.ndarray:
-    """``PacketNet.variant`` for a run with ``params``: full (2-d) with selective repeat, trimming
-    or sender-chosen entropy (spray, reps), else plain (1-d)."""
-    full_ = (params[P_TRANSPORT] == TRANSPORT_SR or params[P_TRIM] != 0
-             or params[P_ECMP] in (ECMP_SPRAY, ECMP_REPS))
+    """``PacketNet.variant`` for a run with ``params``: full (2-d) if ``needs_full``, else plain
+    (1-d)."""
+    full_ = needs_full(params[P_TRANSPORT], params[P_TRIM] != 0, params[P_ECMP])
     return np.zeros((0, 0) if full_ else (0,), np.int8)
 
 

@@ -33,6 +33,7 @@ def test_flow_suite_reports_the_allreduce_against_its_ideal():
     (sprayed,) = bench("flow", "--k", "8", "--ecmp", "spray")
     assert sprayed["case"].endswith("ecmp=spray") and sprayed["flows"] == record["flows"]
     assert sprayed["allreduce_ms"] >= sprayed["ideal_ms"] == record["ideal_ms"]
+    assert sprayed["events"] > record["events"]  # it ran one sub-flow per path, not the transfers
 
 
 def test_memory_suite_reports_the_peak_of_a_long_packet_run_and_the_memory_per_flow():

@@ -34,6 +34,19 @@ from .tasks import alone_ps, engine_kinds
 T_MAX_PS = 2**62
 
 
+#: ``routing.ecmp`` and ``host.transport`` as the kernel's codes.
+ECMP_CODES = {"flow": codes.ECMP_FLOW, "packet": codes.ECMP_PACKET, "adaptive": codes.ECMP_ADAPTIVE,
+              "spray": codes.ECMP_SPRAY, "reps": codes.ECMP_REPS, "flowlet": codes.ECMP_FLOWLET}
+TRANSPORT_CODES = {"gbn": codes.TRANSPORT_GBN, "sr": codes.TRANSPORT_SR}
+
+
+def uses_full_kernel(scenario) -> bool:
+    """Whether a packet run of ``scenario`` runs on the full variant of the packet kernel
+    (``fabsim.native.packet_state.needs_full``, the rule ``build_net`` applies to its params)."""
+    return ps.needs_full(TRANSPORT_CODES[scenario.host.transport], scenario.switch.trim,
+                         ECMP_CODES[scenario.routing.ecmp])
+
+
 def initial_pool(model: Model, n_flows: int) -> int:
     """Packets the pool has room for up front; the pool doubles whenever it runs low (up to
     run.packet_pool). Room costs address space only: a packet's memory is touched when it is
@@ -78,9 +91,7 @@ def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
     params[codes.P_MTU] = sc.host.mtu_bytes
     params[codes.P_HEADER] = sc.host.header_bytes
     params[codes.P_RTO] = sc.host.rto_ps
-    params[codes.P_ECMP] = {"flow": codes.ECMP_FLOW, "packet": codes.ECMP_PACKET, "adaptive": codes.ECMP_ADAPTIVE,
-                            "spray": codes.ECMP_SPRAY, "reps": codes.ECMP_REPS,
-                            "flowlet": codes.ECMP_FLOWLET}[sc.routing.ecmp]
+    params[codes.P_ECMP] = ECMP_CODES[sc.routing.ecmp]
     params[codes.P_FLOWLET_GAP] = sc.routing.flowlet_gap_ps
     params[codes.P_ENTROPIES] = sc.routing.entropies
     params[codes.P_REPS_BUFFER] = sc.routing.reps_buffer
@@ -95,7 +106,7 @@ def build_net(model: Model, flows, paths=None) -> ps.PacketNet:
     params[codes.P_NACK] = int(sc.host.nack)
     params[codes.P_RETRIES] = sc.host.retries
     params[codes.P_ACK_EVERY] = sc.host.ack_every
-    params[codes.P_TRANSPORT] = codes.TRANSPORT_SR if sc.host.transport == "sr" else codes.TRANSPORT_GBN
+    params[codes.P_TRANSPORT] = TRANSPORT_CODES[sc.host.transport]
     params[codes.P_SR_WINDOW] = sc.host.sr_window
     params[codes.P_SR_REORDER] = sc.host.sr_reorder
     params[codes.P_TRIM] = int(sc.switch.trim)
@@ -272,7 +283,7 @@ def _run_slices(model, flows, net, st, pool, until, progress, wall0, queues, rat
     topo = model.scenario.topology
     su = new_scaleup(net.f_kind, flows.duration_ps, model.fabric.n_hosts, topo.gpus_per_server,
                      topo.scaleup_latency_ps, topo.scaleup_rate_bps)
-    ports = np.empty(model.fabric.n_links, np.int64)  # the queue sample's busy ports
+    ports = np.empty(model.fabric.n_links if sample_ps else 0, np.int64)  # a queue sample's busy ports
     status = codes.STATUS_SLICE
     while status == codes.STATUS_SLICE and slicer.more():
         # failures change links and routes at their times, before the packet events then
