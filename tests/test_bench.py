@@ -43,3 +43,11 @@ def test_memory_suite_reports_the_peak_of_a_long_packet_run_and_the_memory_per_f
     # twice the simulated time, about twice the flows: the growth per added flow
     assert per_flow["flows"][1] > 1.9 * per_flow["flows"][0] > 0
     assert per_flow["engine_bytes_per_flow"] > 0 and per_flow["process_bytes_per_flow"] > 0
+
+
+def test_packet_case_of_a_small_job_on_a_large_fabric_runs():
+    """Each kind of traffic the packet cases use is shrunk for the warm-up (here a collective)."""
+    out = subprocess.run([sys.executable, str(BENCH), "--child", "packet", "packet-ring-k32", "-", "-"],
+                         capture_output=True, text=True, check=True)
+    record = json.loads(out.stdout)
+    assert record["case"] == "packet-ring-k32" and record["hosts"] == 8192 and record["packet_hops"] > 0
