@@ -66,11 +66,16 @@ PK_SEQ = 1  # data: sequence number; ACK/NACK: cumulative ack
 PK_WIRE = 2  # wire bytes
 PK_NEXT = 3  # next packet in its queue, pipe or the free list
 PK_IN_LINK = 4  # link it arrived on at the switch holding it
+# the same slot while the packet is on a wire (it has left the switch): ps from its arrival at the
+# far end to that of the packet behind it on the same wire (unsigned; 0 ≤ gap ≤ the link's delay,
+# which the packet engine keeps below 2**32 ps, ``PIPE_DELAY_LIMIT_PS``)
+PK_GAP = PK_IN_LINK
 PK_KIND = 5  # PKT_* (with the PKT_LOST flag)
 PK_ECN = 6  # bit 0: the ECN mark (an ACK or NACK: the echo); bits 1 up: the entropy value
 # (ecmp = spray or reps; an ACK or NACK: the one of the packet it answers)
 PK_SACK = 7  # an ACK under selective repeat: the sequence number of the packet it answers
 PK_SIZE = 8
+PIPE_DELAY_LIMIT_PS = 2**32
 
 # Packet kinds.
 PKT_DATA = 0

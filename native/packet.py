@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .codes import (
-    PK_ECN, PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_SACK, PK_SEQ, PK_WIRE,
+    PK_ECN, PK_FLOW, PK_GAP, PK_IN_LINK, PK_KIND, PK_NEXT, PK_SACK, PK_SEQ, PK_WIRE,
     START_PORT, ABANDON_RETRIES, ABANDON_STOPPED, ABANDON_UNREACHABLE, BUSY_DEAD, CC_HPCC, CC_PAPER,
     C_CX_FREE, C_CX_HWM,
     C_EVENTS, C_HOPS, C_IN_USE, C_PENDING, C_T_NOW, ECMP_ADAPTIVE, ECMP_FLOWLET, ECMP_PACKET, FLOWLET_SLOTS,
@@ -223,9 +223,7 @@ def _prefetch_event(st, v):
     kind = v & EV_MASK
     link = np.int64(v >> EV_BITS)
     if kind == EV_ARRIVE:
-        p = st.pipe_head[link]
-        prefetch(st.pkt, p)
-        prefetch(st.pkt_t_arr, p)
+        prefetch(st.pkt, st.pipe_head[link])
     elif kind == EV_TX_DONE:
         prefetch(st.busy, link)
         prefetch(st.pkt, st.dq_head[link])
@@ -337,14 +335,19 @@ def _tx_done(net, st, link, t):
         _free(st, p)
         return STATUS_SLICE
     st.pkt[p, PK_NEXT] = -1
-    st.pkt_t_arr[p] = t + net.pipe_delay_ps[link]
-    if st.pipe_tail[link] >= 0:
-        st.pkt[st.pipe_tail[link], PK_NEXT] = p
+    t_arr = t + net.pipe_delay_ps[link]
+    tail = st.pipe_tail[link]
+    if tail >= 0:
+        # the packet ahead learns when this one arrives after it: its ARRIVE then schedules
+        # this one's from its own row (0 ≤ gap ≤ the delay: it has not arrived yet)
+        st.pkt[tail, PK_NEXT] = p
+        st.pkt[tail, PK_GAP] = t_arr - st.pipe_t_tail[link]
     else:
         st.pipe_head[link] = p
-        if not _schedule(st, st.pkt_t_arr[p], (link << EV_BITS) | EV_ARRIVE):
+        if not _schedule(st, t_arr, (link << EV_BITS) | EV_ARRIVE):
             return STATUS_HEAP_FULL
     st.pipe_tail[link] = p
+    st.pipe_t_tail[link] = t_arr
     # 5. next packet
     return START_PORT + np.int64(link)
 
@@ -353,11 +356,13 @@ def _arrive(net, st, link, t):
     """ARRIVE(link): the head packet of the pipe reaches the node at the far end."""
     n_hosts = net.params[P_N_HOSTS]
     p = st.pipe_head[link]
-    st.pipe_head[link] = st.pkt[p, PK_NEXT]
-    if st.pipe_head[link] < 0:
+    nxt = st.pkt[p, PK_NEXT]
+    st.pipe_head[link] = nxt
+    if nxt < 0:
         st.pipe_tail[link] = -1
     else:
-        if not _schedule(st, st.pkt_t_arr[st.pipe_head[link]], (link << EV_BITS) | EV_ARRIVE):
+        # the next packet's arrival, from this one's row (PK_GAP): its own row is not read yet
+        if not _schedule(st, t + (np.int64(st.pkt[p, PK_GAP]) & 0xFFFFFFFF), (link << EV_BITS) | EV_ARRIVE):
             return STATUS_HEAP_FULL
     st.pkt[p, PK_NEXT] = -1
     node = net.link_dst[link]

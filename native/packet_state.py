@@ -102,7 +102,6 @@ class PacketState(NamedTuple):
     ev: Wheel  # the event set, ordered (t_ps, seq)
     # packet pool
     pkt: np.ndarray  # int32[pool, PK_SIZE] one row per packet (columns PK_* in codes.py)
-    pkt_t_arr: np.ndarray  # int64[pool] arrival time at the end of its pipe
     # ports
     cq_head: np.ndarray  # int32[L] control queue
     cq_tail: np.ndarray
@@ -115,6 +114,7 @@ class PacketState(NamedTuple):
     pause_since: np.ndarray  # int64[L]
     pipe_head: np.ndarray  # int32[L]
     pipe_tail: np.ndarray  # int32[L]
+    pipe_t_tail: np.ndarray  # int64[L] arrival time of the pipe's tail packet (the others': PK_GAP)
     tx_bytes: np.ndarray  # int64[L]
     max_q: np.ndarray  # int64[L]
     q_area: np.ndarray  # float64[L] ∫ dq_bytes dt (byte·ps)
@@ -302,6 +302,16 @@ def make_net(**fields: np.ndarray) -> PacketNet:
     return PacketNet(**fields)
 
 
+def packet_rows(pool: int) -> np.ndarray:
+    """``pool`` zeroed packet rows (``int32[pool, PK_SIZE]``) starting on a 64-byte boundary, so
+    that no 32-byte row straddles two cache lines (NumPy aligns to 16 bytes: half the rows would;
+    a packet's first access is a prefetch of the line holding its row). The pages are mapped
+    when first written, as with ``np.zeros``."""
+    raw = np.zeros(pool * PK_SIZE + 64 // 4, np.int32)
+    skip = (-raw.ctypes.data % 64) // 4
+    return raw[skip: skip + pool * PK_SIZE].reshape(pool, PK_SIZE)
+
+
 def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_buckets: int) -> PacketState:
     """Fresh state; the START events of flows without predecessors are the wheel's presorted
     events, by (start time, flow id).
@@ -334,12 +344,12 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         rng=np.array([net.params[P_SEED]], np.uint64),
         ev=ev,
         # the pool's arrays are left untouched (np.zeros: pages are mapped when first written)
-        pkt=np.zeros((pool, PK_SIZE), np.int32), pkt_t_arr=np.zeros(pool, np.int64),
+        pkt=packet_rows(pool),
         cq_head=links(-1, np.int32), cq_tail=links(-1, np.int32),
         dq_head=links(-1, np.int32), dq_tail=links(-1, np.int32),
         dq_bytes=links(0, np.int64), busy=links(0, np.int8), tx_prio=links(0, np.int8),
         paused=links(0, np.int8), pause_since=links(0, np.int64),
-        pipe_head=links(-1, np.int32), pipe_tail=links(-1, np.int32),
+        pipe_head=links(-1, np.int32), pipe_tail=links(-1, np.int32), pipe_t_tail=links(0, np.int64),
         tx_bytes=links(0, np.int64), max_q=links(0, np.int64), q_area=links(0.0, np.float64),
         q_t=links(0, np.int64), period_max_q=links(0, np.int64), l_drops=links(0, np.int64), l_trims=links(0, np.int64),
         trim_run=links(0, np.int64),
@@ -394,12 +404,9 @@ def grow_pool(st: PacketState, pool: int) -> PacketState:
         return st
     used = int(st.clock[C_HWM])
 
-    def grown(a):
-        b = np.zeros((pool, *a.shape[1:]), a.dtype)
-        b[:used] = a[:used]
-        return b
-
-    return st._replace(pkt=grown(st.pkt), pkt_t_arr=grown(st.pkt_t_arr))
+    pkt = packet_rows(pool)
+    pkt[:used] = st.pkt[:used]
+    return st._replace(pkt=pkt)
 
 def grow_contexts(st: PacketState) -> PacketState:
     """The same state with twice the room for flow contexts (only the contexts ever used are

@@ -36,6 +36,7 @@ def check_runnable(model: Model, flows: FlowTable) -> list[str]:
     sc = model.scenario
     try:
         _check_packet_fits_buffer(sc, model.fabric)
+        _check_link_delay(sc)
         _check_packets_per_flow(sc, flows)
         _check_connected(model, flows)
         warnings = _pfc_warnings(sc, model.fabric)
@@ -72,6 +73,18 @@ def _check_packet_fits_buffer(sc: Scenario, fabric: Fabric) -> None:
                 f"less than {packet}: every packet through it would be dropped",
                 path="switch.buffer_policy",
             )
+
+
+def _check_link_delay(sc: Scenario) -> None:
+    """The packet engine keeps the gap between two packets' arrivals on one wire in 32 bits of
+    picoseconds; the gap is at most the wire's delay (docs/packet-engine.md, "Limits")."""
+    delay = sc.topology.link_delay_ps + sc.switch.latency_ps
+    if delay >= codes.PIPE_DELAY_LIMIT_PS:
+        raise ScenarioError(
+            f"a link's delay (topology.link_delay + switch.latency = {delay / 1e9:g} ms) must be "
+            f"below {codes.PIPE_DELAY_LIMIT_PS / 1e9:g} ms",
+            path="topology.link_delay",
+        )
 
 
 def _check_packets_per_flow(sc: Scenario, flows: FlowTable) -> None:
