@@ -8,7 +8,7 @@ import types
 import numba
 import numpy as np
 
-import fabsim.native.jit  # noqa: F401  (installs the indexing hook, as any kernel import does)
+from fabsim.native.jit import _OURS  # importing native.jit installs the indexing hook
 
 
 def _get(a, i):
@@ -30,7 +30,9 @@ def _wrap_compares(d):
 
 
 def test_native_code_indexes_without_wraparound():
-    assert _wrap_compares(_compiled_as("fabsim.native._probe")) == 0
+    d = _compiled_as("fabsim.native._probe")
+    assert d.overloads[d.signatures[0]].fndesc.mangled_name.startswith(_OURS)
+    assert _wrap_compares(d) == 0
 
 
 def test_other_code_keeps_numbas_indexing():

@@ -190,6 +190,28 @@ def test_packets_per_flow_below_two_to_the_31(tmp_path, capsys):
                        f"bytes; a flow may have at most {2**31 - 1} packets")
 
 
+# ---- link delay ---------------------------------------------------------------------------------
+
+
+def test_link_delay_below_two_to_the_32_ps(tmp_path, capsys):
+    # the packet engine keeps the gap between two arrivals on one wire (≤ the wire's delay) in 32 bits
+    path = write(tmp_path, FAT_TREE + '[switch]\nlatency = "1us"\n')
+    below = 2**32 - 1 - 10**6  # ps: with the 1 µs switch latency, one below the limit
+    code, _, err = cli(tmp_path, capsys, "validate", path, "--set", f'topology.link_delay="{below}ps"')
+    assert code == 0, err
+    message = assert_same_everywhere(tmp_path, capsys, path, "--set", f'topology.link_delay="{below + 1}ps"')
+    assert message == (f"{path}: topology.link_delay: the delay of h0–tor0 plus switch.latency is 4.29497 ms; "
+                       "a link's delay must be below 4.29497 ms (2**32 ps)")
+
+
+def test_link_delay_of_one_cable_of_a_file_fabric(tmp_path, capsys):
+    csv = "a,b,rate,delay\nh0,swA,,\nh1,swA,,\nh2,swA,,5ms\n"
+    text = SPLIT.replace('dst = "h3"', 'dst = "h2"')
+    message = refused(tmp_path, capsys, "validate", write(tmp_path, text, csv))
+    assert message.endswith("topology.path: the delay of h2–swA plus switch.latency is 5 ms; a link's delay "
+                            "must be below 4.29497 ms (2**32 ps)")
+
+
 # ---- run.seed -----------------------------------------------------------------------------------
 
 

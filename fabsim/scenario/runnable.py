@@ -36,7 +36,7 @@ def check_runnable(model: Model, flows: FlowTable) -> list[str]:
     sc = model.scenario
     try:
         _check_packet_fits_buffer(sc, model.fabric)
-        _check_link_delay(sc)
+        _check_link_delay(sc, model.fabric)
         _check_packets_per_flow(sc, flows)
         _check_connected(model, flows)
         warnings = _pfc_warnings(sc, model.fabric)
@@ -75,15 +75,22 @@ def _check_packet_fits_buffer(sc: Scenario, fabric: Fabric) -> None:
             )
 
 
-def _check_link_delay(sc: Scenario) -> None:
+def _check_link_delay(sc: Scenario, fabric: Fabric) -> None:
     """The packet engine keeps the gap between two packets' arrivals on one wire in 32 bits of
-    picoseconds; the gap is at most the wire's delay (docs/packet-engine.md, "Limits")."""
-    delay = sc.topology.link_delay_ps + sc.switch.latency_ps
-    if delay >= codes.PIPE_DELAY_LIMIT_PS:
+    picoseconds; the gap is at most the wire's delay: its cable's, plus the switch latency when
+    it leads into a switch (docs/packet-engine.md, ``TX_DONE``)."""
+    if not fabric.n_links:
+        return
+    into_switch = fabric.link_dst >= fabric.n_hosts
+    delay = fabric.link_delay_ps + np.where(into_switch, sc.switch.latency_ps, 0)
+    link = int(np.argmax(delay))
+    if delay[link] >= codes.PIPE_DELAY_LIMIT_PS:
+        cable = f"{fabric.node_name(int(fabric.link_src[link]))}–{fabric.node_name(int(fabric.link_dst[link]))}"
+        plus = " plus switch.latency" if into_switch[link] else ""
         raise ScenarioError(
-            f"a link's delay (topology.link_delay + switch.latency = {delay / 1e9:g} ms) must be "
-            f"below {codes.PIPE_DELAY_LIMIT_PS / 1e9:g} ms",
-            path="topology.link_delay",
+            f"the delay of {cable}{plus} is {int(delay[link]) / 1e9:g} ms; a link's delay must be "
+            f"below {codes.PIPE_DELAY_LIMIT_PS / 1e9:g} ms (2**32 ps)",
+            path="topology.path" if sc.topology.kind == "file" else "topology.link_delay",
         )
 
 
