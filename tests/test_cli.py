@@ -139,6 +139,25 @@ def test_console_script_process(tmp_path):
     assert ok.returncode == 0 and json.loads(ok.stdout)["hosts"] == 16
 
 
+def test_the_command_hides_what_stays_alive_from_the_collector(monkeypatch):
+    """``fabsim`` (``command``) freezes what exists before and after ``main``; ``main`` alone, as
+    tests and other programs call it, leaves the collector alone."""
+    import gc
+
+    import fabsim.cli.commands as commands
+
+    calls = []
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(commands, "main", lambda: calls.append("main") or 3)
+    assert commands.command() == 3
+    assert calls == ["freeze", "main", "freeze"]
+    calls.clear()
+    monkeypatch.undo()
+    frozen = gc.get_freeze_count()
+    assert main(["validate", str(ROOT / "scenarios/quickstart.toml")]) == 0
+    assert gc.get_freeze_count() == frozen
+
+
 # --- internal errors: one line, exit 1; the traceback only with FABSIM_DEBUG=1 ---------------
 
 INTERNAL = "fabsim: internal error: ValueError: bad index 7 … (FABSIM_DEBUG=1 shows the traceback)"

@@ -3,9 +3,10 @@
 (``fabsim validate``), ``sweep`` (``fabsim sweep``: dry run, progress, closing table),
 ``report`` (rich tables of a run or sweep) and ``plot`` (PNG figures).
 
-``main`` is the console script's entry point (``fabsim = "fabsim.cli:main"``).
+``command`` is the console script's entry point (``fabsim = "fabsim.cli:command"``): ``main``
+in a process of its own; ``main(argv)`` runs the same in any process.
 """
 
-from .commands import main
+from .commands import command, main
 
-__all__ = ["main"]
+__all__ = ["command", "main"]
