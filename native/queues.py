@@ -11,7 +11,7 @@ import numpy as np
 
 from .codes import (
     PK_ECN, PK_FLOW, PK_KIND, PK_NEXT, PK_SACK, PK_SEQ, PK_WIRE,
-    START_PORT, BUFFER_DYNAMIC, BUSY_TX, CC_NONE, CONTROL_WIRE_BYTES, EV_BITS, EV_NACK, EV_PACE, EV_TX_DONE, F_DT_ALPHA,
+    START_PORT, BUFFER_DYNAMIC, BUSY_TX, CC_NONE, CONTROL_WIRE_BYTES, EV_BITS, EV_NACK, EV_PACKET_SHIFT, EV_PACE, EV_TX_DONE, F_DT_ALPHA,
     F_PMAX, PKT_DATA, PKT_NACK, PKT_PAUSE, PKT_RESUME, PKT_TRIM, P_BUFFER, P_BUFFER_POLICY, P_CC, P_HEADER, P_MTU,
     P_N_HOSTS, P_PACE_TRIM_NACKS, P_PFC, P_TRIMS_PER_DATA, P_TRANSPORT, P_XOFF, P_XON, RING_OUT, TRANSPORT_SR, RING_PACED, STATUS_HEAP_FULL, STATUS_POOL_FULL,
     STATUS_SLICE,
@@ -251,7 +251,8 @@ def _start_tx(net, st, link, p, prio, t):
     st.busy[link] = BUSY_TX
     st.tx_prio[link] = prio
     prefetch(st.pkt, st.pkt[p, PK_NEXT])  # the packet after it, which its TX_DONE will start
-    if not _schedule(st, t + _ser_ps(st.pkt[p, PK_WIRE], net.link_rate_bps[link]), (np.int64(link) << EV_BITS) | EV_TX_DONE):
+    done = (np.int64(p) << EV_PACKET_SHIFT) | (np.int64(link) << EV_BITS) | EV_TX_DONE
+    if not _schedule(st, t + _ser_ps(st.pkt[p, PK_WIRE], net.link_rate_bps[link]), done):
         return STATUS_HEAP_FULL
     return STATUS_SLICE
 

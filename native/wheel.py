@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .heap import heap_pop, heap_push
-from .jit import hot
+from .jit import hot, prefetch
 
 T_NEVER = np.int64(2**62)
 
@@ -212,10 +212,13 @@ def wheel_next(w):
 @hot(inline="always")
 def wheel_peek(w):
     """The value of the first event in the bucket of the last event taken (−1 if that bucket is
-    empty): most often the next event. A hint, for prefetching; nothing is removed."""
+    empty): most often the next event. A hint, for prefetching; nothing is removed. The time and
+    sequence number ``wheel_next`` will compare are asked for too."""
     node = w.head[w.ctl[W_BCUR] & w.ctl[W_MASK]]
     if node < 0:
         return np.int64(-1)
+    prefetch(w.ev_t, node)
+    prefetch(w.ev_seq, node)
     return w.ev_val[node]
 
 

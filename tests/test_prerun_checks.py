@@ -204,6 +204,19 @@ def test_link_delay_below_two_to_the_32_ps(tmp_path, capsys):
                        "a link's delay must be below 4.29497 ms (2**32 ps)")
 
 
+def test_links_fit_the_bits_an_event_has_for_them(tmp_path, capsys, monkeypatch):
+    from fabsim.native import codes
+
+    path = write(tmp_path, FAT_TREE)  # k = 4: 48 cables, 96 links
+    monkeypatch.setattr(codes, "EV_LINK_MASK", 95)
+    code, _, err = cli(tmp_path, capsys, "validate", path)
+    assert code == 0, err
+    monkeypatch.setattr(codes, "EV_LINK_MASK", 94)
+    message = refused(tmp_path, capsys, "validate", path)
+    assert message == (f"{path}: topology: the fabric has 96 links (directions of its cables); the packet engine "
+                       f"numbers them in {codes.EV_LINK_BITS} bits, at most 95")
+
+
 def test_link_delay_of_one_cable_of_a_file_fabric(tmp_path, capsys):
     csv = "a,b,rate,delay\nh0,swA,,\nh1,swA,,\nh2,swA,,5ms\n"
     text = SPLIT.replace('dst = "h3"', 'dst = "h2"')

@@ -36,7 +36,7 @@ def check_runnable(model: Model, flows: FlowTable) -> list[str]:
     sc = model.scenario
     try:
         _check_packet_fits_buffer(sc, model.fabric)
-        _check_link_delay(sc, model.fabric)
+        _check_links(sc, model.fabric)
         _check_packets_per_flow(sc, flows)
         _check_connected(model, flows)
         warnings = _pfc_warnings(sc, model.fabric)
@@ -75,10 +75,16 @@ def _check_packet_fits_buffer(sc: Scenario, fabric: Fabric) -> None:
             )
 
 
-def _check_link_delay(sc: Scenario, fabric: Fabric) -> None:
-    """The packet engine keeps the gap between two packets' arrivals on one wire in 32 bits of
+def _check_links(sc: Scenario, fabric: Fabric) -> None:
+    """The packet engine names a link in 26 bits of an event, and keeps the gap between two packets' arrivals on one wire in 32 bits of
     picoseconds; the gap is at most the wire's delay: its cable's, plus the switch latency when
     it leads into a switch (docs/packet-engine.md, ``TX_DONE``)."""
+    if fabric.n_links > codes.EV_LINK_MASK + 1:
+        raise ScenarioError(
+            f"the fabric has {fabric.n_links:,} links (directions of its cables); the packet engine numbers "
+            f"them in {codes.EV_LINK_BITS} bits, at most {codes.EV_LINK_MASK + 1:,}",
+            path="topology",
+        )
     if not fabric.n_links:
         return
     into_switch = fabric.link_dst >= fabric.n_hosts
