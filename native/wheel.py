@@ -26,6 +26,9 @@ from .heap import heap_pop, heap_push
 from .jit import hot, prefetch
 
 T_NEVER = np.int64(2**62)
+#: How many buckets ``wheel_peek`` looks through for the next event (on a large fabric's dense
+#: wheel a bucket holds one or two events, and the next is often a few buckets on).
+PEEK_BUCKETS = 16
 
 # Slots of Wheel.ctl
 W_SHIFT = 0  # bucket width is 2**shift ps
@@ -211,10 +214,20 @@ def wheel_next(w):
 
 @hot(inline="always")
 def wheel_peek(w):
-    """The value of the first event in the bucket of the last event taken (−1 if that bucket is
-    empty): most often the next event. A hint, for prefetching; nothing is removed. The time and
-    sequence number ``wheel_next`` will compare are asked for too."""
-    node = w.head[w.ctl[W_BCUR] & w.ctl[W_MASK]]
+    """The value of the first event in the first non-empty bucket among the ``PEEK_BUCKETS``
+    from the one of the last event taken (−1 if they are all empty): most often the next event
+    (the overflow heap and the presorted events are not looked at). A hint, for prefetching;
+    nothing is removed. The time and sequence number ``wheel_next`` will compare are asked for
+    too."""
+    if w.ctl[W_COUNT] == 0:
+        return np.int64(-1)
+    mask = w.ctl[W_MASK]
+    b = w.ctl[W_BCUR]
+    node = w.head[b & mask]
+    end = b + PEEK_BUCKETS
+    while node < 0 and b < end:
+        b += 1
+        node = w.head[b & mask]
     if node < 0:
         return np.int64(-1)
     prefetch(w.ev_t, node)
