@@ -190,6 +190,21 @@ def test_packets_per_flow_below_two_to_the_31(tmp_path, capsys):
                        f"bytes; a flow may have at most {2**31 - 1} packets")
 
 
+def test_a_refused_scenario_is_refused_before_any_compile(tmp_path, capsys, monkeypatch):
+    """With the kernels not in the cache, ``fabsim run`` applies the checks before compiling
+    (a minute or more), not after."""
+    import fabsim.api
+
+    compiled = []
+    monkeypatch.setattr(fabsim.api, "is_compiled", lambda engine: False)
+    monkeypatch.setattr(fabsim.api, "warm", lambda engines, on_step=None: compiled.extend(engines))
+    path = write(tmp_path, FAT_TREE + '[switch]\nbuffer = 4000\n')
+    for command in ("run-flow", "run-packet"):
+        assert refused(tmp_path, capsys, command, path).endswith("switch.buffer: 4000 bytes is less than one packet "
+                                                                 "(4144 bytes = host.mtu + host.header)")
+    assert compiled == []
+
+
 # ---- link delay ---------------------------------------------------------------------------------
 
 

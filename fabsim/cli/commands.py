@@ -148,12 +148,18 @@ def _cmd_run(args, console: Console) -> int:
 def _compile_first(scenario, console: Console) -> None:
     """Compile the kernels a run of ``scenario`` needs now, saying so, unless they are in the
     kernel cache: a cold compile takes a minute or more, and a run must not sit silent that
-    long."""
+    long. A scenario the checks before a run refuse (``fabsim validate``'s) is refused first,
+    not after that minute."""
     from ..api import is_compiled, kernel_set, warm
+    from ..model import build_model
+    from ..scenario.runnable import check_runnable
+    from ..traffic import build_flow_table
     from .progress import compile_notice
 
     engine = kernel_set(scenario)
     if not is_compiled(engine):
+        model = build_model(scenario)
+        check_runnable(model, build_flow_table(scenario, model.fabric))  # its warnings come with the run
         with compile_notice(console, [engine]):
             warm((engine,))
 
