@@ -76,9 +76,10 @@ def _check_packet_fits_buffer(sc: Scenario, fabric: Fabric) -> None:
 
 
 def _check_links(sc: Scenario, fabric: Fabric) -> None:
-    """The packet engine names a link in 26 bits of an event, and keeps the gap between two packets' arrivals on one wire in 32 bits of
-    picoseconds; the gap is at most the wire's delay: its cable's, plus the switch latency when
-    it leads into a switch (docs/packet-engine.md, ``TX_DONE``)."""
+    """The packet engine names a link in 26 bits of an event (``codes.EV_LINK_BITS``), and keeps
+    the gap between two packets' arrivals on one wire in 32 bits of picoseconds; the gap is at
+    most the wire's delay: its cable's, plus the switch latency when it leads into a switch
+    (docs/packet-engine.md, ``TX_DONE``)."""
     if fabric.n_links > codes.EV_LINK_MASK + 1:
         raise ScenarioError(
             f"the fabric has {fabric.n_links:,} links (directions of its cables); the packet engine numbers "
