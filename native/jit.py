@@ -41,14 +41,14 @@ def _no_wraparound():
     """
     from numba.np import arrayobj
 
-    numba_fix = arrayobj.fix_integer_index
-    if getattr(numba_fix, "fabsim", False):
-        return
+    numba_fix = getattr(arrayobj, "fix_integer_index", None)
+    if numba_fix is None or getattr(numba_fix, "fabsim", False):
+        return  # a Numba without this helper: its indexing as it is (slower, the same results)
 
-    def fix_integer_index(context, builder, idxty, idx, size):
+    def fix_integer_index(context, builder, idxty, idx, size, *more, **named):
         if idxty.signed and builder.function.name.startswith(_OURS):
             return context.cast(builder, idx, idxty, types.intp)
-        return numba_fix(context, builder, idxty, idx, size)
+        return numba_fix(context, builder, idxty, idx, size, *more, **named)
 
     fix_integer_index.fabsim = True
     arrayobj.fix_integer_index = fix_integer_index
