@@ -372,7 +372,9 @@ def test_run_prints_the_warning_and_keeps_it_in_the_summary(tmp_path, capsys):
     path = write(tmp_path, FAT_TREE + '[switch]\nbuffer = "1MB"\npfc_xoff = "1MB"\npfc_xon = "900KB"\n')
     code, _, err = cli(tmp_path, capsys, "run-flow", path)
     assert code == 0, err
-    assert err.count("PFC would never fire") == 1 and err.startswith("warning: ")
+    # once, on a line of its own (a cold kernel cache puts the compile notice before it)
+    warned = [line for line in err.splitlines() if "PFC would never fire" in line]
+    assert len(warned) == 1 and warned[0].startswith("warning: ") and err.count("PFC would never fire") == 1
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert len(summary["warnings"]) == 1 and "switch.pfc_xoff" in summary["warnings"][0]
 
