@@ -30,9 +30,7 @@ def simulate(scenario: Scenario, progress=None, baseline: bool = False, warn=Non
     (:func:`fabsim.scenario.runnable.check_runnable`): a problem raises ``ScenarioError``; each
     warning (one line) is passed to ``warn`` if given, and all are in ``summary["warnings"]``.
     """
-    model = build_model(scenario)
-    flows = build_flow_table(scenario, model.fabric)
-    warnings = check_runnable(model, flows)
+    model, flows, warnings = prepare(scenario)
     for line in warnings if warn is not None else ():
         warn(line)
     run = run_flow_engine if scenario.run.engine == "flow" else run_packet_engine
@@ -49,6 +47,15 @@ def simulate(scenario: Scenario, progress=None, baseline: bool = False, warn=Non
     result = assemble(model, flows, run(model, flows, progress), base)
     result.summary["warnings"] = warnings
     return result
+
+
+def prepare(scenario: Scenario):
+    """``(model, flows, warnings)``: the fabric and routing, the flow table, and the checks before
+    a run applied to them (``check_runnable``: a problem raises ``ScenarioError``) — what
+    ``simulate`` starts from, and all that ``fabsim validate`` does."""
+    model = build_model(scenario)
+    flows = build_flow_table(scenario, model.fabric)
+    return model, flows, check_runnable(model, flows)
 
 
 def _with_queue_pairs(run, flows):

@@ -96,14 +96,10 @@ def _print_warning(console: Console, line: str) -> None:
 
 
 def _cmd_validate(args, console: Console) -> int:
-    from ..model import build_model
-    from ..scenario.runnable import check_runnable
-    from ..traffic import build_flow_table
+    from ..api import prepare
     from .validate import print_validate, validate_json
 
-    model = build_model(_load(args))
-    flows = build_flow_table(model.scenario, model.fabric)
-    warnings = check_runnable(model, flows)  # the checks fabsim run applies before an engine
+    model, flows, warnings = prepare(_load(args))  # the checks fabsim run applies before an engine
     if args.json:
         print(json.dumps({**validate_json(model, flows), "warnings": warnings}, indent=2))
     else:
@@ -150,16 +146,12 @@ def _compile_first(scenario, console: Console) -> None:
     kernel cache: a cold compile takes a minute or more, and a run must not sit silent that
     long. A scenario the checks before a run refuse (``fabsim validate``'s) is refused first,
     not after that minute."""
-    from ..api import is_compiled, kernel_set, warm
-    from ..model import build_model
-    from ..scenario.runnable import check_runnable
-    from ..traffic import build_flow_table
+    from ..api import is_compiled, kernel_set, prepare, warm
     from .progress import compile_notice
 
     engine = kernel_set(scenario)
     if not is_compiled(engine):
-        model = build_model(scenario)
-        check_runnable(model, build_flow_table(scenario, model.fabric))  # its warnings come with the run
+        prepare(scenario)  # raises for a refused scenario; the warnings come with the run
         with compile_notice(console, [engine]):
             warm((engine,))
 
@@ -210,8 +202,8 @@ def command() -> int:
     Everything alive when a command starts — fabsim's, NumPy's, Numba's and pyarrow's modules and
     Numba's type system — stays alive until the process ends, and so does most of what the
     command leaves. ``gc.freeze`` takes both out of the cyclic collector's sight, which would
-    otherwise walk them at every full collection and twice more at exit: a k = 16 packet run
-    (case 2 of ``tools/bench packet``) spends about 0.3 s of its 1.9 s there. Objects still die
+    otherwise walk them at every full collection and again at exit: that walk took about 0.3 s
+    of a 2 s packet run at k = 16 (case 2 of ``tools/bench packet``). Objects still die
     when their last reference goes. ``main`` itself, which tests and other programs call in a
     process that goes on, leaves the collector alone.
     """
