@@ -65,22 +65,33 @@ KIND_FABRIC = 0  # packets through the fabric
 KIND_SCALEUP = 1  # fluid, between two GPUs of one server (native/scaleup.py)
 KIND_COMPUTE = 2  # a compute task: DONE after its duration
 
-# Columns of PacketState.pkt (int32[pool, PK_SIZE]): one row per packet, so that a packet's
-# fields share a cache line (32 bytes a row).
-PK_FLOW = 0
-PK_SEQ = 1  # data: sequence number; ACK/NACK: cumulative ack
-PK_WIRE = 2  # wire bytes
-PK_NEXT = 3  # next packet in its queue, pipe or the free list
-PK_IN_LINK = 4  # link it arrived on at the switch holding it
+# Columns of PacketState.pkt (int32[pool, PK_SIZE]): one 16-byte row per packet, four to a
+# cache line, so that a packet's fields share a line and the pool of a large fabric, where
+# hundreds of thousands of packets are queued at once, stays small enough for the cache.
+PK_NEXT = 0  # next packet in its queue, pipe or the free list
+PK_META = 1  # the kind (bits 0–3: PKT_* with the PKT_LOST flag), the ECN mark (META_MARK; an ACK
+# or NACK: the echo), META_SHORT, and the flow (bits META_FLOW_SHIFT up)
+PK_SEQ = 2  # data: sequence number; ACK/NACK: cumulative ack
+PK_IN_LINK = 3  # link it arrived on at the switch holding it
 # the same slot while the packet is on a wire (it has left the switch): ps from its arrival at the
 # far end to that of the packet behind it on the same wire (unsigned; 0 ≤ gap ≤ the link's delay,
 # which the packet engine keeps below 2**32 ps, ``PIPE_DELAY_LIMIT_PS``)
 PK_GAP = PK_IN_LINK
-PK_KIND = 5  # PKT_* (with the PKT_LOST flag)
-PK_ECN = 6  # bit 0: the ECN mark (an ACK or NACK: the echo); bits 1 up: the entropy value
-# (ecmp = spray or reps; an ACK or NACK: the one of the packet it answers)
-PK_SACK = 7  # an ACK under selective repeat: the sequence number of the packet it answers
-PK_SIZE = 8
+PK_SIZE = 4
+META_KIND = 15  # the kind, with the PKT_LOST flag
+META_MARK_SHIFT = 4
+META_MARK = 1 << META_MARK_SHIFT  # the ECN mark
+# a data packet with less than an MTU of payload (a flow's last): its wire bytes are computed from
+# the flow's size; every other data packet is host.mtu + host.header, every other kind a control
+# frame (CONTROL_WIRE_BYTES), so a packet's row does not hold its size (``packet_state._wire``)
+META_SHORT = 32
+META_FLOW_SHIFT = 6
+META_FLOW_BITS = 26  # tasks of a packet run are numbered below 2**26 (fabsim.scenario.runnable)
+META_FLOW_MASK = (1 << META_FLOW_BITS) - 1
+# Columns of PacketState.pkx (int32[pool, PX_SIZE]; rows only in the full variant of the kernel)
+PX_ENTROPY = 0  # the entropy value (ecmp = spray or reps; an ACK or NACK: the one of the packet it answers)
+PX_SACK = 1  # an ACK under selective repeat: the sequence number of the packet it answers
+PX_SIZE = 2
 PIPE_DELAY_LIMIT_PS = 2**32
 
 # Packet kinds.

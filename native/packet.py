@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .codes import (
-    PK_ECN, PK_FLOW, PK_GAP, PK_IN_LINK, PK_KIND, PK_NEXT, PK_SACK, PK_SEQ, PK_WIRE,
+    META_KIND, PK_GAP, PK_IN_LINK, PK_META, PK_NEXT, PK_SEQ, PX_ENTROPY, PX_SACK,
     START_PORT, ABANDON_RETRIES, ABANDON_STOPPED, ABANDON_UNREACHABLE, BUSY_DEAD, CC_HPCC, CC_PAPER,
     C_CX_FREE, C_CX_HWM,
     C_EVENTS, C_HOPS, C_IN_USE, C_PENDING, C_T_NOW, ECMP_ADAPTIVE, ECMP_FLOWLET, ECMP_PACKET, FLOWLET_SLOTS,
@@ -37,7 +37,9 @@ from .ecmp import ecmp_hash, ecmp_salt
 from .entropy import reps_freeze, reps_recycle, sender_entropy
 from .jit import hot, prefetch
 from .packet_failures import _lost_data
-from .packet_state import _complete, _free, _release_context, _schedule, _take_context, full
+from .packet_state import (
+    _complete, _data_wire, _free, _release_context, _schedule, _take_context, full, pk_flow, pk_kind, pk_mark,
+)
 from .queues import (
     _admit, _answer_trim, _can_send, _ecn_mark, _leave_ingress, _make_eligible, _mark, _nack_due, _pfc_frame, _pfc_on_enqueue, _push_control,
     _push_data, _ring_push, _send_control, _try_start, _q_change,
@@ -90,8 +92,8 @@ def _candidates(net, node, b):
 def _route(net, st, node, p, link, t):
     """Egress port of switch ``node`` for packet ``p``, which arrived over ``link`` at ``t``
     (docs/packet-engine.md, "ECMP"); −1 if there is no route."""
-    f = st.pkt[p, PK_FLOW]
-    kind = st.pkt[p, PK_KIND]
+    f = pk_flow(st, p)
+    kind = pk_kind(st, p)
     forward = kind == PKT_DATA or (full(net) and kind == PKT_TRIM)  # toward the flow's destination
     if net.params[P_SROUTE]:
         # the link after the one it arrived on, along its flow's route (the links the switches
@@ -116,7 +118,7 @@ def _route(net, st, node, p, link, t):
         if not full(net) or mode == ECMP_PACKET:
             value = np.int64(st.pkt[p, PK_SEQ])  # the sequence number, or an ACK's cumulative one
         else:
-            value = np.int64(st.pkt[p, PK_ECN]) >> 1  # the entropy value the sender chose
+            value = np.int64(st.pkx[p, PX_ENTROPY])  # the entropy value the sender chose
         channel = net.f_channel[f] + PACKET_SPRAY_STRIDE * (value + 1)
         h = ecmp_hash(net.params[P_SEED], a, b, net.f_hash[f], channel, np.int64(node))
         return pick_port(np.int64(node), e, net.params[P_N_HOSTS], net.routing, h)
@@ -301,27 +303,27 @@ def _tx_done(net, st, link, t):
     n_hosts = net.params[P_N_HOSTS]
     dead = st.busy[link] & BUSY_DEAD
     st.busy[link] = dead
-    w = np.int64(0)
-    # 1. leave the queue
-    if st.tx_prio[link] == 0:
+    # 1. leave the queue (the data queue holds data packets, the control queue every other kind)
+    data = st.tx_prio[link] != 0
+    if not data:
         p = st.cq_head[link]
         st.cq_head[link] = st.pkt[p, PK_NEXT]
         if st.cq_head[link] < 0:
             st.cq_tail[link] = -1
-        w = np.int64(st.pkt[p, PK_WIRE])
+        w = np.int64(CONTROL_WIRE_BYTES)
     else:
         p = st.dq_head[link]
         st.dq_head[link] = st.pkt[p, PK_NEXT]
         if st.dq_head[link] < 0:
             st.dq_tail[link] = -1
-        w = np.int64(st.pkt[p, PK_WIRE])
+        w = _data_wire(net, st, p)
         _q_change(st, link, t, -w)
     st.tx_bytes[link] += w
     node = net.link_src[link]
     if node >= n_hosts:
         # 2. leave the shared buffer and the ingress counter; RESUME below XON
         st.used[node] -= w
-        if st.pkt[p, PK_KIND] == PKT_DATA:
+        if data:
             status = _leave_ingress(net, st, st.pkt[p, PK_IN_LINK], w, t)
             if status != STATUS_SLICE:
                 return status
@@ -332,8 +334,8 @@ def _tx_done(net, st, link, t):
     if dead:
         st.l_fail_pkts[link] += 1
         st.l_fail_bytes[link] += w
-        if st.pkt[p, PK_KIND] == PKT_DATA:
-            _lost_data(st, st.pkt[p, PK_FLOW], link)
+        if data:
+            _lost_data(st, pk_flow(st, p), link)
         _free(st, p)
         return STATUS_SLICE
     st.pkt[p, PK_NEXT] = -1
@@ -369,10 +371,10 @@ def _arrive(net, st, link, t):
             return STATUS_HEAP_FULL
     st.pkt[p, PK_NEXT] = -1
     node = net.link_dst[link]
-    kind = st.pkt[p, PK_KIND]
+    kind = pk_kind(st, p)
     if kind & PKT_LOST:
         if kind == PKT_DATA | PKT_LOST:
-            _lost_data(st, st.pkt[p, PK_FLOW], link)
+            _lost_data(st, pk_flow(st, p), link)
         _free(st, p)
         return STATUS_SLICE
 
@@ -380,7 +382,7 @@ def _arrive(net, st, link, t):
         _free(st, p)
         return _pfc_frame(net, st, net.link_rev[link], kind, t)
 
-    f = st.pkt[p, PK_FLOW]
+    f = pk_flow(st, p)
     if node >= n_hosts:
         # 1. route
         egress = _route(net, st, node, p, link, t)
@@ -389,7 +391,7 @@ def _arrive(net, st, link, t):
                 _lost_data(st, f, link)
             _free(st, p)
             return STATUS_SLICE
-        w = np.int64(st.pkt[p, PK_WIRE])
+        w = _data_wire(net, st, p) if kind == PKT_DATA else np.int64(CONTROL_WIRE_BYTES)
         if st.busy[egress] & BUSY_DEAD:
             # routing has not yet learned of the failure: the packet is black-holed
             st.l_bh_pkts[egress] += 1
@@ -411,8 +413,7 @@ def _arrive(net, st, link, t):
                 # trimmed: its header goes on at control priority, to be NACKed by the receiver
                 st.l_trims[egress] += 1
                 st.f_trims[f] += 1
-                st.pkt[p, PK_KIND] = PKT_TRIM
-                st.pkt[p, PK_WIRE] = CONTROL_WIRE_BYTES
+                st.pkt[p, PK_META] = (st.pkt[p, PK_META] & ~META_KIND) | PKT_TRIM  # a control frame's size
                 st.used[node] += CONTROL_WIRE_BYTES
                 _push_control(st, egress, p)
                 return START_PORT + np.int64(egress)
@@ -426,7 +427,7 @@ def _arrive(net, st, link, t):
         # 4. enqueue; PAUSE above XOFF
         st.used[node] += w
         st.pkt[p, PK_IN_LINK] = link
-        _push_data(st, egress, p, t)
+        _push_data(st, egress, p, w, t)
         st.ingress[link] += w
         status = _pfc_on_enqueue(net, st, link, t)
         if status != STATUS_SLICE:
@@ -447,14 +448,16 @@ def _arrive(net, st, link, t):
         return STATUS_SLICE
     if full(net) and kind == PKT_TRIM:  # at the receiver: the trim NACK, now or paced
         return _answer_trim(net, st, node, p, t)
-    ecn = np.int64(st.pkt[p, PK_ECN])
+    ecn = pk_mark(st, p)  # the mark, and the entropy value above it
+    if full(net):
+        ecn |= np.int64(st.pkx[p, PX_ENTROPY]) << 1
     if kind == PKT_ACK or kind == PKT_NACK:
         if ecn & 1 and net.params[P_CC] == CC_HPCC:
             rp_signal(net, st, f, t)
     c = st.f_ctx[f]  # −1: the flow's last ACK has arrived (everything below is then a late packet)
     if kind == PKT_ACK:
         ack = np.int64(st.pkt[p, PK_SEQ])
-        sack = np.int64(st.pkt[p, PK_SACK])
+        sack = np.int64(st.pkx[p, PX_SACK]) if full(net) else np.int64(0)
         _free(st, p)
         if full(net) and c >= 0 and net.params[P_ECMP] == ECMP_REPS and not ecn & 1:
             reps_recycle(net, st, f, c, ecn >> 1)  # an unmarked ACK: its value is worth reusing

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from .codes import (
-    PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_WIRE,
+    PK_IN_LINK, PK_META, PK_NEXT,
     ABANDON_NONE, ABANDON_RETRIES, ABANDON_STOPPED, ABANDON_UNREACHABLE, BUSY_DEAD, BUSY_TX,
     EV_BITS, EV_RTO, PKT_DATA, PKT_LOST, P_N_HOSTS, P_RTO, STATUS_HEAP_FULL, STATUS_SLICE,
 )
 from .jit import hot, kernel
-from .packet_state import _free, _schedule
+from .packet_state import _free, _schedule, _wire, pk_flow, pk_kind
 from .queues import _leave_ingress, _q_change, _try_start
 
 
@@ -25,17 +25,18 @@ def _lost_data(st, f, link):
 @kernel
 def _drop_queued(net, st, link, p, t):
     """Packet ``p``, queued at port ``link`` when the link failed, is lost."""
-    w = np.int64(st.pkt[p, PK_WIRE])
+    w = _wire(net, st, p)
     st.l_fail_pkts[link] += 1
     st.l_fail_bytes[link] += w
     node = net.link_src[link]
-    if st.pkt[p, PK_KIND] == PKT_DATA:
-        _lost_data(st, st.pkt[p, PK_FLOW], link)
+    data = pk_kind(st, p) == PKT_DATA
+    if data:
+        _lost_data(st, pk_flow(st, p), link)
         _q_change(st, link, t, -w)
     status = STATUS_SLICE
     if node >= net.params[P_N_HOSTS]:
         st.used[node] -= w
-        if st.pkt[p, PK_KIND] == PKT_DATA:
+        if data:
             status = _leave_ingress(net, st, st.pkt[p, PK_IN_LINK], w, t)
     _free(st, p)
     return status
@@ -52,9 +53,9 @@ def fail_links(net, st, links, t):
             continue
         p = st.pipe_head[link]
         while p >= 0:
-            st.pkt[p, PK_KIND] |= PKT_LOST
+            st.pkt[p, PK_META] |= PKT_LOST
             st.l_fail_pkts[link] += 1
-            st.l_fail_bytes[link] += st.pkt[p, PK_WIRE]
+            st.l_fail_bytes[link] += _wire(net, st, p)
             p = st.pkt[p, PK_NEXT]
         for prio in range(2):
             head = st.cq_head[link] if prio == 0 else st.dq_head[link]

@@ -18,10 +18,11 @@ from typing import NamedTuple
 import numpy as np
 
 from .codes import (
-    PK_ECN, PK_FLOW, PK_IN_LINK, PK_KIND, PK_NEXT, PK_SEQ, PK_SIZE, PK_WIRE,
-    C_CX_FREE, C_CX_HWM, C_DONE, C_FREE, C_HWM, C_IN_USE, C_SEQ, C_SIZE, ECMP_PACKET, EV_BITS, EV_START,
+    META_FLOW_MASK, META_FLOW_SHIFT, META_KIND, META_MARK, META_MARK_SHIFT, META_SHORT, PK_IN_LINK, PK_META,
+    PK_NEXT, PK_SEQ, PK_SIZE, PX_SIZE,
+    CONTROL_WIRE_BYTES, C_CX_FREE, C_CX_HWM, C_DONE, C_FREE, C_HWM, C_IN_USE, C_SEQ, C_SIZE, ECMP_PACKET, EV_BITS, EV_START,
     F_ALPHA0, F_SIZE, PKT_DATA, PKT_LOST, P_SR_WINDOW, P_TRANSPORT, TRANSPORT_SR,
-    ECMP_FLOWLET, ECMP_REPS, ECMP_SPRAY, FLOWLET_SLOTS, P_ECMP, P_EV_RESERVE, P_N_HOSTS, P_REPS_BUFFER, P_SEED, P_SIZE, P_SROUTE, P_TRIM,
+    ECMP_FLOWLET, ECMP_REPS, ECMP_SPRAY, FLOWLET_SLOTS, P_ECMP, P_EV_RESERVE, P_HEADER, P_MTU, P_N_HOSTS, P_REPS_BUFFER, P_SEED, P_SIZE, P_SROUTE, P_TRIM,
 )
 from .jit import hot, kernel
 from .routing import RoutingTables
@@ -102,6 +103,7 @@ class PacketState(NamedTuple):
     ev: Wheel  # the event set, ordered (t_ps, seq)
     # packet pool
     pkt: np.ndarray  # int32[pool, PK_SIZE] one row per packet (columns PK_* in codes.py)
+    pkx: np.ndarray  # int32[pool or 0, PX_SIZE] what the full variant adds to a packet (PX_*)
     # ports
     cq_head: np.ndarray  # int32[L] control queue
     cq_tail: np.ndarray
@@ -304,9 +306,9 @@ def make_net(**fields: np.ndarray) -> PacketNet:
 
 def packet_rows(pool: int) -> np.ndarray:
     """``pool`` zeroed packet rows (``int32[pool, PK_SIZE]``) starting on a 64-byte boundary, so
-    that no 32-byte row straddles two cache lines (NumPy aligns to 16 bytes: half the rows would;
-    a packet's first access is a prefetch of the line holding its row). The pages are mapped
-    when first written, as with ``np.zeros``."""
+    that the rows of four packets share a cache line and none straddles two (a packet's first
+    access is a prefetch of the line holding its row). The pages are mapped when first written,
+    as with ``np.zeros``."""
     raw = np.zeros(pool * PK_SIZE + 64 // 4, np.int32)
     skip = (-raw.ctypes.data % 64) // 4
     return raw[skip: skip + pool * PK_SIZE].reshape(pool, PK_SIZE)
@@ -345,6 +347,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         ev=ev,
         # the pool's arrays are left untouched (np.zeros: pages are mapped when first written)
         pkt=packet_rows(pool),
+        pkx=np.zeros((pool if variant_for(net.params).ndim == 2 else 0, PX_SIZE), np.int32),
         cq_head=links(-1, np.int32), cq_tail=links(-1, np.int32),
         dq_head=links(-1, np.int32), dq_tail=links(-1, np.int32),
         dq_bytes=links(0, np.int64), busy=links(0, np.int8), tx_prio=links(0, np.int8),
@@ -406,7 +409,11 @@ def grow_pool(st: PacketState, pool: int) -> PacketState:
 
     pkt = packet_rows(pool)
     pkt[:used] = st.pkt[:used]
-    return st._replace(pkt=pkt)
+    pkx = st.pkx
+    if pkx.shape[0]:  # the full variant's
+        pkx = np.zeros((pool, PX_SIZE), np.int32)
+        pkx[:used] = st.pkx[:used]
+    return st._replace(pkt=pkt, pkx=pkx)
 
 def grow_contexts(st: PacketState) -> PacketState:
     """The same state with twice the room for flow contexts (only the contexts ever used are
@@ -447,9 +454,11 @@ def _complete(net, st, f, t):
     return True
 
 @hot(inline="always")
-def _alloc(st, flow, kind, seq, wire):
+def _alloc(st, flow, kind, seq, short):
     """A packet from the pool (−1 if it is exhausted): the last one freed, or else the first
-    never used (the high-water mark)."""
+    never used (the high-water mark). ``short``: a data packet with less than an MTU of payload
+    (``META_SHORT``). The full variant's columns (``pkx``) are left as they are: whoever reads
+    one writes it first."""
     clk = st.clock
     p = clk[C_FREE]
     if p >= 0:
@@ -460,14 +469,46 @@ def _alloc(st, flow, kind, seq, wire):
             return -1
         clk[C_HWM] = p + 1
     clk[C_IN_USE] += 1
-    st.pkt[p, PK_FLOW] = flow
-    st.pkt[p, PK_KIND] = kind
-    st.pkt[p, PK_SEQ] = seq
-    st.pkt[p, PK_WIRE] = wire
     st.pkt[p, PK_NEXT] = -1
+    st.pkt[p, PK_META] = (np.int64(flow) << META_FLOW_SHIFT) | (META_SHORT if short else 0) | kind
+    st.pkt[p, PK_SEQ] = seq
     st.pkt[p, PK_IN_LINK] = -1
-    st.pkt[p, PK_ECN] = 0
     return p
+
+
+# ---- a packet's row ---------------------------------------------------------------------------------
+
+@hot(inline="always")
+def pk_flow(st, p):
+    """The flow (task) packet ``p`` belongs to."""
+    return (np.int64(st.pkt[p, PK_META]) >> META_FLOW_SHIFT) & META_FLOW_MASK
+
+@hot(inline="always")
+def pk_kind(st, p):
+    """Packet ``p``'s kind (``PKT_*``, with the ``PKT_LOST`` flag)."""
+    return np.int64(st.pkt[p, PK_META]) & META_KIND
+
+@hot(inline="always")
+def pk_mark(st, p):
+    """Packet ``p``'s ECN mark (an ACK or NACK: the echo), 0 or 1."""
+    return (np.int64(st.pkt[p, PK_META]) & META_MARK) >> META_MARK_SHIFT
+
+@hot(inline="always")
+def _data_wire(net, st, p):
+    """Wire bytes of data packet ``p`` (lost or not): host.mtu + host.header, or for a flow's
+    last packet, shorter, the payload left after ``seq`` full ones."""
+    mtu = net.params[P_MTU]
+    if st.pkt[p, PK_META] & META_SHORT:
+        return net.f_size[pk_flow(st, p)] - np.int64(st.pkt[p, PK_SEQ]) * mtu + net.params[P_HEADER]
+    return mtu + net.params[P_HEADER]
+
+@hot(inline="always")
+def _wire(net, st, p):
+    """Wire bytes of packet ``p``: a data packet's, or a control frame's (every other kind,
+    trims included)."""
+    if (st.pkt[p, PK_META] & (META_KIND & ~PKT_LOST)) != PKT_DATA:
+        return np.int64(CONTROL_WIRE_BYTES)
+    return _data_wire(net, st, p)
 
 @hot(inline="always")
 def _take_context(net, st, f, t, line):
@@ -552,6 +593,6 @@ def data_in_flight(st, n_flows):
         p = st.pkt[p, PK_NEXT]
     out = np.zeros(n_flows, np.int64)
     for p in range(pool):
-        if not free[p] and (st.pkt[p, PK_KIND] & ~PKT_LOST) == PKT_DATA:
-            out[st.pkt[p, PK_FLOW]] += 1
+        if not free[p] and (pk_kind(st, p) & ~PKT_LOST) == PKT_DATA:
+            out[pk_flow(st, p)] += 1
     return out

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .codes import (
-    PK_ECN, PK_FLOW, PK_KIND, PK_NEXT, PK_SACK, PK_SEQ, PK_WIRE,
+    META_KIND, META_MARK, META_MARK_SHIFT, PK_META, PK_NEXT, PK_SEQ, PX_ENTROPY, PX_SACK,
     START_PORT, BUFFER_DYNAMIC, BUSY_TX, CC_NONE, CONTROL_WIRE_BYTES, EV_BITS, EV_NACK, EV_PACKET_SHIFT, EV_PACE, EV_TX_DONE, F_DT_ALPHA,
     F_PMAX, PKT_DATA, PKT_NACK, PKT_PAUSE, PKT_RESUME, PKT_TRIM, P_BUFFER, P_BUFFER_POLICY, P_CC, P_HEADER, P_MTU,
     P_N_HOSTS, P_PACE_TRIM_NACKS, P_PFC, P_TRIMS_PER_DATA, P_TRANSPORT, P_XOFF, P_XON, RING_OUT, TRANSPORT_SR, RING_PACED, STATUS_HEAP_FULL, STATUS_POOL_FULL,
@@ -20,7 +20,7 @@ from .dcqcn import rp_on_send
 from .ecmp import _GOLDEN, mix64
 from .entropy import entropy_of_send, sender_entropy
 from .jit import hot, prefetch
-from .packet_state import _alloc, _free, _schedule, full
+from .packet_state import _alloc, _data_wire, _free, _schedule, full, pk_flow, pk_kind
 from .selective import sr_can_send, sr_next_seq
 from .wheel import Wheel
 
@@ -53,13 +53,14 @@ def _push_control(st, link, p):
     st.cq_tail[link] = p
 
 @hot(inline="always")
-def _push_data(st, link, p, t):
+def _push_data(st, link, p, w, t):
+    """Data packet ``p`` of ``w`` wire bytes joins the data queue of ``link``."""
     if st.dq_tail[link] >= 0:
         st.pkt[st.dq_tail[link], PK_NEXT] = p
     else:
         st.dq_head[link] = p
     st.dq_tail[link] = p
-    _q_change(st, link, t, np.int64(st.pkt[p, PK_WIRE]))
+    _q_change(st, link, t, w)
 
 @hot(inline="always")
 def _ring_push(st, host, f):
@@ -107,10 +108,10 @@ def _ecn_mark(net, st, link, q):
 
 @hot(inline="always")
 def _mark(st, link, p):
-    if not st.pkt[p, PK_ECN] & 1:
-        st.pkt[p, PK_ECN] |= 1
+    if not st.pkt[p, PK_META] & META_MARK:
+        st.pkt[p, PK_META] |= META_MARK
         st.l_ecn[link] += 1
-        st.f_ecn[st.pkt[p, PK_FLOW]] += 1
+        st.f_ecn[pk_flow(st, p)] += 1
 
 
 
@@ -186,9 +187,10 @@ def _try_start(net, st, link, t):
         return STATUS_SLICE
     p = st.cq_head[link]
     prio = 0
+    w = np.int64(-1)  # its wire bytes, once known
     sr = full(net) and net.params[P_TRANSPORT] == TRANSPORT_SR
     trims_per_data = net.params[P_TRIMS_PER_DATA] if full(net) else np.int64(0)
-    if p >= 0 and trims_per_data > 0 and st.pkt[p, PK_KIND] == PKT_TRIM:
+    if p >= 0 and trims_per_data > 0 and pk_kind(st, p) == PKT_TRIM:
         # a trim at the head: after T trims since the port's last data packet, waiting data goes first
         if st.trim_run[link] >= trims_per_data and st.dq_head[link] >= 0 and not st.paused[link]:
             p = -1
@@ -221,11 +223,12 @@ def _try_start(net, st, link, t):
                     st.snd_nxt[c] = seq + 1
                 mtu = net.params[P_MTU]
                 payload = min(mtu, net.f_size[f] - seq * mtu)
-                p = _alloc(st, f, PKT_DATA, seq, payload + net.params[P_HEADER])
+                w = payload + net.params[P_HEADER]
+                p = _alloc(st, f, PKT_DATA, seq, payload < mtu)
                 if p < 0:
                     return STATUS_POOL_FULL
                 if sender_entropy(net):  # the sender chooses the entropy value
-                    st.pkt[p, PK_ECN] = entropy_of_send(net, st, f, c, st.f_packets[f], t) << 1
+                    st.pkx[p, PX_ENTROPY] = entropy_of_send(net, st, f, c, st.f_packets[f], t)
                 st.f_packets[f] += 1
                 if seq < st.max_sent[c]:
                     st.f_retx[f] += payload
@@ -234,25 +237,29 @@ def _try_start(net, st, link, t):
                 else:
                     st.max_sent[c] = seq + 1
                 if net.params[P_CC] != CC_NONE:
-                    rp_on_send(net, st, f, t, st.pkt[p, PK_WIRE])
+                    rp_on_send(net, st, f, t, w)
                 if _can_send(net, st, f, c) and not _make_eligible(net, st, f, host, t):
                     return STATUS_HEAP_FULL
-                _push_data(st, link, p, t)
+                _push_data(st, link, p, w, t)
     if p < 0:
         return STATUS_SLICE
+    if prio == 0:
+        w = np.int64(CONTROL_WIRE_BYTES)  # the control queue holds control frames and trims
+    elif w < 0:
+        w = _data_wire(net, st, p)
     if prio and trims_per_data > 0:
         st.trim_run[link] = 0
-    return _start_tx(net, st, link, p, prio, t)
+    return _start_tx(net, st, link, p, prio, w, t)
 
 @hot(inline="always")
-def _start_tx(net, st, link, p, prio, t):
-    """Port ``link`` starts sending packet ``p``, the head of its control (``prio`` 0) or data
-    queue (1)."""
+def _start_tx(net, st, link, p, prio, w, t):
+    """Port ``link`` starts sending packet ``p`` of ``w`` wire bytes, the head of its control
+    (``prio`` 0) or data queue (1)."""
     st.busy[link] = BUSY_TX
     st.tx_prio[link] = prio
     prefetch(st.pkt, st.pkt[p, PK_NEXT])  # the packet after it, which its TX_DONE will start
     done = (np.int64(p) << EV_PACKET_SHIFT) | (np.int64(link) << EV_BITS) | EV_TX_DONE
-    if not _schedule(st, t + _ser_ps(st.pkt[p, PK_WIRE], net.link_rate_bps[link]), done):
+    if not _schedule(st, t + _ser_ps(w, net.link_rate_bps[link]), done):
         return STATUS_HEAP_FULL
     return STATUS_SLICE
 
@@ -262,10 +269,12 @@ class ControlArrays(NamedTuple):
     the handlers (``_alloc``, ``_push_control``, ``_start_tx``, ``_schedule``) take it as both."""
 
     params: np.ndarray
+    variant: np.ndarray
     link_src: np.ndarray
     link_rate_bps: np.ndarray
     clock: np.ndarray
     pkt: np.ndarray
+    pkx: np.ndarray
     used: np.ndarray
     cq_head: np.ndarray
     cq_tail: np.ndarray
@@ -277,7 +286,8 @@ class ControlArrays(NamedTuple):
 @hot(inline="always")
 def _send_control(net, st, link, kind, flow, seq, t, ecn, sack):
     """Queue a 64-byte control frame on port ``link`` and try to start it (``ecn``: an ACK or
-    NACK's echo and entropy value, see ``PK_ECN``; ``sack``: the sequence number an ACK
+    NACK's echo in bit 0 and entropy value in the bits above (``META_MARK``, ``PX_ENTROPY``);
+    ``sack``: the sequence number an ACK
     answers). Every argument is an int64 at every call site: one compiled copy of
     ``_send_frame``, which takes only the arrays it uses (``ControlArrays``) where a call
     passing ``PacketNet`` and ``PacketState`` would pass their hundred-odd fields."""
@@ -285,8 +295,8 @@ def _send_control(net, st, link, kind, flow, seq, t, ecn, sack):
 
 @hot(inline="always")
 def _control_view(net, st):
-    return ControlArrays(net.params, net.link_src, net.link_rate_bps, st.clock, st.pkt, st.used, st.cq_head, st.cq_tail,
-                         st.busy, st.tx_prio, st.ev)
+    return ControlArrays(net.params, net.variant, net.link_src, net.link_rate_bps, st.clock, st.pkt, st.pkx, st.used,
+                         st.cq_head, st.cq_tail, st.busy, st.tx_prio, st.ev)
 
 @hot(inline="always")
 def _answer_trim(net, st, host, p, t):
@@ -299,7 +309,7 @@ def _answer_trim(net, st, host, p, t):
 @hot(inline="always")
 def _nack_due(net, st, p, t):
     """``EV_NACK``: the trim NACK held in row ``p`` is due."""
-    host = net.f_dst[st.pkt[p, PK_FLOW]]
+    host = net.f_dst[pk_flow(st, p)]
     return _trim_nack(_control_view(net, st), net.f_size, net.host_uplink, net.link_rev, st.nack_free,
                       np.int64(host), np.int64(p), t, np.int64(1))
 
@@ -309,9 +319,9 @@ def _trim_nack(v, f_size, host_uplink, link_rev, nack_free, host, p, t, due):
     there): paced, it is sent at ``r = max(t, nack_free[host])`` and the next one no sooner than
     the resend it asks for takes on the host's link; a NACK not due yet stays in ``p``'s row, the
     rest is ``_send_control``. Not inlined: only trimming runs reach it."""
-    f = np.int64(v.pkt[p, PK_FLOW])
+    f = pk_flow(v, p)
     seq = np.int64(v.pkt[p, PK_SEQ])
-    ev_only = np.int64(v.pkt[p, PK_ECN]) & ~np.int64(1)  # its entropy value, no echo
+    ev_only = np.int64(v.pkx[p, PX_ENTROPY]) << 1  # its entropy value, no echo
     uplink = np.int64(host_uplink[host])
     if not due and v.params[P_PACE_TRIM_NACKS]:
         mtu = v.params[P_MTU]
@@ -319,8 +329,7 @@ def _trim_nack(v, f_size, host_uplink, link_rev, nack_free, host, p, t, due):
         r = max(t, nack_free[host])
         nack_free[host] = r + _ser_ps(resend, v.link_rate_bps[link_rev[uplink]])
         if r > t:
-            v.pkt[p, PK_KIND] = PKT_NACK
-            v.pkt[p, PK_ECN] = ev_only
+            v.pkt[p, PK_META] = (v.pkt[p, PK_META] & ~(META_KIND | META_MARK)) | PKT_NACK  # its entropy value stays
             if not _schedule(v, r, (p << EV_BITS) | EV_NACK):
                 return STATUS_HEAP_FULL
             return STATUS_SLICE
@@ -333,18 +342,20 @@ def _send_frame(v, link, kind, flow, seq, t, ecn, sack):
     not empty, which never gets as far as the data queue or the send ring: a port that is not
     busy starts the head of its control queue (the whole ``_try_start`` inlined here made this
     function cost as much of the first compile as the event loop's own)."""
-    p = _alloc(v, flow, kind, seq, CONTROL_WIRE_BYTES)
+    p = _alloc(v, flow, kind, seq, False)
     if p < 0:
         return STATUS_POOL_FULL
-    v.pkt[p, PK_ECN] = ecn
-    v.pkt[p, PK_SACK] = sack
+    v.pkt[p, PK_META] |= (ecn & 1) << META_MARK_SHIFT
+    if full(v):
+        v.pkx[p, PX_ENTROPY] = ecn >> 1
+        v.pkx[p, PX_SACK] = sack
     node = v.link_src[link]
     if node >= v.params[P_N_HOSTS]:
         v.used[node] += CONTROL_WIRE_BYTES
     _push_control(v, link, p)
     if v.busy[link]:  # transmitting, or failed
         return STATUS_SLICE
-    return _start_tx(v, v, link, v.cq_head[link], 0, t)
+    return _start_tx(v, v, link, v.cq_head[link], 0, np.int64(CONTROL_WIRE_BYTES), t)
 
 
 @hot

@@ -563,9 +563,9 @@ def test_a_failed_port_forgets_its_pfc_state_and_drops_its_queue():
     st.paused[link], st.pause_since[link], st.pause_sent[link] = 1, 1_000, 1
     # two data packets queued at the port (the first one on the wire), as the switch enqueues them
     for seq in range(2):
-        p = packet_state._alloc(st, 0, codes.PKT_DATA, seq, 4144)
+        p = packet_state._alloc(st, 0, codes.PKT_DATA, seq, False)  # full size: 4096 + 48 bytes
         st.pkt[p, codes.PK_IN_LINK] = int(f.host_uplink[0])
-        queues._push_data(st, link, p, np.int64(0))
+        queues._push_data(st, link, p, np.int64(4144), np.int64(0))
         st.used[f.node_id("leaf0")] += 4144
         st.ingress[int(f.host_uplink[0])] += 4144
     st.busy[link] = codes.BUSY_TX

@@ -232,6 +232,22 @@ def test_links_fit_the_bits_an_event_has_for_them(tmp_path, capsys, monkeypatch)
                        f"numbers them in {codes.EV_LINK_BITS} bits, at most 95")
 
 
+def test_tasks_fit_the_bits_a_packet_has_for_its_flow(tmp_path, capsys, monkeypatch):
+    from fabsim.native import codes
+    from fabsim.scenario import runnable
+
+    assert runnable.MAX_TASKS == 2**codes.META_FLOW_BITS
+    flow = '[[traffic]]\nkind = "flow"\nsrc = 1\ndst = 2\nsize = "1MB"\n'
+    path = write(tmp_path, FAT_TREE + flow)
+    monkeypatch.setattr(runnable, "MAX_TASKS", 2)
+    code, _, err = cli(tmp_path, capsys, "validate", path)
+    assert code == 0, err
+    monkeypatch.setattr(runnable, "MAX_TASKS", 1)
+    message = assert_same_everywhere(tmp_path, capsys, path)
+    assert message == (f"{path}: traffic: the traffic has 2 tasks (flows, compute tasks and scale-up transfers); "
+                       "a run may have at most 1")
+
+
 def test_link_delay_of_one_cable_of_a_file_fabric(tmp_path, capsys):
     csv = "a,b,rate,delay\nh0,swA,,\nh1,swA,,\nh2,swA,,5ms\n"
     text = SPLIT.replace('dst = "h3"', 'dst = "h2"')

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 #: Most packets in one flow: the packet engine numbers a flow's packets with int32.
 MAX_PACKETS_PER_FLOW = 2**31 - 1
+#: Most tasks (flows, compute tasks, scale-up transfers) in one run: the packet engine names a
+#: packet's flow in 26 bits of its row (``codes.META_FLOW_BITS``).
+MAX_TASKS = codes.META_FLOW_MASK + 1
 
 
 def check_runnable(model: Model, flows: FlowTable) -> list[str]:
@@ -37,6 +40,7 @@ def check_runnable(model: Model, flows: FlowTable) -> list[str]:
     try:
         _check_packet_fits_buffer(sc, model.fabric)
         _check_links(sc, model.fabric)
+        _check_tasks(flows)
         _check_packets_per_flow(sc, flows)
         _check_connected(model, flows)
         warnings = _pfc_warnings(sc, model.fabric)
@@ -98,6 +102,15 @@ def _check_links(sc: Scenario, fabric: Fabric) -> None:
             f"the delay of {cable}{plus} is {int(delay[link]) / 1e9:g} ms; a link's delay must be "
             f"below {codes.PIPE_DELAY_LIMIT_PS / 1e9:g} ms (2**32 ps)",
             path="topology.path" if sc.topology.kind == "file" else "topology.link_delay",
+        )
+
+
+def _check_tasks(flows: FlowTable) -> None:
+    if len(flows) > MAX_TASKS:
+        raise ScenarioError(
+            f"the traffic has {len(flows):,} tasks (flows, compute tasks and scale-up transfers); "
+            f"a run may have at most {MAX_TASKS:,}",
+            path="traffic",
         )
 
 
