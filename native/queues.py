@@ -229,6 +229,8 @@ def _try_start(net, st, link, t):
                     return STATUS_POOL_FULL
                 if sender_entropy(net):  # the sender chooses the entropy value
                     st.pkx[p, PX_ENTROPY] = entropy_of_send(net, st, f, c, st.f_packets[f], t)
+                elif full(net):
+                    st.pkx[p, PX_ENTROPY] = 0
                 st.f_packets[f] += 1
                 if seq < st.max_sent[c]:
                     st.f_retx[f] += payload
