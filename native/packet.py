@@ -38,7 +38,7 @@ from .entropy import reps_freeze, reps_recycle, sender_entropy
 from .jit import hot, prefetch
 from .packet_failures import _lost_data
 from .packet_state import (
-    _complete, _data_wire, _free, _release_context, _schedule, _take_context, full, pk_flow, pk_kind, pk_mark,
+    _complete, _data_wire, _free, _release_context, _schedule, _take_context, _wire, full, pk_flow, pk_kind, pk_mark,
 )
 from .queues import (
     _admit, _answer_trim, _can_send, _ecn_mark, _leave_ingress, _make_eligible, _mark, _nack_due, _pfc_frame, _pfc_on_enqueue, _push_control,
@@ -391,7 +391,7 @@ def _arrive(net, st, link, t):
                 _lost_data(st, f, link)
             _free(st, p)
             return STATUS_SLICE
-        w = _data_wire(net, st, p) if kind == PKT_DATA else np.int64(CONTROL_WIRE_BYTES)
+        w = _wire(net, st, p)
         if st.busy[egress] & BUSY_DEAD:
             # routing has not yet learned of the failure: the packet is black-holed
             st.l_bh_pkts[egress] += 1

@@ -347,7 +347,7 @@ def new_state(net: PacketNet, pred_count: np.ndarray, pool: int, shift: int, n_b
         ev=ev,
         # the pool's arrays are left untouched (np.zeros: pages are mapped when first written)
         pkt=packet_rows(pool),
-        pkx=np.zeros((pool if variant_for(net.params).ndim == 2 else 0, PX_SIZE), np.int32),
+        pkx=np.zeros((pool if net.variant.ndim == 2 else 0, PX_SIZE), np.int32),  # the full variant's
         cq_head=links(-1, np.int32), cq_tail=links(-1, np.int32),
         dq_head=links(-1, np.int32), dq_tail=links(-1, np.int32),
         dq_bytes=links(0, np.int64), busy=links(0, np.int8), tx_prio=links(0, np.int8),
@@ -410,7 +410,7 @@ def grow_pool(st: PacketState, pool: int) -> PacketState:
     pkt = packet_rows(pool)
     pkt[:used] = st.pkt[:used]
     pkx = st.pkx
-    if pkx.shape[0]:  # the full variant's
+    if pkx.shape[0]:
         pkx = np.zeros((pool, PX_SIZE), np.int32)
         pkx[:used] = st.pkx[:used]
     return st._replace(pkt=pkt, pkx=pkx)

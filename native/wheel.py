@@ -214,8 +214,8 @@ def wheel_next(w):
 
 @hot(inline="always")
 def wheel_peek(w):
-    """The value of the first event in the first non-empty bucket among the ``PEEK_BUCKETS``
-    from the one of the last event taken (−1 if they are all empty): most often the next event
+    """The value of the first event in the first non-empty bucket among that of the last event
+    taken and the ``PEEK_BUCKETS`` after it (−1 if they are all empty): most often the next event
     (the overflow heap and the presorted events are not looked at). A hint, for prefetching;
     nothing is removed. The time and sequence number ``wheel_next`` will compare are asked for
     too."""

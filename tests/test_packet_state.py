@@ -127,3 +127,43 @@ def test_source_routes_are_on_for_flow_ecmp_and_match_per_hop_routing():
                 assert model.fabric.link_src[hops[0]] == flows.src[f] and model.fabric.link_dst[hops[-1]] == flows.dst[f]
                 back = net.sr_rev[ptr[f]:ptr[f + 1]]
                 assert model.fabric.link_src[back[0]] == flows.dst[f] and model.fabric.link_dst[back[-1]] == flows.src[f]
+
+
+def test_a_packet_row_keeps_its_flow_kind_mark_and_size():
+    """A packet's 16-byte row packs the kind, the ECN mark, the short flag and the flow into one
+    word and stores no size: the top flow id of the 26 bits, every kind with and without the
+    lost flag, and the sizes derived from the kind (and a flow's last, shorter packet) read back
+    as written."""
+    from fabsim.native import codes
+    from fabsim.run.packet import _wheel_geometry
+
+    sc = fabsim.load_scenario({
+        "topology": {"kind": "fat_tree", "k": 4}, "cc": {"algorithm": "none"},
+        "traffic": [{"kind": "flow", "src": 0, "dst": 5, "size": 2 * 4096 + 1000}],
+    })
+    model = fabsim.build_model(sc)
+    flows = build_flow_table(sc, model.fabric)
+    net = build_net(model, flows)
+    st = packet_state.new_state(net, flows.pred_count, 64, *_wheel_geometry(model))
+    top = 2**codes.META_FLOW_BITS - 1
+    kinds = [codes.PKT_DATA, codes.PKT_ACK, codes.PKT_PAUSE, codes.PKT_RESUME, codes.PKT_NACK, codes.PKT_CNP,
+             codes.PKT_TRIM]
+    for flow in (0, 1, top):
+        for kind in kinds:
+            for short in (False, True):
+                p = packet_state._alloc(st, flow, kind, 7, short)
+                assert (packet_state.pk_flow(st, p), packet_state.pk_kind(st, p)) == (flow, kind)
+                assert packet_state.pk_mark(st, p) == 0 and st.pkt[p, codes.PK_SEQ] == 7
+                st.pkt[p, codes.PK_META] |= codes.META_MARK | codes.PKT_LOST
+                assert (packet_state.pk_flow(st, p), packet_state.pk_kind(st, p)) == (flow, kind | codes.PKT_LOST)
+                assert packet_state.pk_mark(st, p) == 1
+                if kind != codes.PKT_DATA:
+                    assert packet_state._wire(net, st, p) == codes.CONTROL_WIRE_BYTES
+                elif not short:
+                    assert packet_state._wire(net, st, p) == 4096 + 48
+                packet_state._free(st, p)
+    # the flow's packets: two full ones and a last one of 1,000 bytes of payload
+    for seq, short, wire in ((0, False, 4144), (1, False, 4144), (2, True, 1048)):
+        p = packet_state._alloc(st, 0, codes.PKT_DATA, seq, short)
+        assert packet_state._wire(net, st, p) == packet_state._data_wire(net, st, p) == wire
+        packet_state._free(st, p)
