@@ -191,21 +191,31 @@ def wheel_next(w):
     t_best = T_NEVER
     s_best = np.int64(0)
     ctl[W_FROM] = -2
+    i = ctl[W_PRE]
     if ctl[W_COUNT] > 0:
         mask = ctl[W_MASK]
         b = ctl[W_BCUR]
-        while w.head[b & mask] < 0:
+        # no bucket past that of the next presorted or overflow event holds the earliest event:
+        # the scan stops there. Without the bound, each of a burst of presorted events (thousands
+        # of flows starting at once) would scan the same empty buckets again, up to the first
+        # pushed event, since the window only moves on to the bucket of the event taken
+        last = b + mask
+        if i < w.pre_t.shape[0]:
+            last = min(last, w.pre_t[i] >> ctl[W_SHIFT])
+        if ctl[W_OVF] > 0:
+            last = min(last, w.ovf_t[0] >> ctl[W_SHIFT])
+        while w.head[b & mask] < 0 and b < last:
             b += 1
         node = w.head[b & mask]
-        t_best = w.ev_t[node]
-        s_best = w.ev_seq[node]
-        ctl[W_FROM] = b & mask
+        if node >= 0:
+            t_best = w.ev_t[node]
+            s_best = w.ev_seq[node]
+            ctl[W_FROM] = b & mask
     if ctl[W_OVF] > 0:
         t = w.ovf_t[0]
         if t < t_best or (t == t_best and w.ovf_seq[0] < s_best):
             t_best = t
             ctl[W_FROM] = _FROM_OVF
-    i = ctl[W_PRE]
     if i < w.pre_t.shape[0] and w.pre_t[i] <= t_best:
         t_best = w.pre_t[i]
         ctl[W_FROM] = _FROM_PRE

@@ -137,6 +137,41 @@ def test_presorted_events_and_growth_keep_the_heap_order(pre, ops, shift, log_bu
     assert wheel_pending(w) == 0
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    starts=st.lists(st.tuples(st.integers(0, 40), st.integers(1, 30)), min_size=1, max_size=8),
+    ahead=st.integers(0, 5000),
+    back=st.integers(0, 40),
+    far=st.integers(0, 10**6),
+    shift=st.integers(0, 5),
+    log_buckets=st.integers(4, 12),
+)
+def test_bursts_of_presorted_events_before_far_pushed_ones_keep_the_heap_order(starts, ahead, back, far, shift,
+                                                                               log_buckets):
+    """Many presorted events at a few times (flows starting together), each pushing, when taken,
+    an event some way ahead, one far ahead (often beyond the window, in the overflow heap) and one
+    just before the next presorted event and the overflow heap's first (often in its bucket): the
+    scan that stops at the bucket of the next presorted or overflow event still finds every event
+    in order."""
+    pre_t = np.array(sorted(t * 100 for t, n in starts for _ in range(n)), np.int64)
+    pre_val = np.arange(pre_t.shape[0], dtype=np.int64) + 10**6
+    room = 13 * pre_t.shape[0] + 2
+    w = new_wheel(room, shift, 1 << log_buckets, ovf=room, pre_t=pre_t, pre_val=pre_val)
+    ref = [(int(t), i, int(v)) for i, (t, v) in enumerate(zip(pre_t, pre_val))]
+    heapq.heapify(ref)
+    seq = pre_t.shape[0]
+    while ref:
+        now = take_and_compare(w, ref)
+        if seq < 4 * pre_t.shape[0]:
+            nxt = int(pre_t[w.ctl[W_PRE]]) if w.ctl[W_PRE] < pre_t.shape[0] else now
+            top = int(w.ovf_t[0]) if w.ctl[W_OVF] > 0 else now
+            for t in (now + ahead + seq % 7, max(now, nxt - back), now + far, max(now, top - back)):
+                assert wheel_push(w, t, seq, seq)
+                heapq.heappush(ref, (t, seq, seq))
+                seq += 1
+    assert wheel_next(w) == T_NEVER
+
+
 def test_presorted_events_must_be_sorted():
     with pytest.raises(ValueError, match="sorted"):
         new_wheel(4, 0, 4, pre_t=np.array([5, 3], np.int64), pre_val=np.array([0, 1], np.int64))
