@@ -195,17 +195,17 @@ def wheel_next(w):
     if ctl[W_COUNT] > 0:
         mask = ctl[W_MASK]
         b = ctl[W_BCUR]
-        # no bucket past that of the next presorted or overflow event holds the earliest event:
-        # the scan stops there. Without the bound, each of a burst of presorted events (thousands
-        # of flows starting at once) would scan the same empty buckets again, up to the first
-        # pushed event, since the window only moves on to the bucket of the event taken
-        last = b + mask
         if i < w.pre_t.shape[0]:
-            last = min(last, w.pre_t[i] >> ctl[W_SHIFT])
-        if ctl[W_OVF] > 0:
-            last = min(last, w.ovf_t[0] >> ctl[W_SHIFT])
-        while w.head[b & mask] < 0 and b < last:
-            b += 1
+            # no bucket past that of the next presorted event holds the earliest event: the scan
+            # stops there. Otherwise each of a burst of presorted events (thousands of flows
+            # starting at once) would scan the same empty buckets again, up to the first pushed
+            # event, since the window only moves on to the bucket of the event taken
+            last = min(b + mask, w.pre_t[i] >> ctl[W_SHIFT])
+            while w.head[b & mask] < 0 and b < last:
+                b += 1
+        else:
+            while w.head[b & mask] < 0:
+                b += 1
         node = w.head[b & mask]
         if node >= 0:
             t_best = w.ev_t[node]

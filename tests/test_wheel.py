@@ -151,8 +151,8 @@ def test_bursts_of_presorted_events_before_far_pushed_ones_keep_the_heap_order(s
     """Many presorted events at a few times (flows starting together), each pushing, when taken,
     an event some way ahead, one far ahead (often beyond the window, in the overflow heap) and one
     just before the next presorted event and the overflow heap's first (often in its bucket): the
-    scan that stops at the bucket of the next presorted or overflow event still finds every event
-    in order."""
+    scan that stops at the bucket of the next presorted event still finds every event in
+    order."""
     pre_t = np.array(sorted(t * 100 for t, n in starts for _ in range(n)), np.int64)
     pre_val = np.arange(pre_t.shape[0], dtype=np.int64) + 10**6
     room = 13 * pre_t.shape[0] + 2
