@@ -9,7 +9,7 @@ import numpy as np
 from fabsim.native import codes
 from fabsim.native.codes import KIND_FABRIC, KIND_SCALEUP
 from fabsim.native.flow import (
-    CLK_ACTIVE, CLK_DONE, CLK_EVENTS, CLK_SOLVES, CLK_T_NOW, FlowNet, new_state, rebuild, run_until,
+    CLK_ACTIVE, CLK_DONE, CLK_EVENTS, CLK_SOLVES, CLK_T_NOW, FlowNet, ceil_ps_all, new_state, rebuild, run_until,
 )
 
 from ..errors import SimulationError
@@ -29,13 +29,13 @@ def flow_ideal_fct(model: Model, flows, path_ptr, path_link) -> np.ndarray:
     others as ``alone_ps``."""
     sc, fabric = model.scenario, model.fabric
     kinds = engine_kinds(model, flows)
-    ideal_fct = alone_ps(model, flows, kinds)
+    ideal_fct = alone_ps(model, flows, kinds, round_up=ceil_ps_all)
     on = np.flatnonzero(kinds == KIND_FABRIC)
     if on.size:
         wire = wire_bytes(flows.size_bytes[on], sc.host.mtu_bytes, sc.host.header_bytes)
         path_delay = _path_delay(model, path_ptr, path_link)[on] * flows.steps[on]
         bottleneck = np.minimum.reduceat(fabric.link_rate_bps[path_link], path_ptr[on])
-        ideal_fct[on] = np.ceil(wire * 8.0 * 1e12 / bottleneck).astype(np.int64) + path_delay
+        ideal_fct[on] = ceil_ps_all(wire * 8.0 * 1e12 / bottleneck) + path_delay
     return ideal_fct
 
 

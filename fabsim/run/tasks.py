@@ -21,15 +21,17 @@ def engine_kinds(model, flows) -> np.ndarray:
     return kinds
 
 
-def alone_ps(model, flows, kinds: np.ndarray) -> np.ndarray:
+def alone_ps(model, flows, kinds: np.ndarray, round_up=None) -> np.ndarray:
     """Per task, its time alone for the tasks off the fabric: a scale-up transfer's bytes at the
-    scale-up rate (rounded up to the ps, as the engines do) plus the scale-up latency; a compute
-    task's duration. Fabric tasks get 0 (their ideal FCT is the engines' own)."""
+    scale-up rate (rounded up to the ps by ``round_up``, float64 ps → int64, as the engine
+    does; ``np.ceil`` by default) plus the scale-up latency; a compute task's duration. Fabric
+    tasks get 0 (their ideal FCT is the engines' own)."""
     topo = model.scenario.topology
     out = np.zeros(len(flows), np.int64)
     up = kinds == KIND_SCALEUP
     latency = topo.scaleup_latency_ps * flows.steps[up].astype(np.int64)  # a latency per step carried
-    out[up] = np.ceil(flows.size_bytes[up] * 8e12 / topo.scaleup_rate_bps).astype(np.int64) + latency
+    drain = flows.size_bytes[up] * 8e12 / topo.scaleup_rate_bps
+    out[up] = (np.ceil(drain).astype(np.int64) if round_up is None else round_up(drain)) + latency
     comp = kinds == KIND_COMPUTE
     out[comp] = flows.duration_ps[comp]
     return out

@@ -2,7 +2,12 @@
 
 Same semantics as ``native/flow.py``: a flow starts at max(start, last predecessor received +
 gap); it sends its wire bytes at its max-min rate (re-solved over *all* active flows whenever a
-flow starts or ends); it is received ``delay`` after its last byte leaves. A flow of 0 wire bytes
+flow starts or ends); its last byte leaves when they have drained, rounded up to the next whole
+ps (docs/engines.md, Timing: every event is at a whole ps, as in the kernel, and the rounding
+is part of the model: when it splits flows that tie in exact arithmetic, max-min sharing carries
+the split along the chains of transfers that depend on them, so an unrounded timeline can drift
+from the kernel's by far more than a picosecond per event); it is received ``delay`` after its
+last byte leaves. A flow of 0 wire bytes
 (a compute task: an empty path, its duration as its delay) has sent everything the moment it
 starts and holds no link: it is received ``delay`` after its start.
 """
@@ -18,7 +23,8 @@ PS_PER_S = 10**12
 
 
 def simulate(capacity_bps, paths, wire_bytes, start_ps, delay_ps, gap_ps, succ):
-    """Per-flow (start_ps, finish_ps) as exact rationals; rates in bit/s, sizes in bytes."""
+    """Per-flow (start_ps, finish_ps), whole ps (Fractions) for whole-ps inputs; rates in bit/s,
+    sizes in bytes."""
     n = len(paths)
     preds = [0] * n
     for s in succ:
@@ -33,7 +39,7 @@ def simulate(capacity_bps, paths, wire_bytes, start_ps, delay_ps, gap_ps, succ):
     while pending or receiving or active:
         flows = sorted(active)
         rates = maxmin_rates(capacity_bps, [paths[f] for f in flows]) if flows else []
-        ends = {f: t + active[f] * PS_PER_S / r for f, r in zip(flows, rates)}
+        ends = {f: t + max(ceil_ps(active[f] * PS_PER_S / r), 0) for f, r in zip(flows, rates)}
         t_next = min([*pending.values(), *receiving.values(), *ends.values()])
         for f, r in zip(flows, rates):
             active[f] -= r * (t_next - t) / PS_PER_S
