@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .jit import kernel
+from .packet_state import payload_bytes
 from .queues import _ser_ps
 
 
@@ -29,7 +30,7 @@ def store_and_forward_fct(path_ptr, path_link, rate_bps, pipe_delay_ps, size, mt
         m = (size[f] + mtu - 1) // mtu
         t_arr = np.int64(0)
         for i in range(m):
-            w = min(mtu, size[f] - i * mtu) + header
+            w = payload_bytes(size[f], i, mtu) + header
             t_arr = 0
             for j in range(h):
                 link = path_link[a + j]

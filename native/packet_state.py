@@ -494,12 +494,20 @@ def pk_mark(st, p):
     return (np.int64(st.pkt[p, PK_META]) & META_MARK) >> META_MARK_SHIFT
 
 @hot(inline="always")
+def payload_bytes(size, seq, mtu):
+    """Payload of data packet ``seq`` of a flow of ``size`` bytes: an MTU, or for the flow's
+    last packet what is left after ``seq`` full ones (the engine, the trim NACK's pacing and the
+    ideal FCT all size packets by this)."""
+    return min(mtu, size - seq * mtu)
+
+@hot(inline="always")
 def _data_wire(net, st, p):
     """Wire bytes of data packet ``p`` (lost or not): host.mtu + host.header, or for a flow's
-    last packet, shorter, the payload left after ``seq`` full ones."""
+    last packet (``META_SHORT``) its ``payload_bytes`` + host.header; only that one reads the
+    flow's size."""
     mtu = net.params[P_MTU]
     if st.pkt[p, PK_META] & META_SHORT:
-        return net.f_size[pk_flow(st, p)] - np.int64(st.pkt[p, PK_SEQ]) * mtu + net.params[P_HEADER]
+        return payload_bytes(net.f_size[pk_flow(st, p)], np.int64(st.pkt[p, PK_SEQ]), mtu) + net.params[P_HEADER]
     return mtu + net.params[P_HEADER]
 
 @hot(inline="always")

@@ -20,7 +20,7 @@ from .dcqcn import rp_on_send
 from .ecmp import _GOLDEN, mix64
 from .entropy import entropy_of_send, sender_entropy
 from .jit import hot, prefetch
-from .packet_state import _alloc, _data_wire, _free, _schedule, full, pk_flow, pk_kind
+from .packet_state import _alloc, _data_wire, _free, _schedule, full, payload_bytes, pk_flow, pk_kind
 from .selective import sr_can_send, sr_next_seq
 from .wheel import Wheel
 
@@ -222,7 +222,7 @@ def _try_start(net, st, link, t):
                     seq = np.int64(st.snd_nxt[c])
                     st.snd_nxt[c] = seq + 1
                 mtu = net.params[P_MTU]
-                payload = min(mtu, net.f_size[f] - seq * mtu)
+                payload = payload_bytes(net.f_size[f], seq, mtu)
                 w = payload + net.params[P_HEADER]
                 p = _alloc(st, f, PKT_DATA, seq, payload < mtu)
                 if p < 0:
@@ -327,7 +327,7 @@ def _trim_nack(v, f_size, host_uplink, link_rev, nack_free, host, p, t, due):
     uplink = np.int64(host_uplink[host])
     if not due and v.params[P_PACE_TRIM_NACKS]:
         mtu = v.params[P_MTU]
-        resend = min(mtu, f_size[f] - seq * mtu) + v.params[P_HEADER]
+        resend = payload_bytes(f_size[f], seq, mtu) + v.params[P_HEADER]
         r = max(t, nack_free[host])
         nack_free[host] = r + _ser_ps(resend, v.link_rate_bps[link_rev[uplink]])
         if r > t:
