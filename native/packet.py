@@ -238,9 +238,9 @@ def _event(net, st, su, v, t):
     kind = v & EV_MASK
     obj = np.int64(v >> EV_BITS)
     if kind == EV_TX_DONE:
-        return _tx_done(net, st, obj & EV_LINK_MASK, t)
+        return _tx_done(net, st, obj & EV_LINK_MASK, v >> EV_PACKET_SHIFT, t)
     if kind == EV_ARRIVE:
-        return _arrive(net, st, obj & EV_LINK_MASK, t)
+        return _arrive(net, st, obj & EV_LINK_MASK, v >> EV_PACKET_SHIFT, t)
     if full(net) and kind == EV_NACK:
         return _nack_due(net, st, obj, t)
     if kind >= EV_CHECK or (kind == EV_START and net.f_kind[obj] != KIND_FABRIC):
@@ -298,23 +298,24 @@ def _event(net, st, su, v, t):
     return STATUS_SLICE
 
 @hot(inline="always")
-def _tx_done(net, st, link, t):
-    """TX_DONE(link): the packet on the wire has left the port (steps 1–5)."""
+def _tx_done(net, st, link, p, t):
+    """TX_DONE(link): packet ``p`` has left the port (steps 1–5). The event names it: it is the
+    head of the queue the port serves, where it stays until now (so its row is read without
+    waiting for the queue's head pointer)."""
     n_hosts = net.params[P_N_HOSTS]
     dead = st.busy[link] & BUSY_DEAD
     st.busy[link] = dead
     # 1. leave the queue (the data queue holds data packets, the control queue every other kind)
     data = st.tx_prio[link] != 0
+    nxt = st.pkt[p, PK_NEXT]
     if not data:
-        p = st.cq_head[link]
-        st.cq_head[link] = st.pkt[p, PK_NEXT]
-        if st.cq_head[link] < 0:
+        st.cq_head[link] = nxt
+        if nxt < 0:
             st.cq_tail[link] = -1
         w = np.int64(CONTROL_WIRE_BYTES)
     else:
-        p = st.dq_head[link]
-        st.dq_head[link] = st.pkt[p, PK_NEXT]
-        if st.dq_head[link] < 0:
+        st.dq_head[link] = nxt
+        if nxt < 0:
             st.dq_tail[link] = -1
         w = _data_wire(net, st, p)
         _q_change(st, link, t, -w)
@@ -356,10 +357,10 @@ def _tx_done(net, st, link, t):
     return START_PORT + np.int64(link)
 
 @hot(inline="always")
-def _arrive(net, st, link, t):
-    """ARRIVE(link): the head packet of the pipe reaches the node at the far end."""
+def _arrive(net, st, link, p, t):
+    """ARRIVE(link): packet ``p``, the head of the pipe (the event names it), reaches the node
+    at the far end."""
     n_hosts = net.params[P_N_HOSTS]
-    p = st.pipe_head[link]
     nxt = st.pkt[p, PK_NEXT]
     st.pipe_head[link] = nxt
     if nxt < 0:

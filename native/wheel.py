@@ -242,6 +242,7 @@ def wheel_peek(w):
         return np.int64(-1)
     prefetch(w.ev_t, node)
     prefetch(w.ev_seq, node)
+    prefetch(w.ev_next, node)
     return w.ev_val[node]
 
 
