@@ -55,7 +55,8 @@ EV_BITS = 4  # the event value is (object << EV_BITS) | kind
 EV_MASK = 15
 # TX_DONE and ARRIVE name their link and also a packet — the one being sent, the one at the head of
 # the pipe — as (packet << EV_PACKET_SHIFT) | (link << EV_BITS) | kind: the event loop asks for that
-# packet's row before the event is handled, without first reading the port's or pipe's head
+# packet's row before the event is handled, and the handler takes the packet from the value, without
+# first reading the port's or pipe's head
 EV_LINK_BITS = 26
 EV_LINK_MASK = (1 << EV_LINK_BITS) - 1
 EV_PACKET_SHIFT = EV_BITS + EV_LINK_BITS

@@ -53,9 +53,9 @@ def test_packet_case_of_a_small_job_on_a_large_fabric_runs():
     assert record["case"] == "packet-ring-k32" and record["hosts"] == 8192 and record["packet_hops"] > 0
 
 
-def test_packet_cases_compile_in_a_process_of_their_own():
-    """The driver's warm-up child compiles and measures nothing, so the measuring child's peak
-    RSS is the simulation's, not the compiler's."""
+def test_the_packet_warm_up_child_only_compiles():
+    """The warm-up child the driver starts before each packet case compiles and measures nothing,
+    so the measuring child's peak RSS is the simulation's, not the compiler's."""
     out = subprocess.run([sys.executable, str(BENCH), "--child", "packet-warm", "packet-permutation-k8", "-", "-"],
                          capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == {"suite": "packet", "case": "packet-permutation-k8", "warm": True}
