@@ -9,7 +9,10 @@ cursor, and at equal times comes before every pushed event. ``wheel_next`` compa
 event of the first non-empty bucket, the top of the overflow heap and the next presorted event,
 so the order is exactly that of a single (t, seq) heap in which the presorted events were pushed
 first (R. Brown, "Calendar queues", CACM 31(10), 1988; NUMBA-NOTES: 1.9× the best binary heap
-for a packet kernel when buckets hold 1–5 events).
+for a packet kernel when buckets hold 1–5 events). Each bucket also keeps its first event's time
+and value (``hd_t``, ``hd_val``), so that taking events walks those arrays in order and reads a
+node only for a bucket's second and later events: on a large fabric the nodes, scattered by
+the free list, are not in the cache.
 
 The bucket nodes and the overflow heap have capacities of their own; ``wheel_room`` tells how
 many more events both can take, and ``grow_wheel`` enlarges them between kernel calls, so the
@@ -48,6 +51,10 @@ class Wheel(NamedTuple):
     ctl: np.ndarray  # int64[W_SIZE]
     head: np.ndarray  # int32[n_buckets]
     tail: np.ndarray  # int32[n_buckets]
+    # a non-empty bucket's first event, as in its head node: taking events reads these in order,
+    # a node only when its bucket holds more than one event
+    hd_t: np.ndarray  # int64[n_buckets]
+    hd_val: np.ndarray  # int64[n_buckets]
     ev_t: np.ndarray  # int64[nodes] bucket nodes
     ev_seq: np.ndarray  # int64[nodes]
     ev_val: np.ndarray  # int64[nodes]
@@ -79,6 +86,8 @@ def new_wheel(nodes: int, shift: int, n_buckets: int, ovf: int | None = None,
         ctl=ctl,
         head=np.full(n_buckets, -1, np.int32),
         tail=np.full(n_buckets, -1, np.int32),
+        hd_t=np.zeros(n_buckets, np.int64),
+        hd_val=np.zeros(n_buckets, np.int64),
         ev_t=np.zeros(nodes, np.int64),
         ev_seq=np.zeros(nodes, np.int64),
         ev_val=np.zeros(nodes, np.int64),
@@ -152,6 +161,8 @@ def wheel_push(w, t, seq, val):
         w.head[idx] = node
         w.tail[idx] = node
         w.ev_next[node] = -1
+        w.hd_t[idx] = t
+        w.hd_val[idx] = val
     elif w.ev_t[tail] < t or (w.ev_t[tail] == t and w.ev_seq[tail] < seq):
         w.ev_next[tail] = node
         w.ev_next[node] = -1
@@ -165,6 +176,8 @@ def wheel_push(w, t, seq, val):
         w.ev_next[node] = cur
         if prev < 0:
             w.head[idx] = node
+            w.hd_t[idx] = t
+            w.hd_val[idx] = val
         else:
             w.ev_next[prev] = node
     ctl[W_COUNT] += 1
@@ -189,7 +202,6 @@ def wheel_next(w):
     """Time of the earliest event (T_NEVER if none); remembers where it is for ``wheel_take``."""
     ctl = w.ctl
     t_best = T_NEVER
-    s_best = np.int64(0)
     ctl[W_FROM] = -2
     i = ctl[W_PRE]
     if ctl[W_COUNT] > 0:
@@ -208,12 +220,11 @@ def wheel_next(w):
                 b += 1
         node = w.head[b & mask]
         if node >= 0:
-            t_best = w.ev_t[node]
-            s_best = w.ev_seq[node]
+            t_best = w.hd_t[b & mask]
             ctl[W_FROM] = b & mask
     if ctl[W_OVF] > 0:
         t = w.ovf_t[0]
-        if t < t_best or (t == t_best and w.ovf_seq[0] < s_best):
+        if t < t_best or (t == t_best and w.ovf_seq[0] < w.ev_seq[w.head[ctl[W_FROM]]]):
             t_best = t
             ctl[W_FROM] = _FROM_OVF
     if i < w.pre_t.shape[0] and w.pre_t[i] <= t_best:
@@ -227,8 +238,8 @@ def wheel_peek(w):
     """The value of the first event in the first non-empty bucket among that of the last event
     taken and the ``PEEK_BUCKETS`` after it (−1 if they are all empty): most often the next event
     (the overflow heap and the presorted events are not looked at). A hint, for prefetching;
-    nothing is removed. The time and sequence number ``wheel_next`` will compare are asked for
-    too."""
+    nothing is removed. It reads the bucket's copy of the value (``hd_val``), in time order, not
+    the node; the node's ``next`` word, which ``wheel_take`` reads, is asked for."""
     if w.ctl[W_COUNT] == 0:
         return np.int64(-1)
     mask = w.ctl[W_MASK]
@@ -240,10 +251,8 @@ def wheel_peek(w):
         node = w.head[b & mask]
     if node < 0:
         return np.int64(-1)
-    prefetch(w.ev_t, node)
-    prefetch(w.ev_seq, node)
     prefetch(w.ev_next, node)
-    return w.ev_val[node]
+    return w.hd_val[b & mask]
 
 
 @hot
@@ -262,11 +271,15 @@ def wheel_take(w):
         ctl[W_OVF] = heap_pop(w.ovf_t, w.ovf_seq, w.ovf_val, ctl[W_OVF])
     else:
         node = w.head[idx]
-        t = w.ev_t[node]
-        val = w.ev_val[node]
-        w.head[idx] = w.ev_next[node]
-        if w.head[idx] < 0:
+        t = w.hd_t[idx]
+        val = w.hd_val[idx]
+        nxt = w.ev_next[node]
+        w.head[idx] = nxt
+        if nxt < 0:
             w.tail[idx] = -1
+        else:
+            w.hd_t[idx] = w.ev_t[nxt]
+            w.hd_val[idx] = w.ev_val[nxt]
         w.ev_next[node] = ctl[W_FREE]
         ctl[W_FREE] = node
         ctl[W_COUNT] -= 1
