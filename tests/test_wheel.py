@@ -175,3 +175,17 @@ def test_bursts_of_presorted_events_before_far_pushed_ones_keep_the_heap_order(s
 def test_presorted_events_must_be_sorted():
     with pytest.raises(ValueError, match="sorted"):
         new_wheel(4, 0, 4, pre_t=np.array([5, 3], np.int64), pre_val=np.array([0, 1], np.int64))
+
+
+@settings(max_examples=100, deadline=None)
+@given(times=st.lists(st.integers(0, 63), min_size=1, max_size=40), shift=st.integers(3, 6))
+def test_events_pushed_out_of_order_into_a_few_buckets(times, shift):
+    """Buckets of 8–64 ps, each holding many events: an event that comes before its bucket's
+    last one is put in its place (the list walk), and every node goes back to the free list."""
+    w = new_wheel(64, shift, 4)
+    ref = []
+    for seq, t in enumerate(times):
+        assert wheel_push(w, t, seq, 1000 + seq)
+        heapq.heappush(ref, (t, seq, 1000 + seq))
+    drain_and_compare(w, ref)
+    assert wheel_room(w) == 64  # every node is back on the free list
