@@ -218,9 +218,8 @@ def run_until(net, st, su, t_end):
 def _prefetch_event(st, v):
     """Ask for the memory the event ``v`` (−1: none known) touches first — its packet's row, and
     the port's busy word or the pipe's head pointer (which the ARRIVE rewrites) — while the
-    current event is handled: on large
-    fabrics the packet pool and the per-link arrays do not fit the cache, and an event would
-    otherwise start by waiting for memory. The packet is named in the event's value
+    current event is handled: on large fabrics the packet pool and the per-link arrays do not
+    fit the cache, and an event would otherwise start by waiting for memory. The packet is named in the event's value
     (``EV_PACKET_SHIFT``): no load stands between the event and the prefetch."""
     if v < 0:
         return
